@@ -1,0 +1,278 @@
+//! Analyzers registered on the Tantivy index: English (lowercase + stem), Chinese (jieba
+//! `cut_for_search`), and mixed (each script run to its own analyzer) for the combined field
+//! and for queries, which are often a mix ("LLM 幻觉").
+
+use std::sync::{Arc, LazyLock};
+
+use jieba_rs::Jieba;
+use tantivy::Index;
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
+};
+
+pub const ENGLISH: &str = "paperscope_en";
+pub const CHINESE: &str = "paperscope_zh";
+pub const MIXED: &str = "paperscope_mixed";
+
+/// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
+static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
+
+/// Han ideographs and the CJK punctuation/full-width forms that sit among them.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF
+        | 0x20000..=0x2FA1F)
+}
+
+fn is_han(c: char) -> bool {
+    is_cjk(c) && !matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
+}
+
+pub fn english_analyzer() -> TextAnalyzer {
+    TextAnalyzer::from(EnglishTokenizer {
+        stemmed: TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(Stemmer::new(Language::English))
+            .build(),
+    })
+}
+
+/// Tantivy's lowercasing English stemmer, plus the plural of acronyms: Snowball leaves `llms`,
+/// `gpus`, `cnns` alone (no vowel before the `s`), so `LLMs` would never match `LLM`.
+#[derive(Clone)]
+pub struct EnglishTokenizer {
+    stemmed: TextAnalyzer,
+}
+
+impl Tokenizer for EnglishTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        let mut tokens = Vec::new();
+        let mut stream = self.stemmed.token_stream(text);
+        while stream.advance() {
+            let mut token = stream.token().clone();
+            let original = text
+                .get(token.offset_from..token.offset_to)
+                .unwrap_or_default();
+            if let Some(singular) = acronym_singular(original, &token.text) {
+                token.text = singular;
+            }
+            tokens.push(token);
+        }
+        VecTokenStream::new(tokens)
+    }
+}
+
+/// `GPUs` (capitals then `s`) or `llms` (no vowel before the `s`) -> the singular.
+fn acronym_singular(original: &str, stemmed: &str) -> Option<String> {
+    let stem = stemmed.strip_suffix('s')?;
+    let original_stem = original.strip_suffix('s')?;
+    let capitals = original_stem.len() >= 2
+        && original_stem
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let no_vowel = stem.len() >= 2
+        && stem.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !stem.bytes().any(|b| b"aeiouy".contains(&b));
+    (capitals || no_vowel).then(|| stem.to_string())
+}
+
+pub fn chinese_analyzer() -> TextAnalyzer {
+    TextAnalyzer::from(ChineseTokenizer {
+        jieba: JIEBA.clone(),
+    })
+}
+
+pub fn mixed_analyzer() -> TextAnalyzer {
+    TextAnalyzer::from(MixedTokenizer {
+        jieba: JIEBA.clone(),
+        english: english_analyzer(),
+    })
+}
+
+pub fn register(index: &Index) {
+    let tokenizers = index.tokenizers();
+    tokenizers.register(ENGLISH, english_analyzer());
+    tokenizers.register(CHINESE, chinese_analyzer());
+    tokenizers.register(MIXED, mixed_analyzer());
+}
+
+/// The terms an analyzer makes of `text`, in order.
+pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// A token stream over tokens computed up front (jieba segments whole strings at once).
+pub struct VecTokenStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for VecTokenStream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+impl VecTokenStream {
+    fn new(tokens: Vec<Token>) -> Self {
+        Self { tokens, next: 0 }
+    }
+}
+
+#[derive(Clone)]
+pub struct ChineseTokenizer {
+    jieba: Arc<Jieba>,
+}
+
+/// Appends jieba's search-mode words of `text` (found at byte `base` of the whole input),
+/// dropping punctuation and whitespace, lowercasing Latin words inside Chinese text.
+fn push_jieba_tokens(jieba: &Jieba, text: &str, base: usize, tokens: &mut Vec<Token>) {
+    for word in jieba.cut_for_search(text, true) {
+        if !word.word.chars().any(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        tokens.push(Token {
+            offset_from: base + word.byte_start,
+            offset_to: base + word.byte_end,
+            position: tokens.len(),
+            text: word.word.to_lowercase(),
+            position_length: 1,
+        });
+    }
+}
+
+impl Tokenizer for ChineseTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        let mut tokens = Vec::new();
+        push_jieba_tokens(&self.jieba, text, 0, &mut tokens);
+        VecTokenStream::new(tokens)
+    }
+}
+
+#[derive(Clone)]
+pub struct MixedTokenizer {
+    jieba: Arc<Jieba>,
+    english: TextAnalyzer,
+}
+
+impl Tokenizer for MixedTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        let mut tokens = Vec::new();
+        for (start, run, han) in script_runs(text) {
+            if han {
+                push_jieba_tokens(&self.jieba, run, start, &mut tokens);
+                continue;
+            }
+            let mut stream = self.english.token_stream(run);
+            while stream.advance() {
+                let token = stream.token();
+                tokens.push(Token {
+                    offset_from: start + token.offset_from,
+                    offset_to: start + token.offset_to,
+                    position: tokens.len(),
+                    text: token.text.clone(),
+                    position_length: 1,
+                });
+            }
+        }
+        VecTokenStream::new(tokens)
+    }
+}
+
+/// Splits text into maximal runs of Han and non-Han characters: `(byte start, run, is_han)`.
+pub fn script_runs(text: &str) -> Vec<(usize, &str, bool)> {
+    let mut runs = Vec::new();
+    let mut run_start = 0;
+    let mut run_han = None;
+    for (i, c) in text.char_indices() {
+        let han = is_han(c);
+        match run_han {
+            Some(current) if current != han => {
+                runs.push((run_start, &text[run_start..i], current));
+                run_start = i;
+                run_han = Some(han);
+            }
+            None => run_han = Some(han),
+            _ => {}
+        }
+    }
+    if let Some(han) = run_han {
+        runs.push((run_start, &text[run_start..], han));
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_is_lowercased_and_stemmed() {
+        let got = terms(
+            &mut english_analyzer(),
+            "Hallucinations in LLMs, benchmarking!",
+        );
+        assert_eq!(
+            terms(&mut english_analyzer(), "GPUs CNNs bus"),
+            vec!["gpu", "cnn", "bus"]
+        );
+        assert_eq!(got, vec!["hallucin", "in", "llm", "benchmark"]);
+    }
+
+    #[test]
+    fn chinese_drops_punctuation_and_lowercases_latin() {
+        let got = terms(&mut chinese_analyzer(), "大语言模型（LLMs）的幻觉。");
+        assert!(got.contains(&"llms".to_string()), "{got:?}");
+        assert!(got.contains(&"幻觉".to_string()), "{got:?}");
+        assert!(
+            got.iter().all(|t| t.chars().any(char::is_alphanumeric)),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn positions_are_consecutive() {
+        let mut analyzer = mixed_analyzer();
+        let mut stream = analyzer.token_stream("检测 LLM 幻觉 with benchmarks 基准测试");
+        let mut positions = Vec::new();
+        while stream.advance() {
+            positions.push(stream.token().position);
+        }
+        assert_eq!(positions, (0..positions.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn mixed_sends_each_script_to_its_analyzer() {
+        let got = terms(&mut mixed_analyzer(), "幻觉检测 for Hallucinations");
+        assert!(got.contains(&"幻觉".to_string()), "{got:?}");
+        assert!(got.contains(&"hallucin".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn offsets_point_at_the_token_text() {
+        let text = "用LLM检测幻觉";
+        let mut analyzer = mixed_analyzer();
+        let mut stream = analyzer.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            assert_eq!(text[t.offset_from..t.offset_to].to_lowercase(), t.text);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The library's error type. Every variant names what it is about (file, line, id or argument)
+//! so the CLI can print it as one line.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: not valid UTF-8 (byte {byte_offset}); digests must be UTF-8 text", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        byte_offset: usize,
+    },
+    #[error("{}: file is {size} bytes, over the {limit}-byte limit for one digest", path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{}: no papers found (expected `[^N]:` entries under `# 详细`)", path.display())]
+    NoPapers { path: PathBuf },
+    #[error("{}: no digest files (*.md) found", path.display())]
+    NoDigestFiles { path: PathBuf },
+    #[error("index {} does not exist; build it with `paperscope index --index {} <digests>`", path.display(), path.display())]
+    IndexMissing { path: PathBuf },
+    #[error("index {}: {reason}; rebuild it with `paperscope index`", path.display())]
+    IndexCorrupt { path: PathBuf, reason: String },
+    #[error("index {} is locked by pid {pid} (another `paperscope index` is running)", path.display())]
+    IndexLocked { path: PathBuf, pid: String },
+    #[error("unknown arXiv id `{id}`: not in the index")]
+    UnknownId { id: String },
+    #[error("invalid argument {argument}: {reason}")]
+    InvalidArgument { argument: String, reason: String },
+    #[error("search engine error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn invalid(argument: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            argument: argument.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The Tantivy index: schema, building, BM25 queries over the combined bilingual field, filters
+//! and snippets.
+//!
+//! Ranking runs over one field holding all of a paper's text (titles twice), because a sum of
+//! per-field BM25 scores lets short fields' length normalisation dominate (measured: nDCG@10 0.64
+//! vs 0.835). The per-language fields exist for phrase/field queries and for snippets.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
+use crate::error::{Error, Result};
+use crate::paper::Paper;
+use crate::query::{Filters, SearchQuery, category_terms};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub number: Field,
+    pub arxiv_id: Field,
+    pub title_en: Field,
+    pub title_zh: Field,
+    pub summary_zh: Field,
+    pub abstract_en: Field,
+    pub abstract_zh: Field,
+    pub all: Field,
+    pub category: Field,
+    pub month: Field,
+    pub paper: Field,
+}
+
+fn text_field(tokenizer: &str) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
+pub fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        number: b.add_u64_field("number", INDEXED | FAST | STORED),
+        arxiv_id: b.add_text_field("arxiv_id", STRING | STORED),
+        title_en: b.add_text_field("title_en", text_field(ENGLISH)),
+        title_zh: b.add_text_field("title_zh", text_field(CHINESE)),
+        summary_zh: b.add_text_field("summary_zh", text_field(CHINESE)),
+        abstract_en: b.add_text_field("abstract_en", text_field(ENGLISH)),
+        abstract_zh: b.add_text_field("abstract_zh", text_field(CHINESE)),
+        all: b.add_text_field("all", text_field(MIXED)),
+        category: b.add_text_field("category", STRING),
+        month: b.add_u64_field("month", INDEXED | FAST),
+        paper: b.add_text_field("paper", STORED),
+    };
+    (b.build(), fields)
+}
+
+fn tantivy_error(dir: &Path, e: tantivy::TantivyError) -> Error {
+    Error::IndexCorrupt {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes a new Tantivy index of `papers` into the empty directory `dir`; paper `i` gets number `i`.
+pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
+    let (schema, f) = schema();
+    let index = Index::create_in_dir(dir, schema).map_err(|e| tantivy_error(dir, e))?;
+    analyze::register(&index);
+    // One indexing thread keeps one segment in insertion order: the same papers give the same index.
+    let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 256_000_000)?;
+    for (number, paper) in papers.iter().enumerate() {
+        writer.add_document(document(&f, number as u64, paper)?)?;
+        on_paper();
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(())
+}
+
+fn document(f: &Fields, number: u64, p: &Paper) -> Result<TantivyDocument> {
+    let mut doc = TantivyDocument::default();
+    doc.add_u64(f.number, number);
+    doc.add_text(f.arxiv_id, &p.arxiv_id);
+    doc.add_text(f.title_en, &p.title_en);
+    doc.add_text(f.title_zh, &p.title_zh);
+    doc.add_text(f.summary_zh, &p.summary_zh);
+    doc.add_text(f.abstract_en, &p.abstract_en);
+    doc.add_text(f.abstract_zh, &p.abstract_zh);
+    for text in combined_texts(p) {
+        doc.add_text(f.all, text);
+    }
+    for category in category_terms(p) {
+        doc.add_text(f.category, &category);
+    }
+    if let Some((year, month)) = p.year_month() {
+        doc.add_u64(f.month, u64::from(year * 100 + month));
+    }
+    let json = serde_json::to_string(p).map_err(|e| Error::IndexCorrupt {
+        path: p.source_file.clone().into(),
+        reason: format!("cannot serialise paper {}: {e}", p.arxiv_id),
+    })?;
+    doc.add_text(f.paper, json);
+    Ok(doc)
+}
+
+/// The values of the combined ranking field: titles twice (they say what the paper is about in
+/// few words), then summary and abstracts. Separate values keep phrases from spanning two of them.
+fn combined_texts(p: &Paper) -> Vec<&str> {
+    let mut texts = vec![
+        p.title_en.as_str(),
+        p.title_en.as_str(),
+        p.title_zh.as_str(),
+        p.title_zh.as_str(),
+        p.summary_zh.as_str(),
+    ];
+    texts.extend(p.summary_en.as_deref());
+    texts.extend([p.abstract_zh.as_str(), p.abstract_en.as_str()]);
+    texts.retain(|t| !t.is_empty());
+    texts
+}
+
+/// One ranked result of the full-text side.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub number: u32,
+    pub score: f32,
+    pub address: DocAddress,
+}
+
+pub struct TextIndex {
+    dir: std::path::PathBuf,
+    reader: IndexReader,
+    fields: Fields,
+    english: TextAnalyzer,
+    chinese: TextAnalyzer,
+    mixed: TextAnalyzer,
+}
+
+impl TextIndex {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let index = Index::open_in_dir(dir).map_err(|e| tantivy_error(dir, e))?;
+        analyze::register(&index);
+        let (_, fields) = schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| tantivy_error(dir, e))?;
+        Ok(TextIndex {
+            dir: dir.to_path_buf(),
+            reader,
+            fields,
+            english: analyze::english_analyzer(),
+            chinese: analyze::chinese_analyzer(),
+            mixed: analyze::mixed_analyzer(),
+        })
+    }
+
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    pub fn num_papers(&self) -> u64 {
+        self.searcher().num_docs()
+    }
+
+    /// BM25 over the combined field; returns the top `limit` hits and the number of matches.
+    pub fn search(
+        &self,
+        query: &SearchQuery,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, usize)> {
+        let tantivy_query = self.to_tantivy(query, filters);
+        let searcher = self.searcher();
+        let (top, total) = searcher.search(
+            &tantivy_query,
+            &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count),
+        )?;
+        let hits = top
+            .into_iter()
+            .map(|(score, address)| {
+                Ok(Hit {
+                    number: self.number_of(&searcher, address)?,
+                    score,
+                    address,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((hits, total))
+    }
+
+    fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<u32> {
+        let column = searcher
+            .segment_reader(address.segment_ord)
+            .fast_fields()
+            .u64("number")?;
+        let number = column
+            .first(address.doc_id)
+            .ok_or_else(|| Error::IndexCorrupt {
+                path: self.dir.clone(),
+                reason: format!("document {address:?} has no paper number"),
+            })?;
+        Ok(number as u32)
+    }
+
+    fn to_tantivy(&self, query: &SearchQuery, filters: &Filters) -> BooleanQuery {
+        let all = self.fields.all;
+        let mut mixed = self.mixed.clone();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let words: Vec<(Occur, Box<dyn Query>)> = analyze::terms(&mut mixed, &query.text)
+            .into_iter()
+            .map(|t| (Occur::Should, term_query(all, &t)))
+            .collect();
+        if !words.is_empty() {
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(words))));
+        }
+        for phrase in &query.phrases {
+            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, phrase)) {
+                clauses.push((Occur::Must, q));
+            }
+        }
+        for excluded in &query.excluded {
+            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, excluded)) {
+                clauses.push((Occur::MustNot, q));
+            }
+        }
+        if let Some(filter) = self.filter_query(filters) {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        BooleanQuery::new(clauses)
+    }
+
+    /// The filters alone, as a query matching every allowed paper (None when nothing is filtered).
+    pub fn filter_query(&self, filters: &Filters) -> Option<Box<dyn Query>> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !filters.categories.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = filters
+                .categories
+                .iter()
+                .map(|c| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(self.fields.category, c),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if filters.since.is_some() || filters.until.is_some() {
+            let bound = |m: Option<u32>| match m {
+                Some(m) => Bound::Included(Term::from_field_u64(self.fields.month, u64::from(m))),
+                None => Bound::Unbounded,
+            };
+            let range = RangeQuery::new(bound(filters.since), bound(filters.until));
+            must.push((Occur::Must, Box::new(range)));
+        }
+        (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
+    }
+
+    pub fn paper_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Paper> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let json = doc
+            .get_first(self.fields.paper)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| self.corrupt(format!("document {address:?} has no stored paper")))?;
+        serde_json::from_str(json)
+            .map_err(|e| self.corrupt(format!("stored paper is unreadable: {e}")))
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::IndexCorrupt {
+            path: self.dir.clone(),
+            reason,
+        }
+    }
+
+    pub fn paper_by_id(&self, arxiv_id: &str) -> Result<Option<Paper>> {
+        let id = strip_version(arxiv_id);
+        let searcher = self.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.arxiv_id, id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        top.first()
+            .map(|&(_, address)| self.paper_at(&searcher, address))
+            .transpose()
+    }
+
+    /// Every paper, in paper-number order.
+    pub fn all_papers(&self) -> Result<Vec<Paper>> {
+        let searcher = self.searcher();
+        let mut numbered = Vec::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            for doc_id in segment.doc_ids_alive() {
+                let address = DocAddress::new(segment_ord as u32, doc_id);
+                numbered.push((
+                    self.number_of(&searcher, address)?,
+                    self.paper_at(&searcher, address)?,
+                ));
+            }
+        }
+        numbered.sort_by_key(|(n, _)| *n);
+        Ok(numbered.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms.
+    pub fn snippets(&self, query: &SearchQuery) -> Snippets {
+        let searcher = self.searcher();
+        let text = query.positive_text();
+        let make = |field: Field, analyzer: &TextAnalyzer, max_bytes: usize| {
+            let terms = analyze::terms(&mut analyzer.clone(), &text);
+            let weights: BTreeMap<String, f32> = terms
+                .into_iter()
+                .map(|t| {
+                    let df = searcher
+                        .doc_freq(&Term::from_field_text(field, &t))
+                        .unwrap_or(0);
+                    (t, 1.0 / (1.0 + df as f32))
+                })
+                .collect();
+            SnippetGenerator::new(weights, analyzer.clone(), field, max_bytes)
+        };
+        Snippets {
+            english: make(self.fields.abstract_en, &self.english, 220),
+            chinese: make(self.fields.abstract_zh, &self.chinese, 240),
+            prefer_chinese: text.chars().any(analyze::is_cjk),
+        }
+    }
+}
+
+fn term_query(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn phrase_query(field: Field, terms: &[String]) -> Option<Box<dyn Query>> {
+    match terms {
+        [] => None,
+        [one] => Some(term_query(field, one)),
+        many => Some(Box::new(PhraseQuery::new(
+            many.iter()
+                .map(|t| Term::from_field_text(field, t))
+                .collect(),
+        ))),
+    }
+}
+
+pub fn strip_version(arxiv_id: &str) -> &str {
+    let id = arxiv_id.trim();
+    match id.rfind('v') {
+        Some(at)
+            if at > 0 && id[at + 1..].bytes().all(|b| b.is_ascii_digit()) && at + 1 < id.len() =>
+        {
+            &id[..at]
+        }
+        _ => id,
+    }
+}
+
+/// A snippet: a fragment of an abstract and the byte ranges in it that matched the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Snippet {
+    pub text: String,
+    pub highlights: Vec<(usize, usize)>,
+}
+
+pub struct Snippets {
+    english: SnippetGenerator,
+    chinese: SnippetGenerator,
+    prefer_chinese: bool,
+}
+
+impl Snippets {
+    /// The abstract fragment with the most matched terms, the query's language first; the start of
+    /// the abstract when nothing matched (a title or summary hit).
+    pub fn for_paper(&self, paper: &Paper) -> Snippet {
+        let en = self.english.snippet(&paper.abstract_en);
+        let zh = self.chinese.snippet(&paper.abstract_zh);
+        let (first, second) = if self.prefer_chinese {
+            (zh, en)
+        } else {
+            (en, zh)
+        };
+        let best = if second.highlighted().len() > first.highlighted().len() {
+            second
+        } else {
+            first
+        };
+        if best.highlighted().is_empty() {
+            let fallback = if self.prefer_chinese && !paper.abstract_zh.is_empty() {
+                &paper.abstract_zh
+            } else {
+                &paper.abstract_en
+            };
+            return Snippet {
+                text: truncate_chars(fallback, 160),
+                highlights: Vec::new(),
+            };
+        }
+        Snippet {
+            text: best.fragment().to_string(),
+            highlights: best
+                .highlighted()
+                .iter()
+                .map(|r| (r.start, r.end))
+                .collect(),
+        }
+    }
+}
+
+pub fn truncate_chars(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_stripped_from_ids() {
+        assert_eq!(strip_version("2403.05266v2"), "2403.05266");
+        assert_eq!(strip_version("2403.05266"), "2403.05266");
+        assert_eq!(strip_version(" 2403.05266v "), "2403.05266v");
+    }
+}

@@ -1,0 +1,396 @@
+//! The `paperscope` command line: parses arguments, calls the library, prints.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use paperscope::digest;
+use paperscope::query::{Filters, SearchQuery};
+use paperscope::search::{self, SearchResponse};
+use paperscope::stats;
+use paperscope::store::{self, Store, Update};
+
+const DEFAULT_INDEX: &str = "index";
+const DEFAULT_DATA: &str = "data/digests";
+
+#[derive(Parser)]
+#[command(
+    name = "paperscope",
+    version,
+    about = "Search and topics for bilingual arXiv paper digests"
+)]
+struct Cli {
+    /// Index directory [default: index, or $PAPERSCOPE_INDEX]
+    #[arg(long, global = true, env = "PAPERSCOPE_INDEX")]
+    index: Option<PathBuf>,
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add or update papers from digest files or directories of them
+    Index {
+        /// Digest .md files or directories [default: data/digests]
+        inputs: Vec<PathBuf>,
+    },
+    /// Search the papers (English, Chinese or both; "phrases", -excluded)
+    Search {
+        /// The query; several words may be given without quotes
+        #[arg(required = true)]
+        query: Vec<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Number of results
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Show one paper in full
+    Show {
+        /// arXiv id, with or without version (2403.05266)
+        arxiv_id: String,
+    },
+    /// Counts of papers per category and month
+    Stats,
+}
+
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only papers in this category or archive (cs.CL, cs); comma-separated for several
+    #[arg(long)]
+    category: Vec<String>,
+    /// Only papers first submitted in or after this month (YYYY-MM, YYYY-MM-DD or YYYY)
+    #[arg(long)]
+    since: Option<String>,
+    /// Only papers first submitted in or before this month
+    #[arg(long)]
+    until: Option<String>,
+}
+
+impl FilterArgs {
+    fn filters(&self) -> paperscope::Result<Filters> {
+        Filters::new(&self.category, self.since.as_deref(), self.until.as_deref())
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        // One line: the library's errors already name their file, line, id or argument.
+        let chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+        eprintln!("error: {}", chain.join(": "));
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let explicit_index = cli.index.is_some();
+    let index_dir = cli
+        .index
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_INDEX));
+    match &cli.command {
+        Command::Index { inputs } => {
+            let inputs = if inputs.is_empty() {
+                vec![PathBuf::from(DEFAULT_DATA)]
+            } else {
+                inputs.clone()
+            };
+            let summary = run_index(&index_dir, &inputs, cli.json)?;
+            if cli.json {
+                println!("{}", summary.to_json(&index_dir));
+            } else {
+                println!("{}", summary.describe(&index_dir));
+            }
+            Ok(())
+        }
+        Command::Search {
+            query,
+            filters,
+            limit,
+        } => {
+            let query = SearchQuery::parse(&query.join(" "))?;
+            let filters = filters.filters()?;
+            if *limit == 0 {
+                anyhow::bail!("invalid argument -n/--limit: must be at least 1");
+            }
+            let store = open_store(&index_dir, explicit_index)?;
+            let response = search::search(&store, &query, &filters, *limit)?;
+            print_search(&response, cli.json)
+        }
+        Command::Show { arxiv_id } => {
+            let store = open_store(&index_dir, explicit_index)?;
+            let paper =
+                store
+                    .text
+                    .paper_by_id(arxiv_id)?
+                    .ok_or_else(|| paperscope::Error::UnknownId {
+                        id: arxiv_id.clone(),
+                    })?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&paper)?);
+            } else {
+                print_paper(&paper);
+            }
+            Ok(())
+        }
+        Command::Stats => {
+            let store = open_store(&index_dir, explicit_index)?;
+            let stats = stats::compute(&store.papers()?);
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print_stats(&stats);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens the index; the default location is built from the sample data on first use so that a
+/// newcomer's first command works. An index named explicitly must exist.
+fn open_store(index_dir: &Path, explicit: bool) -> Result<Store> {
+    if !explicit && !Store::exists(index_dir) {
+        eprintln!(
+            "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
+            index_dir.display()
+        );
+        let summary = run_index(index_dir, &[PathBuf::from(DEFAULT_DATA)], false)?;
+        eprintln!("{}", summary.describe(index_dir));
+    }
+    Ok(Store::open(index_dir)?)
+}
+
+fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len).with_message(message);
+    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+struct IndexSummary {
+    loaded: digest::Loaded,
+    papers_read: usize,
+    update: Update,
+    seconds: f64,
+}
+
+impl IndexSummary {
+    fn to_json(&self, index_dir: &Path) -> serde_json::Value {
+        let (changed, papers) = match self.update {
+            Update::Unchanged { papers } => (false, papers),
+            Update::Written { papers, .. } => (true, papers),
+        };
+        serde_json::json!({
+            "index": index_dir,
+            "files": self.loaded.files,
+            "entries": self.loaded.entries,
+            "papers_read": self.papers_read,
+            "duplicates": self.loaded.duplicates,
+            "warnings": self.loaded.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "changed": changed,
+            "papers": papers,
+            "seconds": self.seconds,
+        })
+    }
+
+    fn describe(&self, index_dir: &Path) -> String {
+        let l = &self.loaded;
+        let read = format!(
+            "Read {} entries from {} files: {} papers ({} duplicate entries merged, {} warnings).",
+            l.entries,
+            l.files,
+            self.papers_read,
+            l.duplicates,
+            l.warnings.len()
+        );
+        let result = match self.update {
+            Update::Unchanged { papers } => {
+                format!("Index {} unchanged: {papers} papers.", index_dir.display())
+            }
+            Update::Written {
+                generation,
+                papers,
+                added,
+                updated,
+            } => format!(
+                "Index {} generation {generation}: {papers} papers ({added} added, {updated} updated) in {:.1} s.",
+                index_dir.display(),
+                self.seconds
+            ),
+        };
+        format!("{read}\n{result}")
+    }
+}
+
+/// Parses the inputs (all of them, before anything is written) and updates the index.
+fn run_index(index_dir: &Path, inputs: &[PathBuf], quiet: bool) -> Result<IndexSummary> {
+    let started = Instant::now();
+    let files = digest::digest_files(inputs)?;
+    let bar = progress_bar(files.len() as u64, "parsing", quiet);
+    let mut loaded = digest::load(&files, || bar.inc(1))?;
+    bar.finish_and_clear();
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let bar = progress_bar(loaded.papers.len() as u64, "indexing", quiet);
+    let papers = std::mem::take(&mut loaded.papers);
+    let papers_read = papers.len();
+    let update = store::update(index_dir, papers, |n| bar.set_position(n as u64))
+        .with_context(|| format!("index {} was left as it was", index_dir.display()))?;
+    bar.finish_and_clear();
+    Ok(IndexSummary {
+        loaded,
+        papers_read,
+        update,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn stdout() -> Self {
+        Style {
+            on: std::io::stdout().is_terminal(),
+        }
+    }
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    /// Matched terms: bold yellow on a terminal, `[term]` elsewhere.
+    fn highlight(&self, text: &str, ranges: &[(usize, usize)]) -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        for &(start, end) in ranges {
+            if start < at
+                || end > text.len()
+                || !text.is_char_boundary(start)
+                || !text.is_char_boundary(end)
+            {
+                continue;
+            }
+            out.push_str(&text[at..start]);
+            let term = &text[start..end];
+            out.push_str(&if self.on {
+                self.paint("1;33", term)
+            } else {
+                format!("[{term}]")
+            });
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+}
+
+fn print_search(response: &SearchResponse, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(response)?);
+        return Ok(());
+    }
+    let style = Style::stdout();
+    if response.results.is_empty() {
+        println!("No papers match {:?}.", response.query);
+        return Ok(());
+    }
+    for r in &response.results {
+        let version = r.version.map(|v| format!("v{v}")).unwrap_or_default();
+        println!(
+            "{:>3}. {}{} {}  {}",
+            r.rank,
+            style.paint("36", &r.arxiv_id),
+            version,
+            style.paint("1", &r.title_en),
+            style.paint("2", &format!("score {:.2}", r.score)),
+        );
+        println!("     {}", r.title_zh);
+        if let Some(category) = &r.category {
+            println!("     {}", style.paint("2", category));
+        }
+        println!("     {}", style.highlight(&r.snippet, &r.highlights));
+        println!();
+    }
+    println!(
+        "{} of {} matching papers, {:.1} ms ({})",
+        response.results.len(),
+        response.total,
+        response.took_ms,
+        response.mode
+    );
+    Ok(())
+}
+
+fn print_paper(p: &paperscope::Paper) {
+    let style = Style::stdout();
+    println!(
+        "{} {}",
+        style.paint("36", &p.versioned_id()),
+        style.paint("1", &p.title_en)
+    );
+    println!("{}", p.title_zh);
+    println!("{}", p.url);
+    let categories = p.categories().join(", ");
+    let month = p
+        .year_month()
+        .map(|(y, m)| format!("{y}-{m:02}"))
+        .unwrap_or_default();
+    println!(
+        "{} {} {}",
+        style.paint("2", &categories),
+        month,
+        p.announce_type.as_deref().unwrap_or("")
+    );
+    println!();
+    println!("{}", style.paint("1", "摘要 (一句话)"));
+    println!("{}", p.summary_zh);
+    if let Some(summary_en) = &p.summary_en {
+        println!("{summary_en}");
+    }
+    println!();
+    println!("{}", style.paint("1", "Abstract"));
+    println!("{}", p.abstract_en);
+    println!();
+    println!("{}", style.paint("1", "摘要"));
+    println!("{}", p.abstract_zh);
+    println!();
+    println!(
+        "{}",
+        style.paint("2", &format!("from {}:{}", p.source_file, p.source_line))
+    );
+}
+
+fn print_stats(s: &stats::Stats) {
+    println!(
+        "{} papers ({} with a Chinese abstract, {} with an English one)",
+        s.papers, s.with_chinese_abstract, s.with_english_abstract
+    );
+    println!("\nBy category:");
+    let mut categories: Vec<_> = s.by_category.iter().collect();
+    categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (category, count) in categories {
+        println!("  {category:<16} {count:>6}");
+    }
+    println!("\nBy month (first submission):");
+    for (month, count) in &s.by_month {
+        println!("  {month}  {count:>6}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The `Paper` record: one paper of a digest, both languages, and where it was read from.
+
+use serde::{Deserialize, Serialize};
+
+/// Which of the digest format variants an entry was written in; the renderer writes it back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// `arXiv:2404.02115v1 Announce Type: new  Abstract: ...` before the English abstract (2024-03 on).
+    #[default]
+    Announce,
+    /// `Title. (arXiv:2307.03691v1 [cs.CL])` at the end of the English title line (2023).
+    TitleSuffix,
+    /// Neither marker (early 2024).
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Paper {
+    /// arXiv identifier without version, e.g. `2404.02115`.
+    pub arxiv_id: String,
+    pub version: Option<u32>,
+    pub title_en: String,
+    pub title_zh: String,
+    pub summary_zh: String,
+    /// Older digests follow the Chinese one-line summary with an English rendering of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_en: Option<String>,
+    pub abstract_zh: String,
+    pub abstract_en: String,
+    /// Primary category when the entry names it (`[cs.CL]`); newer entries do not.
+    pub category: Option<String>,
+    /// `new`, `cross`, `replace`, `replace-cross` when the entry says.
+    pub announce_type: Option<String>,
+    /// `UPDATED` / `CROSS LISTED` after the category in the older title suffix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_note: Option<String>,
+    pub url: String,
+    pub variant: Variant,
+    /// arXiv listings (from digest file names, e.g. `cs.CL`) the paper appeared in.
+    #[serde(default)]
+    pub listings: Vec<String>,
+    pub source_file: String,
+    pub source_line: usize,
+}
+
+impl Paper {
+    /// Year and month of first submission, from the id's YYMM (`2404.02115` -> 2024, 4).
+    pub fn year_month(&self) -> Option<(u32, u32)> {
+        year_month_of_id(&self.arxiv_id)
+    }
+
+    /// `2404.02115v1`, or the bare id when the version is unknown.
+    pub fn versioned_id(&self) -> String {
+        match self.version {
+            Some(v) => format!("{}v{v}", self.arxiv_id),
+            None => self.arxiv_id.clone(),
+        }
+    }
+
+    /// Category and listings, deduplicated, for filtering: a paper matches `--category cs.CL` when it
+    /// is its primary category or it was announced in that listing.
+    pub fn categories(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.category.iter().cloned().collect();
+        for listing in &self.listings {
+            if !all.contains(listing) {
+                all.push(listing.clone());
+            }
+        }
+        all
+    }
+}
+
+pub fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
+    let yymm = id.get(..4)?;
+    if !yymm.bytes().all(|b| b.is_ascii_digit()) || id.as_bytes().get(4) != Some(&b'.') {
+        return None;
+    }
+    let yy: u32 = yymm[..2].parse().ok()?;
+    let mm: u32 = yymm[2..].parse().ok()?;
+    (1..=12).contains(&mm).then_some((2000 + yy, mm))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_month_from_new_style_ids() {
+        assert_eq!(year_month_of_id("2404.02115"), Some((2024, 4)));
+        assert_eq!(year_month_of_id("2312.1234"), Some((2023, 12)));
+        assert_eq!(year_month_of_id("2413.00001"), None);
+        assert_eq!(year_month_of_id("hep-th/9901001"), None);
+    }
+}

@@ -1,0 +1,43 @@
+//! Counts of the collection by category and by month.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::paper::Paper;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    pub papers: usize,
+    /// Primary category where the digest names it, else the listing it was announced in.
+    pub by_category: BTreeMap<String, usize>,
+    /// `YYYY-MM` of first submission (from the arXiv id).
+    pub by_month: BTreeMap<String, usize>,
+    pub with_chinese_abstract: usize,
+    pub with_english_abstract: usize,
+}
+
+pub fn compute(papers: &[Paper]) -> Stats {
+    let mut stats = Stats {
+        papers: papers.len(),
+        by_category: BTreeMap::new(),
+        by_month: BTreeMap::new(),
+        with_chinese_abstract: 0,
+        with_english_abstract: 0,
+    };
+    for paper in papers {
+        let category = paper
+            .categories()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "unknown".into());
+        *stats.by_category.entry(category).or_default() += 1;
+        let month = paper
+            .year_month()
+            .map_or_else(|| "unknown".into(), |(y, m)| format!("{y}-{m:02}"));
+        *stats.by_month.entry(month).or_default() += 1;
+        stats.with_chinese_abstract += usize::from(!paper.abstract_zh.is_empty());
+        stats.with_english_abstract += usize::from(!paper.abstract_en.is_empty());
+    }
+    stats
+}
