@@ -224,7 +224,7 @@ fn read_entry(
     let mut paper = Paper {
         arxiv_id: id_caps[1].to_string(),
         version: id_caps.get(2).and_then(|v| v.as_str().parse().ok()),
-        title_zh: head[2].trim().to_string(),
+        title_zh: strip_title_suffix(head[2].trim()).to_string(),
         url,
         variant: Variant::Plain,
         source_file: location.file.to_string(),
@@ -272,7 +272,9 @@ fn read_entry(
 fn read_title(paper: &mut Paper, line: &str) {
     match TITLE_SUFFIX.captures(line) {
         Some(c) => {
-            paper.title_en = line[..c.get(0).map_or(line.len(), |m| m.start())].to_string();
+            // The old RSS titles always end `Title. (arXiv:...)`: the period belongs to the format.
+            let title = &line[..c.get(0).map_or(line.len(), |m| m.start())];
+            paper.title_en = title.strip_suffix('.').unwrap_or(title).to_string();
             paper.variant = Variant::TitleSuffix;
             if paper.version.is_none() {
                 paper.version = c.get(2).and_then(|v| v.as_str().parse().ok());
@@ -313,6 +315,14 @@ fn read_body(paper: &mut Paper, rest: &[&str]) {
             }
             None => paper.abstract_en = en.to_string(),
         }
+    }
+}
+
+/// Some translated titles kept the `(arXiv:... [cat])` suffix of the English line.
+fn strip_title_suffix(title: &str) -> &str {
+    match TITLE_SUFFIX.find(title) {
+        Some(m) => title[..m.start()].trim_end(),
+        None => title,
     }
 }
 
@@ -363,7 +373,7 @@ mod tests {
     fn reads_the_title_suffix_variant() {
         let text = "# 详细\n\n[^3]: 标题\n\n    Some Title. (arXiv:2301.05075v2 [astro-ph.EP] UPDATED)\n\n    [http://arxiv.org/abs/2301.05075](http://arxiv.org/abs/2301.05075)\n\n    中文摘要。\n\n    English summary.\n\n    中文长摘要\n\n    English abstract\n";
         let p = &parse_str(text, "b.md", None).papers[0];
-        assert_eq!(p.title_en, "Some Title.");
+        assert_eq!(p.title_en, "Some Title");
         assert_eq!(p.version, Some(2));
         assert_eq!(p.category.as_deref(), Some("astro-ph.EP"));
         assert_eq!(p.listing_note.as_deref(), Some("UPDATED"));
