@@ -99,6 +99,32 @@ pub fn register(index: &Index) {
     tokenizers.register(MIXED, mixed_analyzer());
 }
 
+/// Question words and function words dropped from queries (not from documents): measured on
+/// tests/queries.tsv, dropping them lifted question queries' nDCG@10 from 0.55 to 0.59 and
+/// changed nothing else. Stored as the analyzer's own terms (`does` -> `doe`).
+const QUERY_STOP_WORDS: &str = "a an the of in on for to and or is are be can how what why which \
+    do does did with by from as at it its this that these those we our their there was were has \
+    have had been will would should could may might not no into about than then so such via using \
+    use 的 了 是 在 和 与 及 如何 怎么 怎样 什么 哪些 能否 可以 是否 吗 呢 为什么 我们 一个 一种 进行 \
+    通过 对 中 上 用 以";
+
+static STOP_TERMS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
+    terms(&mut mixed_analyzer(), QUERY_STOP_WORDS)
+        .into_iter()
+        .collect()
+});
+
+/// The ranking terms of a query: its analyzed terms without stop words, unless that leaves none.
+pub fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let all = terms(analyzer, text);
+    let content: Vec<String> = all
+        .iter()
+        .filter(|t| !STOP_TERMS.contains(t.as_str()))
+        .cloned()
+        .collect();
+    if content.is_empty() { all } else { content }
+}
+
 /// The terms an analyzer makes of `text`, in order.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
@@ -245,6 +271,20 @@ mod tests {
             got.iter().all(|t| t.chars().any(char::is_alphanumeric)),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn query_terms_drop_stop_words_but_never_everything() {
+        let mut analyzer = mixed_analyzer();
+        assert_eq!(
+            query_terms(&mut analyzer, "how does a model forget"),
+            vec!["model", "forget"]
+        );
+        assert_eq!(
+            query_terms(&mut analyzer, "如何检测幻觉"),
+            vec!["检测", "幻觉"]
+        );
+        assert_eq!(query_terms(&mut analyzer, "how"), vec!["how"]);
     }
 
     #[test]

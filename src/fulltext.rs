@@ -221,7 +221,7 @@ impl TextIndex {
         let all = self.fields.all;
         let mut mixed = self.mixed.clone();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let words: Vec<(Occur, Box<dyn Query>)> = analyze::terms(&mut mixed, &query.text)
+        let words: Vec<(Occur, Box<dyn Query>)> = analyze::query_terms(&mut mixed, &query.text)
             .into_iter()
             .map(|t| (Occur::Should, term_query(all, &t)))
             .collect();

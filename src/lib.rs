@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod digest;
 pub mod error;
+pub mod eval;
 pub mod fulltext;
 pub mod paper;
 pub mod query;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use paperscope::digest;
+use paperscope::eval::{self, Report};
 use paperscope::query::{Filters, SearchQuery};
 use paperscope::search::{self, SearchResponse};
 use paperscope::stats;
@@ -59,6 +60,19 @@ enum Command {
     },
     /// Counts of papers per category and month
     Stats,
+    /// Measure retrieval quality and speed
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// MRR@10, nDCG@10, Recall@10/100 and latency over a judged query file
+    Search {
+        /// TSV: qid<TAB>query<TAB>id,id:2,... (see tests/queries.tsv)
+        #[arg(long, default_value = "tests/queries.tsv")]
+        queries: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -138,6 +152,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&paper)?);
             } else {
                 print_paper(&paper);
+            }
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Search { queries }) => {
+            let queries = eval::load_queries(queries)?;
+            let store = open_store(&index_dir, explicit_index)?;
+            let reports = vec![eval_bm25(&store, &queries)?];
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                print_eval(&reports, queries.len());
             }
             Ok(())
         }
@@ -337,6 +362,57 @@ fn print_search(response: &SearchResponse, json: bool) -> Result<()> {
         response.mode
     );
     Ok(())
+}
+
+fn eval_bm25(store: &Store, queries: &[eval::JudgedQuery]) -> Result<Report> {
+    let ids: Vec<String> = store.papers()?.into_iter().map(|p| p.arxiv_id).collect();
+    let filters = Filters::default();
+    let report = eval::evaluate("bm25", queries, |q| {
+        let (hits, _) = store.text.search(&SearchQuery::parse(q)?, &filters, 100)?;
+        Ok(hits
+            .iter()
+            .filter_map(|h| ids.get(h.number as usize).cloned())
+            .collect())
+    })?;
+    Ok(report)
+}
+
+fn print_eval(reports: &[Report], query_count: usize) {
+    println!("{query_count} judged queries");
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "method", "nDCG@10", "MRR@10", "R@10", "R@100", "p50 ms", "p99 ms"
+    );
+    for r in reports {
+        let m = &r.overall;
+        println!(
+            "{:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.2} {:>9.2}",
+            r.method,
+            m.ndcg10,
+            m.mrr10,
+            m.recall10,
+            m.recall100,
+            r.latency_p50_ms,
+            r.latency_p99_ms
+        );
+    }
+    println!("\nnDCG@10 by group:");
+    let groups: Vec<&String> = reports
+        .first()
+        .map(|r| r.by_group.keys().collect())
+        .unwrap_or_default();
+    print!("{:<10}", "method");
+    for g in &groups {
+        print!(" {g:>8}");
+    }
+    println!();
+    for r in reports {
+        print!("{:<10}", r.method);
+        for g in &groups {
+            print!(" {:>8.3}", r.by_group.get(*g).map_or(0.0, |m| m.ndcg10));
+        }
+        println!();
+    }
 }
 
 fn print_paper(p: &paperscope::Paper) {

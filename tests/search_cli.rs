@@ -214,3 +214,45 @@ fn bad_filter_values_are_clear_errors() {
     ]);
     assert_fails_naming(&output, "--since");
 }
+
+#[test]
+fn eval_reports_quality_on_the_judged_queries() {
+    let queries = repo().join("tests/queries.tsv");
+    let reports = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "eval",
+        "search",
+        "--queries",
+        &queries.to_string_lossy(),
+    ]);
+    let bm25 = &reports[0];
+    assert_eq!(bm25["method"], "bm25");
+    assert_eq!(bm25["queries"].as_array().map(Vec::len), Some(32));
+    // A floor well under the measured 0.79: ranking regressions fail here.
+    let ndcg = bm25["overall"]["ndcg10"].as_f64().unwrap_or(0.0);
+    assert!(ndcg > 0.70, "nDCG@10 {ndcg}");
+    for group in ["en", "zh", "q"] {
+        assert!(
+            bm25["by_group"][group]["ndcg10"].as_f64().unwrap_or(0.0) > 0.5,
+            "{group}"
+        );
+    }
+}
+
+#[test]
+fn malformed_query_file_names_its_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = tmp.path().join("bad.tsv");
+    std::fs::write(&path, "q1\thallucination\t2403.05266\nq2\tno ids here\n").expect("write");
+    let output = run(&[
+        "--index",
+        shared_index(),
+        "eval",
+        "search",
+        "--queries",
+        &path.to_string_lossy(),
+    ]);
+    assert_fails_naming(&output, "bad.tsv:2");
+}
