@@ -1,23 +1,43 @@
-//! Parsing (MB/s), indexing (papers/s) and BM25 query latency on the sample digests of `data/`.
+//! Parsing (MB/s), indexing (papers/s), embedding (texts/s, 1 and 2 threads) and query latency
+//! on the sample digests of `data/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use paperscope::digest::{self, parse_str};
+use paperscope::embed::{Embedder, Recipe};
+use paperscope::fulltext;
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::store::{self, Store};
+use paperscope::search::{Engine, Mode};
+use paperscope::store::{self, Quiet, Store, UpdateOptions};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/digests")
+}
 
 fn digests() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/digests");
-    let files = digest::digest_files(&[dir]).expect("data/digests lists");
+    let files = digest::digest_files(&[data_dir()]).expect("data/digests lists");
     files
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(f).expect("sample digest reads");
-            (f.display().to_string(), text)
+            (
+                f.display().to_string(),
+                std::fs::read_to_string(f).expect("sample digest reads"),
+            )
         })
         .collect()
+}
+
+fn all_papers() -> Vec<paperscope::Paper> {
+    let files = digest::digest_files(&[data_dir()]).expect("data/digests lists");
+    digest::load(&files, || {})
+        .expect("sample digests load")
+        .papers
+}
+
+fn embedder() -> Embedder {
+    Embedder::load(&Embedder::default_dir()).expect("shipped model loads")
 }
 
 fn parsing(c: &mut Criterion) {
@@ -37,14 +57,6 @@ fn parsing(c: &mut Criterion) {
     group.finish();
 }
 
-fn all_papers() -> Vec<paperscope::Paper> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/digests");
-    let files = digest::digest_files(&[dir]).expect("data/digests lists");
-    digest::load(&files, || {})
-        .expect("sample digests load")
-        .papers
-}
-
 fn indexing(c: &mut Criterion) {
     let papers: Vec<_> = all_papers().into_iter().take(2000).collect();
     let mut group = c.benchmark_group("index");
@@ -54,18 +66,62 @@ fn indexing(c: &mut Criterion) {
     group.bench_function("2000 papers, text index", |b| {
         b.iter(|| {
             let dir = tempfile::tempdir().expect("tmp");
-            store::update(dir.path(), papers.clone(), |_| {}).expect("index builds")
+            fulltext::build(dir.path(), &papers, || {}).expect("index builds")
         })
     });
     group.finish();
 }
 
+fn embedding(c: &mut Criterion) {
+    let papers: Vec<_> = all_papers().into_iter().take(1000).collect();
+    let abstracts: Vec<String> = papers.iter().map(|p| p.abstract_en.clone()).collect();
+    let embedder = embedder();
+    let mut group = c.benchmark_group("embed");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        group.throughput(Throughput::Elements(abstracts.len() as u64));
+        group.bench_function(
+            format!("1000 English abstracts, {threads} thread(s)"),
+            |b| b.iter(|| pool.install(|| embedder.embed_batch(&abstracts, || {}))),
+        );
+        group.throughput(Throughput::Elements(papers.len() as u64));
+        group.bench_function(
+            format!("1000 papers (one text + titles), {threads} thread(s)"),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        embedder.paper_vectors(&papers, Recipe::OneTextPlusTitles, || {})
+                    })
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
 fn querying(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
-    store::update(dir.path(), all_papers(), |_| {}).expect("index builds");
+    let embedder = embedder();
+    store::update(
+        dir.path(),
+        all_papers(),
+        &embedder,
+        UpdateOptions::default(),
+        &Quiet,
+    )
+    .expect("index builds");
     let store = Store::open(dir.path()).expect("index opens");
+    let vectors = store.vectors(&embedder).expect("vectors load");
+    let engine = Engine {
+        store: &store,
+        meaning: Some((&embedder, &vectors)),
+    };
     let filters = Filters::default();
-    let mut group = c.benchmark_group("bm25 query (8,320 papers)");
+    let mut group = c.benchmark_group("query (8,320 papers)");
     for (name, query) in [
         ("english", "hallucination benchmark"),
         ("chinese", "幻觉 基准"),
@@ -75,21 +131,26 @@ fn querying(c: &mut Criterion) {
         ),
     ] {
         let query = SearchQuery::parse(query).expect("valid query");
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                store
-                    .text
-                    .search(&query, &filters, 10)
-                    .expect("search runs")
-            })
-        });
+        for mode in [Mode::Bm25, Mode::Vector] {
+            group.bench_function(format!("{mode} {name}"), |b| {
+                b.iter(|| {
+                    engine
+                        .rank(&query, &filters, 10, mode)
+                        .expect("search runs")
+                })
+            });
+        }
     }
     let query = SearchQuery::parse("hallucination benchmark").expect("valid query");
-    group.bench_function("english, with snippets and records", |b| {
-        b.iter(|| paperscope::search::search(&store, &query, &filters, 10).expect("search runs"))
+    group.bench_function("bm25 english, with records and snippets", |b| {
+        b.iter(|| {
+            engine
+                .search(&query, &filters, 10, Mode::Bm25)
+                .expect("search runs")
+        })
     });
     group.finish();
 }
 
-criterion_group!(benches, parsing, indexing, querying);
+criterion_group!(benches, parsing, indexing, embedding, querying);
 criterion_main!(benches);

@@ -33,6 +33,14 @@ pub enum Error {
     IndexCorrupt { path: PathBuf, reason: String },
     #[error("index {} is locked by pid {pid} (another `paperscope index` is running)", path.display())]
     IndexLocked { path: PathBuf, pid: String },
+    #[error("embedding model {}: {reason}", path.display())]
+    Model { path: PathBuf, reason: String },
+    #[error("index {} was built with embedding model `{built_with}`, but this paperscope uses `{current}`: re-index with `paperscope index --rebuild`", path.display())]
+    ModelMismatch {
+        path: PathBuf,
+        built_with: String,
+        current: String,
+    },
     #[error("unknown arXiv id `{id}`: not in the index")]
     UnknownId { id: String },
     #[error("invalid argument {argument}: {reason}")]

@@ -249,9 +249,219 @@ mod tests {
     }
 
     #[test]
+    fn latin_words_are_removed() {
+        assert_eq!(
+            without_latin_words("ERBench是一个LLMs幻觉基准 v2.0"),
+            "是一个幻觉基准 "
+        );
+    }
+
+    #[test]
+    fn known_item_ranks_count_better_documents() {
+        let q = ndarray::arr2(&[[1.0f32, 0.0], [0.0, 1.0]]);
+        let d = ndarray::arr2(&[[0.9f32, 0.1], [0.95, 0.3]]);
+        let ranks = known_item_ranks(&q, &d, &[false, false]);
+        assert_eq!(ranks, vec![Some(2), Some(1)]);
+        let summary = summarize_ranks(&ranks);
+        assert_eq!((summary.r1, summary.r10, summary.mrr), (0.5, 1.0, 0.75));
+    }
+
+    #[test]
     fn percentiles() {
         let v = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(percentile(&v, 0.5), 2.0);
         assert_eq!(percentile(&v, 0.99), 4.0);
+    }
+}
+
+/// Known-item retrieval: query `i` should find document `i`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct KnownItem {
+    pub queries: usize,
+    pub r1: f64,
+    pub r10: f64,
+    pub mrr: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossLingual {
+    pub papers: usize,
+    /// Chinese one-line summary -> English side (title + abstract) of every paper.
+    pub zh_summary_to_en: KnownItem,
+    /// The same with Latin-script words (system names, acronyms) removed from the query.
+    pub zh_summary_no_latin_to_en: KnownItem,
+    /// English title -> Chinese side (title + summary + abstract).
+    pub en_title_to_zh: KnownItem,
+    pub seconds: f64,
+}
+
+static LATIN_WORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9\-_.]*").expect("static regex")
+});
+
+/// Removes words written in Latin script, so only the Chinese wording can match.
+pub fn without_latin_words(text: &str) -> String {
+    LATIN_WORD.replace_all(text, "").into_owned()
+}
+
+fn matrix(vectors: Vec<Vec<f32>>, dims: usize) -> ndarray::Array2<f32> {
+    let rows = vectors.len();
+    let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+    ndarray::Array2::from_shape_vec((rows, dims), flat)
+        .unwrap_or_else(|_| ndarray::Array2::zeros((rows, dims)))
+}
+
+/// Ranks of document `i` for query `i` (1 = first); `None` for an empty query.
+pub fn known_item_ranks(
+    queries: &ndarray::Array2<f32>,
+    docs: &ndarray::Array2<f32>,
+    empty: &[bool],
+) -> Vec<Option<usize>> {
+    use rayon::prelude::*;
+    let block = 256;
+    let starts: Vec<usize> = (0..queries.nrows()).step_by(block).collect();
+    starts
+        .par_iter()
+        .flat_map_iter(|&start| {
+            let end = (start + block).min(queries.nrows());
+            let scores = queries.slice(ndarray::s![start..end, ..]).dot(&docs.t());
+            (start..end)
+                .map(|i| {
+                    if empty[i] {
+                        return None;
+                    }
+                    let row = scores.row(i - start);
+                    let own = row[i];
+                    Some(1 + row.iter().filter(|&&s| s > own).count())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
+    let found: Vec<usize> = ranks.iter().flatten().copied().collect();
+    let n = found.len().max(1) as f64;
+    KnownItem {
+        queries: found.len(),
+        r1: found.iter().filter(|&&r| r == 1).count() as f64 / n,
+        r10: found.iter().filter(|&&r| r <= 10).count() as f64 / n,
+        mrr: found.iter().map(|&r| 1.0 / r as f64).sum::<f64>() / n,
+    }
+}
+
+/// The cross-lingual known-item tests over every paper.
+pub fn crosslingual(
+    embedder: &crate::embed::Embedder,
+    papers: &[crate::Paper],
+    on_step: impl Fn() + Sync,
+) -> CrossLingual {
+    use crate::embed::{chinese_side, english_side};
+    let started = Instant::now();
+    let dims = embedder.dims();
+    let embed_all = |texts: &[String]| {
+        let m = matrix(embedder.embed_batch(texts, &on_step), dims);
+        let empty: Vec<bool> = texts
+            .iter()
+            .map(|t| embedder.token_ids(t).is_empty())
+            .collect();
+        (m, empty)
+    };
+    let summaries: Vec<String> = papers.iter().map(|p| p.summary_zh.clone()).collect();
+    let no_latin: Vec<String> = summaries.iter().map(|s| without_latin_words(s)).collect();
+    let titles: Vec<String> = papers.iter().map(|p| p.title_en.clone()).collect();
+    let (en_docs, _) = embed_all(&papers.iter().map(english_side).collect::<Vec<_>>());
+    let (zh_docs, _) = embed_all(&papers.iter().map(chinese_side).collect::<Vec<_>>());
+    let (q_summary, e1) = embed_all(&summaries);
+    let (q_no_latin, e2) = embed_all(&no_latin);
+    let (q_title, e3) = embed_all(&titles);
+    CrossLingual {
+        papers: papers.len(),
+        zh_summary_to_en: summarize_ranks(&known_item_ranks(&q_summary, &en_docs, &e1)),
+        zh_summary_no_latin_to_en: summarize_ranks(&known_item_ranks(&q_no_latin, &en_docs, &e2)),
+        en_title_to_zh: summarize_ranks(&known_item_ranks(&q_title, &zh_docs, &e3)),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// `(paper number, similarity)`, best first.
+type Ranked = Vec<(u32, f32)>;
+
+/// One point of the HNSW recall/latency curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnPoint {
+    pub ef: usize,
+    pub recall10: f64,
+    pub latency_us: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnReport {
+    pub papers: usize,
+    pub queries: usize,
+    pub build_seconds: f64,
+    pub exact_latency_us: f64,
+    pub curve: Vec<AnnPoint>,
+}
+
+/// Builds an HNSW graph over the index's vectors and compares its top 10 with exact search for
+/// every `stride`-th paper's vector used as a query, at each `ef`.
+pub fn ann_recall(
+    index: &crate::vectors::VectorIndex,
+    papers: usize,
+    efs: &[usize],
+    stride: usize,
+) -> AnnReport {
+    use crate::vectors::{VectorIndex, VectorParams};
+    let vectors: Vec<Vec<f32>> = (0..papers as u32)
+        .map(|p| {
+            index
+                .vector_of(p)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_else(|| vec![0.0; index.dims()])
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = vectors.iter().step_by(stride.max(1)).cloned().collect();
+    let started = Instant::now();
+    let params = VectorParams {
+        exact_below: 0,
+        ..VectorParams::default()
+    };
+    let mut graph = VectorIndex::build(index.dims(), vectors, params, || {});
+    let build_seconds = started.elapsed().as_secs_f64();
+    let timed = |f: &dyn Fn(&[f32]) -> Ranked| {
+        let started = Instant::now();
+        let results: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| f(q).into_iter().map(|(p, _)| p).collect())
+            .collect();
+        (
+            results,
+            started.elapsed().as_secs_f64() * 1e6 / queries.len().max(1) as f64,
+        )
+    };
+    let (exact, exact_latency_us) = timed(&|q| graph.search_exact(q, 10, None));
+    let mut curve = Vec::new();
+    for &ef in efs {
+        graph.set_ef_search(ef);
+        let (approx, latency_us) = timed(&|q| graph.search(q, 10, None));
+        let found: usize = exact
+            .iter()
+            .zip(&approx)
+            .map(|(e, a)| e.iter().filter(|p| a.contains(p)).count())
+            .sum();
+        let wanted: usize = exact.iter().map(Vec::len).sum();
+        curve.push(AnnPoint {
+            ef,
+            recall10: found as f64 / wanted.max(1) as f64,
+            latency_us,
+        });
+    }
+    AnnReport {
+        papers,
+        queries: queries.len(),
+        build_seconds,
+        exact_latency_us,
+        curve,
     }
 }

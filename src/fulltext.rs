@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -242,6 +242,54 @@ impl TextIndex {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
         BooleanQuery::new(clauses)
+    }
+
+    /// Papers (by number) that pass the filters and the query's phrases and exclusions: what a
+    /// meaning-based side may return. `None` when nothing restricts.
+    pub fn allowed(&self, query: &SearchQuery, filters: &Filters) -> Result<Option<Vec<bool>>> {
+        let all = self.fields.all;
+        let mut mixed = self.mixed.clone();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+        for phrase in &query.phrases {
+            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, phrase)) {
+                clauses.push((Occur::Must, q));
+            }
+        }
+        for excluded in &query.excluded {
+            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, excluded)) {
+                clauses.push((Occur::MustNot, q));
+            }
+        }
+        if let Some(filter) = self.filter_query(filters) {
+            clauses.push((Occur::Must, filter));
+        }
+        if clauses.len() == 1 {
+            return Ok(None);
+        }
+        let searcher = self.searcher();
+        let docs = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut allowed = vec![false; searcher.num_docs() as usize];
+        for address in docs {
+            let number = self.number_of(&searcher, address)? as usize;
+            if let Some(slot) = allowed.get_mut(number) {
+                *slot = true;
+            }
+        }
+        Ok(Some(allowed))
+    }
+
+    pub fn paper_by_number(&self, number: u32) -> Result<Paper> {
+        let searcher = self.searcher();
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.number, u64::from(number)),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let (_, address) = top
+            .first()
+            .copied()
+            .ok_or_else(|| self.corrupt(format!("no paper number {number}")))?;
+        self.paper_at(&searcher, address)
     }
 
     /// The filters alone, as a query matching every allowed paper (None when nothing is filtered).

@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod digest;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fulltext;
@@ -14,6 +15,7 @@ pub mod query;
 pub mod search;
 pub mod stats;
 pub mod store;
+pub mod vectors;
 
 pub use error::{Error, Result};
 pub use paper::Paper;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -9,11 +10,13 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use paperscope::digest;
+use paperscope::embed::Embedder;
 use paperscope::eval::{self, Report};
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{self, SearchResponse};
+use paperscope::search::{Engine, Mode, SearchResponse};
 use paperscope::stats;
-use paperscope::store::{self, Store, Update};
+use paperscope::store::{self, Progress, Store, Update, UpdateOptions};
+use paperscope::vectors::VectorIndex;
 
 const DEFAULT_INDEX: &str = "index";
 const DEFAULT_DATA: &str = "data/digests";
@@ -31,6 +34,9 @@ struct Cli {
     /// Print one JSON document instead of text
     #[arg(long, global = true)]
     json: bool,
+    /// Embedding model directory [default: the model shipped in data/model]
+    #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]
+    model: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,6 +47,9 @@ enum Command {
     Index {
         /// Digest .md files or directories [default: data/digests]
         inputs: Vec<PathBuf>,
+        /// Re-embed every paper (needed after changing the embedding model)
+        #[arg(long)]
+        rebuild: bool,
     },
     /// Search the papers (English, Chinese or both; "phrases", -excluded)
     Search {
@@ -52,6 +61,9 @@ enum Command {
         /// Number of results
         #[arg(short = 'n', long, default_value_t = 10)]
         limit: usize,
+        /// Which ranking: bm25 (words) or vector (meaning, across languages)
+        #[arg(long, value_enum, default_value_t = Mode::Bm25)]
+        mode: Mode,
     },
     /// Show one paper in full
     Show {
@@ -72,6 +84,14 @@ enum EvalCommand {
         /// TSV: qid<TAB>query<TAB>id,id:2,... (see tests/queries.tsv)
         #[arg(long, default_value = "tests/queries.tsv")]
         queries: PathBuf,
+    },
+    /// Cross-lingual known-item test: each paper's Chinese summary must find its English side
+    Crosslingual,
+    /// HNSW recall@10 against exact search, and latency, for several ef values
+    Ann {
+        /// Use every Nth paper's vector as a query
+        #[arg(long, default_value_t = 8)]
+        stride: usize,
     },
 }
 
@@ -104,24 +124,36 @@ fn main() {
     }
 }
 
+/// Where the index and the model are, from the global options.
+struct Places {
+    index: PathBuf,
+    explicit_index: bool,
+    model: PathBuf,
+}
+
 fn run(cli: Cli) -> Result<()> {
-    let explicit_index = cli.index.is_some();
-    let index_dir = cli
-        .index
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_INDEX));
-    match &cli.command {
-        Command::Index { inputs } => {
+    let places = Places {
+        explicit_index: cli.index.is_some(),
+        index: cli
+            .index
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_INDEX)),
+        model: cli.model.clone().unwrap_or_else(Embedder::default_dir),
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Index { inputs, rebuild } => {
             let inputs = if inputs.is_empty() {
                 vec![PathBuf::from(DEFAULT_DATA)]
             } else {
-                inputs.clone()
+                inputs
             };
-            let summary = run_index(&index_dir, &inputs, cli.json)?;
-            if cli.json {
-                println!("{}", summary.to_json(&index_dir));
+            let embedder = Embedder::load(&places.model)?;
+            let summary = run_index(&places.index, &inputs, &embedder, rebuild, json)?;
+            if json {
+                println!("{}", summary.to_json(&places.index));
             } else {
-                println!("{}", summary.describe(&index_dir));
+                println!("{}", summary.describe(&places.index));
             }
             Ok(())
         }
@@ -129,26 +161,24 @@ fn run(cli: Cli) -> Result<()> {
             query,
             filters,
             limit,
+            mode,
         } => {
             let query = SearchQuery::parse(&query.join(" "))?;
             let filters = filters.filters()?;
-            if *limit == 0 {
+            if limit == 0 {
                 anyhow::bail!("invalid argument -n/--limit: must be at least 1");
             }
-            let store = open_store(&index_dir, explicit_index)?;
-            let response = search::search(&store, &query, &filters, *limit)?;
-            print_search(&response, cli.json)
+            let loaded = load_for(&places, mode != Mode::Bm25)?;
+            let response = loaded.engine().search(&query, &filters, limit, mode)?;
+            print_search(&response, json)
         }
         Command::Show { arxiv_id } => {
-            let store = open_store(&index_dir, explicit_index)?;
-            let paper =
-                store
-                    .text
-                    .paper_by_id(arxiv_id)?
-                    .ok_or_else(|| paperscope::Error::UnknownId {
-                        id: arxiv_id.clone(),
-                    })?;
-            if cli.json {
+            let store = open_store(&places)?;
+            let paper = store
+                .text
+                .paper_by_id(&arxiv_id)?
+                .ok_or(paperscope::Error::UnknownId { id: arxiv_id })?;
+            if json {
                 println!("{}", serde_json::to_string_pretty(&paper)?);
             } else {
                 print_paper(&paper);
@@ -156,20 +186,82 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(EvalCommand::Search { queries }) => {
-            let queries = eval::load_queries(queries)?;
-            let store = open_store(&index_dir, explicit_index)?;
-            let reports = vec![eval_bm25(&store, &queries)?];
-            if cli.json {
+            let queries = eval::load_queries(&queries)?;
+            let loaded = load_for(&places, true)?;
+            let engine = loaded.engine();
+            let ids: Vec<String> = loaded
+                .store
+                .papers()?
+                .into_iter()
+                .map(|p| p.arxiv_id)
+                .collect();
+            let mut reports = Vec::new();
+            for mode in [Mode::Bm25, Mode::Vector] {
+                reports.push(eval::evaluate(mode.name(), &queries, |q| {
+                    let (ranked, _) =
+                        engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
+                    Ok(ranked
+                        .iter()
+                        .filter_map(|(n, _)| ids.get(*n as usize).cloned())
+                        .collect())
+                })?);
+            }
+            if json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
                 print_eval(&reports, queries.len());
             }
             Ok(())
         }
+        Command::Eval(EvalCommand::Crosslingual) => {
+            let store = open_store(&places)?;
+            let papers = store.papers()?;
+            let embedder = Embedder::load(&places.model)?;
+            let bar = Bars::new(json);
+            bar.start("embedding", papers.len() * 5);
+            let report = eval::crosslingual(&embedder, &papers, || bar.inc());
+            bar.finish();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_crosslingual(&report, embedder.model_id());
+            }
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Ann { stride }) => {
+            let loaded = load_for(&places, true)?;
+            let Some((_, vectors)) = &loaded.meaning else {
+                anyhow::bail!("the vector index is not loaded");
+            };
+            let report = eval::ann_recall(
+                vectors,
+                loaded.store.manifest.paper_count,
+                &[16, 32, 64, 128, 256],
+                stride,
+            );
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "HNSW over {} papers (M={}, ef_construction={}): built in {:.2} s; {} queries",
+                    report.papers,
+                    vectors.params().m,
+                    vectors.params().ef_construction,
+                    report.build_seconds,
+                    report.queries
+                );
+                println!("exact search: {:.0} µs/query", report.exact_latency_us);
+                println!("{:>6} {:>10} {:>12}", "ef", "recall@10", "µs/query");
+                for p in &report.curve {
+                    println!("{:>6} {:>10.4} {:>12.0}", p.ef, p.recall10, p.latency_us);
+                }
+            }
+            Ok(())
+        }
         Command::Stats => {
-            let store = open_store(&index_dir, explicit_index)?;
+            let store = open_store(&places)?;
             let stats = stats::compute(&store.papers()?);
-            if cli.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
                 print_stats(&stats);
@@ -179,30 +271,104 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Opens the index; the default location is built from the sample data on first use so that a
-/// newcomer's first command works. An index named explicitly must exist.
-fn open_store(index_dir: &Path, explicit: bool) -> Result<Store> {
-    if !explicit && !Store::exists(index_dir) {
-        eprintln!(
-            "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
-            index_dir.display()
-        );
-        let summary = run_index(index_dir, &[PathBuf::from(DEFAULT_DATA)], false)?;
-        eprintln!("{}", summary.describe(index_dir));
-    }
-    Ok(Store::open(index_dir)?)
+/// The index, and the model with the vectors when a command needs meaning.
+struct Loaded {
+    store: Store,
+    meaning: Option<(Embedder, VectorIndex)>,
 }
 
-fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+impl Loaded {
+    fn engine(&self) -> Engine<'_> {
+        Engine {
+            store: &self.store,
+            meaning: self.meaning.as_ref().map(|(e, v)| (e, v)),
+        }
     }
-    let bar = ProgressBar::new(len).with_message(message);
-    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {elapsed}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
+}
+
+/// Opens the index and, when `meaning` is wanted, loads the model on another thread meanwhile
+/// (its tokenizer takes ~0.5 s to build).
+fn load_for(places: &Places, meaning: bool) -> Result<Loaded> {
+    if !meaning {
+        return Ok(Loaded {
+            store: open_store(places)?,
+            meaning: None,
+        });
+    }
+    std::thread::scope(|scope| {
+        let model = scope.spawn(|| Embedder::load(&places.model));
+        let store = open_store(places)?;
+        let embedder = model
+            .join()
+            .map_err(|_| anyhow::anyhow!("loading the embedding model failed"))??;
+        let vectors = store.vectors(&embedder)?;
+        Ok(Loaded {
+            store,
+            meaning: Some((embedder, vectors)),
+        })
+    })
+}
+
+/// Opens the index; the default location is built from the sample data on first use so that a
+/// newcomer's first command works. An index named explicitly must exist.
+fn open_store(places: &Places) -> Result<Store> {
+    if !places.explicit_index && !Store::exists(&places.index) {
+        eprintln!(
+            "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
+            places.index.display()
+        );
+        let embedder = Embedder::load(&places.model)?;
+        let summary = run_index(
+            &places.index,
+            &[PathBuf::from(DEFAULT_DATA)],
+            &embedder,
+            false,
+            false,
+        )?;
+        eprintln!("{}", summary.describe(&places.index));
+    }
+    Ok(Store::open(&places.index)?)
+}
+
+/// Progress bars on stderr, one stage at a time; nothing when stderr is not a terminal.
+struct Bars {
+    bar: Mutex<ProgressBar>,
+    quiet: bool,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Self {
+        Bars {
+            bar: Mutex::new(ProgressBar::hidden()),
+            quiet: quiet || !std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, stage: &'static str, total: usize) {
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(total as u64).with_message(stage);
+        let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        if let Ok(mut current) = self.bar.lock() {
+            *current = bar;
+        }
+    }
+    fn inc(&self) {
+        if let Ok(bar) = self.bar.lock() {
+            bar.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Ok(bar) = self.bar.lock() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 struct IndexSummary {
@@ -214,9 +380,11 @@ struct IndexSummary {
 
 impl IndexSummary {
     fn to_json(&self, index_dir: &Path) -> serde_json::Value {
-        let (changed, papers) = match self.update {
-            Update::Unchanged { papers } => (false, papers),
-            Update::Written { papers, .. } => (true, papers),
+        let (changed, papers, embedded) = match self.update {
+            Update::Unchanged { papers } => (false, papers, 0),
+            Update::Written {
+                papers, embedded, ..
+            } => (true, papers, embedded),
         };
         serde_json::json!({
             "index": index_dir,
@@ -227,6 +395,7 @@ impl IndexSummary {
             "warnings": self.loaded.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
             "changed": changed,
             "papers": papers,
+            "embedded": embedded,
             "seconds": self.seconds,
         })
     }
@@ -250,8 +419,9 @@ impl IndexSummary {
                 papers,
                 added,
                 updated,
+                embedded,
             } => format!(
-                "Index {} generation {generation}: {papers} papers ({added} added, {updated} updated) in {:.1} s.",
+                "Index {} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded) in {:.1} s.",
                 index_dir.display(),
                 self.seconds
             ),
@@ -260,22 +430,31 @@ impl IndexSummary {
     }
 }
 
-/// Parses the inputs (all of them, before anything is written) and updates the index.
-fn run_index(index_dir: &Path, inputs: &[PathBuf], quiet: bool) -> Result<IndexSummary> {
+/// Parses the inputs (all of them, before anything is written) and updates both indexes.
+fn run_index(
+    index_dir: &Path,
+    inputs: &[PathBuf],
+    embedder: &Embedder,
+    rebuild: bool,
+    quiet: bool,
+) -> Result<IndexSummary> {
     let started = Instant::now();
     let files = digest::digest_files(inputs)?;
-    let bar = progress_bar(files.len() as u64, "parsing", quiet);
-    let mut loaded = digest::load(&files, || bar.inc(1))?;
-    bar.finish_and_clear();
+    let bars = Bars::new(quiet);
+    bars.start("parsing", files.len());
+    let mut loaded = digest::load(&files, || bars.inc())?;
+    bars.finish();
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
-    let bar = progress_bar(loaded.papers.len() as u64, "indexing", quiet);
     let papers = std::mem::take(&mut loaded.papers);
     let papers_read = papers.len();
-    let update = store::update(index_dir, papers, |n| bar.set_position(n as u64))
+    let options = UpdateOptions {
+        rebuild,
+        ..UpdateOptions::default()
+    };
+    let update = store::update(index_dir, papers, embedder, options, &bars)
         .with_context(|| format!("index {} was left as it was", index_dir.display()))?;
-    bar.finish_and_clear();
     Ok(IndexSummary {
         loaded,
         papers_read,
@@ -364,19 +543,6 @@ fn print_search(response: &SearchResponse, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn eval_bm25(store: &Store, queries: &[eval::JudgedQuery]) -> Result<Report> {
-    let ids: Vec<String> = store.papers()?.into_iter().map(|p| p.arxiv_id).collect();
-    let filters = Filters::default();
-    let report = eval::evaluate("bm25", queries, |q| {
-        let (hits, _) = store.text.search(&SearchQuery::parse(q)?, &filters, 100)?;
-        Ok(hits
-            .iter()
-            .filter_map(|h| ids.get(h.number as usize).cloned())
-            .collect())
-    })?;
-    Ok(report)
-}
-
 fn print_eval(reports: &[Report], query_count: usize) {
     println!("{query_count} judged queries");
     println!(
@@ -412,6 +578,30 @@ fn print_eval(reports: &[Report], query_count: usize) {
             print!(" {:>8.3}", r.by_group.get(*g).map_or(0.0, |m| m.ndcg10));
         }
         println!();
+    }
+}
+
+fn print_crosslingual(r: &eval::CrossLingual, model: &str) {
+    println!(
+        "Cross-lingual known-item retrieval over {} papers ({model}, {:.1} s)",
+        r.papers, r.seconds
+    );
+    println!(
+        "{:<44} {:>7} {:>7} {:>7}",
+        "query -> documents", "R@1", "R@10", "MRR"
+    );
+    for (name, k) in [
+        (
+            "zh one-line summary -> en title+abstract",
+            &r.zh_summary_to_en,
+        ),
+        (
+            "  same, Latin-script words removed",
+            &r.zh_summary_no_latin_to_en,
+        ),
+        ("en title -> zh title+summary+abstract", &r.en_title_to_zh),
+    ] {
+        println!("{name:<44} {:>7.3} {:>7.3} {:>7.3}", k.r1, k.r10, k.mrr);
     }
 }
 

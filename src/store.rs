@@ -12,11 +12,16 @@ use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::merge_duplicates;
+use crate::embed::{Embedder, Recipe};
 use crate::error::{Error, Result};
 use crate::fulltext::{self, TextIndex};
 use crate::paper::Paper;
+use crate::vectors::{VectorIndex, VectorParams};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: every generation also holds `vectors/` and the manifest names the embedding model.
+pub const FORMAT_VERSION: u32 = 2;
+/// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
+pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "write.lock";
 
@@ -27,6 +32,48 @@ pub struct Manifest {
     pub paper_count: usize,
     /// Directory of the live generation, relative to the index directory.
     pub generation_dir: String,
+    pub model: ModelInfo,
+}
+
+/// The embedding model the vectors were made with; another model's vectors are not comparable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub dims: usize,
+    /// Fingerprint of the model's weights file.
+    pub checksum: String,
+    pub recipe: Recipe,
+}
+
+impl ModelInfo {
+    pub fn of(embedder: &Embedder, recipe: Recipe) -> Self {
+        ModelInfo {
+            id: embedder.model_id().to_string(),
+            dims: embedder.dims(),
+            checksum: embedder.checksum().to_string(),
+            recipe,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({} dims, {:?})", self.id, self.dims, self.recipe)
+    }
+}
+
+/// Reports long work: indexing, embedding, building the graph.
+pub trait Progress: Sync {
+    fn start(&self, stage: &'static str, total: usize);
+    fn inc(&self);
+    fn finish(&self);
+}
+
+/// For callers that show nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &'static str, _: usize) {}
+    fn inc(&self) {}
+    fn finish(&self) {}
 }
 
 /// An opened index: the manifest and the live generation's parts.
@@ -59,6 +106,19 @@ impl Store {
 
     pub fn papers(&self) -> Result<Vec<Paper>> {
         self.text.all_papers()
+    }
+
+    /// The vector index, refused when it was built with a model other than `embedder`.
+    pub fn vectors(&self, embedder: &Embedder) -> Result<VectorIndex> {
+        let current = ModelInfo::of(embedder, self.manifest.model.recipe);
+        if current != self.manifest.model {
+            return Err(Error::ModelMismatch {
+                path: self.dir.clone(),
+                built_with: self.manifest.model.describe(),
+                current: current.describe(),
+            });
+        }
+        VectorIndex::load(&self.dir.join(&self.manifest.generation_dir).join("vectors"))
     }
 }
 
@@ -140,46 +200,113 @@ pub enum Update {
         papers: usize,
         added: usize,
         updated: usize,
+        embedded: usize,
     },
 }
 
-/// Adds or updates `incoming` papers: existing papers keep their numbers, new ones are appended.
-pub fn update(dir: &Path, incoming: Vec<Paper>, on_paper: impl Fn(usize)) -> Result<Update> {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpdateOptions {
+    /// Re-embed every paper (after a model change) instead of reusing the previous vectors.
+    pub rebuild: bool,
+    pub vector_params: VectorParams,
+}
+
+/// Adds or updates `incoming` papers in both indexes: existing papers keep their numbers (and
+/// their vectors, unless changed), new ones are appended.
+pub fn update(
+    dir: &Path,
+    incoming: Vec<Paper>,
+    embedder: &Embedder,
+    options: UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<Update> {
     let _lock = WriteLock::acquire(dir)?;
-    let (previous, existing) = if Store::exists(dir) {
-        let store = Store::open(dir)?;
-        let papers = store.papers()?;
-        (Some(store.manifest), papers)
+    let previous = if Store::exists(dir) {
+        Some(Store::open(dir)?)
     } else {
-        (None, Vec::new())
+        None
+    };
+    let existing = match &previous {
+        Some(store) => store.papers()?,
+        None => Vec::new(),
     };
     let merged = merge_duplicates(existing.clone(), incoming);
     let added = merged.len() - existing.len();
     let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
-    if previous.is_some() && added == 0 && updated == 0 {
+    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild {
         return Ok(Update::Unchanged {
             papers: merged.len(),
         });
     }
-    let generation = previous.as_ref().map_or(1, |m| m.generation + 1);
-    write_generation(dir, generation, &merged, on_paper)?;
-    if let Some(old) = previous {
+    let model = ModelInfo::of(embedder, DEFAULT_RECIPE);
+    let (vectors, embedded) = match previous.as_ref().filter(|_| !options.rebuild) {
+        Some(store) => {
+            let mut index = store.vectors(embedder)?;
+            let changed: Vec<u32> = (0..merged.len())
+                .filter(|&i| existing.get(i) != Some(&merged[i]))
+                .map(|i| i as u32)
+                .collect();
+            let fresh = embed_papers(embedder, &merged, &changed, progress);
+            let count = fresh.len();
+            progress.start("graph", count);
+            index.upsert(changed.into_iter().zip(fresh).collect(), || progress.inc());
+            progress.finish();
+            (index, count)
+        }
+        None => {
+            let all: Vec<u32> = (0..merged.len() as u32).collect();
+            let fresh = embed_papers(embedder, &merged, &all, progress);
+            progress.start("graph", merged.len());
+            let index = VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
+                progress.inc()
+            });
+            progress.finish();
+            (index, merged.len())
+        }
+    };
+    let generation = previous.as_ref().map_or(1, |s| s.manifest.generation + 1);
+    let old_dir = previous.map(|s| s.manifest.generation_dir);
+    write_generation(dir, generation, &merged, &vectors, model, progress)?;
+    if let Some(old) = old_dir {
         // The old generation is no longer referenced; a failure to delete it costs only disk.
-        let _ = fs::remove_dir_all(dir.join(old.generation_dir));
+        let _ = fs::remove_dir_all(dir.join(old));
     }
     Ok(Update::Written {
         generation,
         papers: merged.len(),
         added,
         updated,
+        embedded,
     })
+}
+
+fn embed_papers(
+    embedder: &Embedder,
+    papers: &[Paper],
+    numbers: &[u32],
+    progress: &dyn Progress,
+) -> Vec<Vec<f32>> {
+    use rayon::prelude::*;
+    progress.start("embedding", numbers.len());
+    let vectors = numbers
+        .par_iter()
+        .map(|&n| {
+            let v = embedder.paper_vector(&papers[n as usize], DEFAULT_RECIPE);
+            progress.inc();
+            v
+        })
+        .collect();
+    progress.finish();
+    vectors
 }
 
 fn write_generation(
     dir: &Path,
     generation: u64,
     papers: &[Paper],
-    on_paper: impl Fn(usize),
+    vectors: &VectorIndex,
+    model: ModelInfo,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let name = format!("gen-{generation:06}");
     let staging = dir.join(format!("{name}.tmp"));
@@ -188,10 +315,10 @@ fn write_generation(
     }
     let text_dir = staging.join("text");
     fs::create_dir_all(&text_dir).map_err(|e| Error::io(&text_dir, e))?;
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    let built = fulltext::build(&text_dir, papers, || {
-        on_paper(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1)
-    });
+    progress.start("indexing", papers.len());
+    let built = fulltext::build(&text_dir, papers, || progress.inc())
+        .and_then(|()| vectors.save(&staging.join("vectors")));
+    progress.finish();
     if let Err(e) = built {
         let _ = fs::remove_dir_all(&staging);
         return Err(e);
@@ -206,6 +333,7 @@ fn write_generation(
         generation,
         paper_count: papers.len(),
         generation_dir: name,
+        model,
     };
     write_atomically(&dir.join(MANIFEST), &manifest)
 }

@@ -1,0 +1,486 @@
+//! The vector index: paper vectors keyed by paper number, searched exactly for small collections
+//! and through an HNSW graph (hnsw_rs, dot product on unit vectors) for large ones.
+//!
+//! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
+//! tombstone (hnsw_rs cannot delete); when tombstones pass 20% of the slots the graph is rebuilt.
+//! On disk: `vectors.f32` (slot vectors), `vectors.json` (slot -> paper map, parameters,
+//! checksums) and the graph's own `graph.hnsw.{graph,data}` files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::dot;
+use crate::error::{Error, Result};
+
+const META_FILE: &str = "vectors.json";
+const VECTORS_FILE: &str = "vectors.f32";
+const GRAPH_BASENAME: &str = "graph";
+const DEAD: u32 = u32::MAX;
+const REBUILD_DEAD_SHARE: f64 = 0.20;
+
+/// Cosine distance on unit vectors. hnsw_rs's own `DistDot` asserts `dot <= 1.000002`, which float
+/// rounding of near-identical unit vectors can break; this one clamps instead.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitDot;
+
+impl Distance<f32> for UnitDot {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorParams {
+    /// Neighbours per node and layer (hnsw_rs exits the process above 256; keep it small).
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+    /// Below this many live papers, search is exact and no graph is built (exact search over
+    /// 256 dims overtakes hnsw_rs at ef=64 between 16k and 32k papers: BENCHMARKS.md).
+    pub exact_below: usize,
+}
+
+impl Default for VectorParams {
+    fn default() -> Self {
+        VectorParams {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            exact_below: 25_000,
+        }
+    }
+}
+
+type LoadedHnsw<'a> = Hnsw<'a, f32, UnitDot>;
+
+self_cell::self_cell!(
+    /// A graph reloaded from disk: hnsw_rs's graph borrows its loader, so both live here.
+    struct LoadedGraph {
+        owner: HnswIo,
+        #[not_covariant]
+        dependent: LoadedHnsw,
+    }
+);
+
+enum Graph {
+    Built(Hnsw<'static, f32, UnitDot>),
+    Loaded(LoadedGraph),
+}
+
+impl Graph {
+    fn with<R>(&self, f: impl FnOnce(&Hnsw<'_, f32, UnitDot>) -> R) -> R {
+        match self {
+            Graph::Built(h) => f(h),
+            Graph::Loaded(l) => l.with_dependent(|_, h| f(h)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    dims: usize,
+    params: VectorParams,
+    /// slot -> paper number, `u32::MAX` for a tombstone.
+    slot_paper: Vec<u32>,
+    has_graph: bool,
+    crc_vectors: u32,
+    crc_graph_files: Vec<(String, u32)>,
+}
+
+pub struct VectorIndex {
+    dims: usize,
+    params: VectorParams,
+    vectors: Vec<f32>,
+    slot_paper: Vec<u32>,
+    paper_slot: HashMap<u32, usize>,
+    graph: Option<Graph>,
+}
+
+fn corrupt(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::IndexCorrupt {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+impl VectorIndex {
+    /// A new index where paper `i` has `vectors[i]`.
+    pub fn build(
+        dims: usize,
+        vectors: Vec<Vec<f32>>,
+        params: VectorParams,
+        on_insert: impl Fn() + Sync,
+    ) -> Self {
+        let slot_paper: Vec<u32> = (0..vectors.len() as u32).collect();
+        let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+        let mut index = VectorIndex {
+            dims,
+            params,
+            vectors: flat,
+            paper_slot: HashMap::new(),
+            slot_paper,
+            graph: None,
+        };
+        index.reindex_papers();
+        index.rebuild_graph_if_large(&on_insert);
+        index
+    }
+
+    fn reindex_papers(&mut self) {
+        self.paper_slot = self
+            .slot_paper
+            .iter()
+            .enumerate()
+            .filter(|&(_, &p)| p != DEAD)
+            .map(|(slot, &p)| (p, slot))
+            .collect();
+    }
+
+    pub fn len(&self) -> usize {
+        self.paper_slot.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paper_slot.is_empty()
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn tombstones(&self) -> usize {
+        self.slot_paper.len() - self.paper_slot.len()
+    }
+
+    pub fn uses_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    pub fn params(&self) -> VectorParams {
+        self.params
+    }
+
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.params.ef_search = ef;
+    }
+
+    fn slot_vector(&self, slot: usize) -> &[f32] {
+        &self.vectors[slot * self.dims..(slot + 1) * self.dims]
+    }
+
+    pub fn vector_of(&self, paper: u32) -> Option<&[f32]> {
+        self.paper_slot.get(&paper).map(|&s| self.slot_vector(s))
+    }
+
+    /// Adds or replaces papers' vectors: a changed paper's old slot becomes a tombstone.
+    pub fn upsert(&mut self, changed: Vec<(u32, Vec<f32>)>, on_insert: impl Fn() + Sync) {
+        let first_new = self.slot_paper.len();
+        for (paper, vector) in changed {
+            if let Some(old) = self.paper_slot.insert(paper, self.slot_paper.len()) {
+                self.slot_paper[old] = DEAD;
+            }
+            self.slot_paper.push(paper);
+            self.vectors.extend(vector);
+        }
+        let dead_share = self.tombstones() as f64 / self.slot_paper.len().max(1) as f64;
+        if dead_share > REBUILD_DEAD_SHARE {
+            self.compact();
+            self.rebuild_graph_if_large(&on_insert);
+        } else if let Some(graph) = &self.graph {
+            let items: Vec<(&[f32], usize)> = (first_new..self.slot_paper.len())
+                .map(|s| (self.slot_vector(s), s))
+                .collect();
+            graph.with(|h| h.parallel_insert_slice(&items));
+        } else {
+            self.rebuild_graph_if_large(&on_insert);
+        }
+    }
+
+    /// Drops tombstones: slots are renumbered, so any graph must be rebuilt.
+    fn compact(&mut self) {
+        let mut vectors = Vec::with_capacity(self.paper_slot.len() * self.dims);
+        let mut slot_paper = Vec::with_capacity(self.paper_slot.len());
+        for (slot, &paper) in self.slot_paper.iter().enumerate() {
+            if paper != DEAD {
+                vectors.extend_from_slice(self.slot_vector(slot));
+                slot_paper.push(paper);
+            }
+        }
+        self.vectors = vectors;
+        self.slot_paper = slot_paper;
+        self.graph = None;
+        self.reindex_papers();
+    }
+
+    fn rebuild_graph_if_large(&mut self, on_insert: &(impl Fn() + Sync)) {
+        if self.len() < self.params.exact_below {
+            self.graph = None;
+            return;
+        }
+        let slots = self.slot_paper.len();
+        let hnsw = Hnsw::new(
+            self.params.m,
+            slots.max(1),
+            16,
+            self.params.ef_construction,
+            UnitDot,
+        );
+        let items: Vec<(&[f32], usize)> = (0..slots)
+            .filter(|&s| self.slot_paper[s] != DEAD)
+            .map(|s| (self.slot_vector(s), s))
+            .collect();
+        items.par_chunks(256).for_each(|chunk| {
+            hnsw.parallel_insert_slice(&chunk.to_vec());
+            (0..chunk.len()).for_each(|_| on_insert());
+        });
+        let mut hnsw = hnsw;
+        hnsw.set_searching_mode(true);
+        self.graph = Some(Graph::Built(hnsw));
+    }
+
+    /// The `k` papers nearest `query` (a unit vector) with their cosine, best first, among
+    /// papers `allowed` says yes to. Exact when there is no graph or the filter is selective.
+    pub fn search(&self, query: &[f32], k: usize, allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
+        let allowed_count = allowed.map_or(self.len(), |a| a.iter().filter(|&&x| x).count());
+        let selective = allowed_count * 10 < self.len();
+        match &self.graph {
+            Some(graph) if !selective => self.search_graph(graph, query, k, allowed),
+            _ => self.search_exact(query, k, allowed),
+        }
+    }
+
+    fn is_allowed(allowed: Option<&[bool]>, paper: u32) -> bool {
+        allowed.is_none_or(|a| a.get(paper as usize).copied().unwrap_or(false))
+    }
+
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&[bool]>,
+    ) -> Vec<(u32, f32)> {
+        let mut scored: Vec<(u32, f32)> = self
+            .slot_paper
+            .iter()
+            .enumerate()
+            .filter(|&(_, &p)| p != DEAD && Self::is_allowed(allowed, p))
+            .map(|(slot, &p)| (p, dot(query, self.slot_vector(slot))))
+            .collect();
+        let k = k.min(scored.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k);
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
+    }
+
+    fn search_graph(
+        &self,
+        graph: &Graph,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&[bool]>,
+    ) -> Vec<(u32, f32)> {
+        let ef = self.params.ef_search.max(k);
+        let filter = |slot: &usize| {
+            let paper = self.slot_paper.get(*slot).copied().unwrap_or(DEAD);
+            paper != DEAD && Self::is_allowed(allowed, paper)
+        };
+        let neighbours = graph.with(|h| h.search_filter(query, k, ef, Some(&filter)));
+        let mut found: Vec<(u32, f32)> = neighbours
+            .into_iter()
+            .filter_map(|n| {
+                let paper = *self.slot_paper.get(n.d_id)?;
+                (paper != DEAD).then_some((paper, 1.0 - n.distance))
+            })
+            .collect();
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let bytes: Vec<u8> = self.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let vectors_path = dir.join(VECTORS_FILE);
+        std::fs::write(&vectors_path, &bytes).map_err(|e| Error::io(&vectors_path, e))?;
+        let mut crc_graph_files = Vec::new();
+        if let Some(graph) = &self.graph {
+            graph
+                .with(|h| h.file_dump(dir, GRAPH_BASENAME))
+                .map_err(|e| corrupt(dir, format!("cannot write the HNSW graph: {e}")))?;
+            for suffix in ["hnsw.graph", "hnsw.data"] {
+                let name = format!("{GRAPH_BASENAME}.{suffix}");
+                let path = dir.join(&name);
+                let content = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                crc_graph_files.push((name, crc32fast::hash(&content)));
+            }
+        }
+        let meta = Meta {
+            dims: self.dims,
+            params: self.params,
+            slot_paper: self.slot_paper.clone(),
+            has_graph: self.graph.is_some(),
+            crc_vectors: crc32fast::hash(&bytes),
+            crc_graph_files,
+        };
+        crate::store::write_atomically(&dir.join(META_FILE), &meta)
+    }
+
+    /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let meta_path = dir.join(META_FILE);
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let meta: Meta = serde_json::from_str(&text)
+            .map_err(|e| corrupt(&meta_path, format!("not valid ({e})")))?;
+        let vectors_path = dir.join(VECTORS_FILE);
+        let bytes = std::fs::read(&vectors_path).map_err(|e| Error::io(&vectors_path, e))?;
+        if crc32fast::hash(&bytes) != meta.crc_vectors
+            || bytes.len() != meta.slot_paper.len() * meta.dims * 4
+        {
+            return Err(corrupt(&vectors_path, "checksum or size mismatch"));
+        }
+        let vectors = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        for (name, crc) in &meta.crc_graph_files {
+            let path = dir.join(name);
+            let content = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            if crc32fast::hash(&content) != *crc {
+                return Err(corrupt(&path, "checksum mismatch"));
+            }
+        }
+        let graph = if meta.has_graph {
+            let loader = HnswIo::new(dir, GRAPH_BASENAME);
+            let loaded = LoadedGraph::try_new(loader, |io| io.load_hnsw_with_dist(UnitDot))
+                .map_err(|e| corrupt(dir, format!("cannot load the HNSW graph: {e}")))?;
+            Some(Graph::Loaded(loaded))
+        } else {
+            None
+        };
+        let mut index = VectorIndex {
+            dims: meta.dims,
+            params: meta.params,
+            vectors,
+            slot_paper: meta.slot_paper,
+            paper_slot: HashMap::new(),
+            graph,
+        };
+        index.reindex_papers();
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(seed: u32, dims: usize) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dims)
+            .map(|i| {
+                ((seed.wrapping_mul(2654435761).wrapping_add(i as u32 * 40503)) % 1000) as f32
+                    - 500.0
+            })
+            .collect();
+        crate::embed::normalize(&mut v);
+        v
+    }
+
+    fn sample(n: u32, dims: usize) -> Vec<Vec<f32>> {
+        (0..n).map(|i| unit(i, dims)).collect()
+    }
+
+    fn graph_params() -> VectorParams {
+        VectorParams {
+            exact_below: 0,
+            ..VectorParams::default()
+        }
+    }
+
+    #[test]
+    fn exact_search_finds_the_vector_itself_first() {
+        let index = VectorIndex::build(16, sample(50, 16), VectorParams::default(), || {});
+        assert!(!index.uses_graph());
+        let hits = index.search(&unit(7, 16), 3, None);
+        assert_eq!(hits[0].0, 7);
+        assert!((hits[0].1 - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn graph_search_agrees_with_exact_on_a_small_set() {
+        let index = VectorIndex::build(16, sample(300, 16), graph_params(), || {});
+        assert!(index.uses_graph());
+        for q in [3, 77, 250] {
+            assert_eq!(index.search(&unit(q, 16), 1, None)[0].0, q);
+        }
+    }
+
+    #[test]
+    fn filters_apply_before_the_cut() {
+        let index = VectorIndex::build(16, sample(300, 16), graph_params(), || {});
+        let allowed: Vec<bool> = (0..300).map(|i| i % 2 == 1).collect();
+        let hits = index.search(&unit(4, 16), 10, Some(&allowed));
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|(p, _)| p % 2 == 1));
+    }
+
+    #[test]
+    fn upsert_tombstones_and_rebuilds_past_the_threshold() {
+        let mut index = VectorIndex::build(16, sample(100, 16), graph_params(), || {});
+        index.upsert(vec![(5, unit(1000, 16))], || {});
+        assert_eq!(index.tombstones(), 1);
+        assert_eq!(index.search(&unit(1000, 16), 1, None)[0].0, 5);
+        assert_ne!(
+            index.search(&unit(5, 16), 1, None)[0].0,
+            5,
+            "old vector is a tombstone"
+        );
+        let changed: Vec<(u32, Vec<f32>)> = (10..40).map(|p| (p, unit(p + 2000, 16))).collect();
+        index.upsert(changed, || {});
+        assert_eq!(
+            index.tombstones(),
+            0,
+            "more than 20% dead: compacted and rebuilt"
+        );
+        assert_eq!(index.len(), 100);
+        assert_eq!(index.search(&unit(2020, 16), 1, None)[0].0, 20);
+    }
+
+    #[test]
+    fn save_and_load_give_identical_results() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let index = VectorIndex::build(16, sample(300, 16), graph_params(), || {});
+        index.save(dir.path()).expect("saves");
+        let loaded = VectorIndex::load(dir.path()).expect("loads");
+        assert!(loaded.uses_graph());
+        for q in [1, 99, 299] {
+            assert_eq!(
+                index.search(&unit(q, 16), 10, None),
+                loaded.search(&unit(q, 16), 10, None)
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().expect("tmp");
+        VectorIndex::build(16, sample(300, 16), graph_params(), || {})
+            .save(dir.path())
+            .expect("saves");
+        let graph = dir.path().join("graph.hnsw.graph");
+        let mut bytes = std::fs::read(&graph).expect("read");
+        bytes[10] ^= 0xff;
+        std::fs::write(&graph, bytes).expect("write");
+        let err = VectorIndex::load(dir.path())
+            .err()
+            .expect("damaged")
+            .to_string();
+        assert!(err.contains("graph.hnsw.graph"), "{err}");
+    }
+}
