@@ -116,10 +116,7 @@ fn querying(c: &mut Criterion) {
     .expect("index builds");
     let store = Store::open(dir.path()).expect("index opens");
     let vectors = store.vectors(&embedder).expect("vectors load");
-    let engine = Engine {
-        store: &store,
-        meaning: Some((&embedder, &vectors)),
-    };
+    let engine = Engine::new(&store, Some((&embedder, &vectors)));
     let filters = Filters::default();
     let mut group = c.benchmark_group("query (8,320 papers)");
     for (name, query) in [
@@ -131,7 +128,7 @@ fn querying(c: &mut Criterion) {
         ),
     ] {
         let query = SearchQuery::parse(query).expect("valid query");
-        for mode in [Mode::Bm25, Mode::Vector] {
+        for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
             group.bench_function(format!("{mode} {name}"), |b| {
                 b.iter(|| {
                     engine

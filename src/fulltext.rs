@@ -11,7 +11,8 @@ use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, MoreLikeThisQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -118,7 +119,7 @@ fn document(f: &Fields, number: u64, p: &Paper) -> Result<TantivyDocument> {
 
 /// The values of the combined ranking field: titles twice (they say what the paper is about in
 /// few words), then summary and abstracts. Separate values keep phrases from spanning two of them.
-fn combined_texts(p: &Paper) -> Vec<&str> {
+pub fn combined_texts(p: &Paper) -> Vec<&str> {
     let mut texts = vec![
         p.title_en.as_str(),
         p.title_en.as_str(),
@@ -244,6 +245,76 @@ impl TextIndex {
         BooleanQuery::new(clauses)
     }
 
+    /// BM25 more-like-this: papers sharing the distinctive terms of `texts` (tantivy's
+    /// `MoreLikeThisQuery` over the combined field), within the filters, without `exclude`.
+    pub fn more_like_this(
+        &self,
+        texts: &[String],
+        filters: &Filters,
+        exclude: &[u32],
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let searcher = self.searcher();
+        let values = texts
+            .iter()
+            .map(|t| tantivy::schema::OwnedValue::Str(t.clone()))
+            .collect();
+        let mlt = MoreLikeThisQuery::builder()
+            .with_min_doc_frequency(2)
+            .with_max_doc_frequency((searcher.num_docs() / 5).max(2))
+            .with_min_term_frequency(1)
+            .with_max_query_terms(40)
+            .with_min_word_length(2)
+            .with_document_fields(vec![(self.fields.all, values)]);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(mlt))];
+        if let Some(filter) = self.filter_query(filters) {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        for &number in exclude {
+            let term = Term::from_field_u64(self.fields.number, u64::from(number));
+            clauses.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(limit.max(1)).order_by_score(),
+        )?;
+        top.into_iter()
+            .map(|(score, address)| {
+                Ok(Hit {
+                    number: self.number_of(&searcher, address)?,
+                    score,
+                    address,
+                })
+            })
+            .collect()
+    }
+
+    /// How much of the query BM25's best paper matched: its score over the score a paper holding
+    /// every query term (at saturation) would get, in [0, 1].
+    pub fn bm25_confidence(&self, query: &SearchQuery, top_score: f32) -> f32 {
+        let searcher = self.searcher();
+        let n = searcher.num_docs() as f32;
+        let terms = analyze::query_terms(&mut self.mixed.clone(), &query.text);
+        let ceiling: f32 = terms
+            .iter()
+            .map(|t| {
+                let df = searcher
+                    .doc_freq(&Term::from_field_text(self.fields.all, t))
+                    .unwrap_or(0) as f32;
+                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                idf * (1.2 + 1.0)
+            })
+            .sum();
+        if ceiling > 0.0 {
+            (top_score / ceiling).min(1.0)
+        } else {
+            0.0
+        }
+    }
+
     /// Papers (by number) that pass the filters and the query's phrases and exclusions: what a
     /// meaning-based side may return. `None` when nothing restricts.
     pub fn allowed(&self, query: &SearchQuery, filters: &Filters) -> Result<Option<Vec<bool>>> {
@@ -276,6 +347,20 @@ impl TextIndex {
             }
         }
         Ok(Some(allowed))
+    }
+
+    /// The paper number of an arXiv id (with or without version).
+    pub fn number_by_id(&self, arxiv_id: &str) -> Result<u32> {
+        let searcher = self.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.arxiv_id, strip_version(arxiv_id)),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let (_, address) = top.first().copied().ok_or_else(|| Error::UnknownId {
+            id: arxiv_id.to_string(),
+        })?;
+        self.number_of(&searcher, address)
     }
 
     pub fn paper_by_number(&self, number: u32) -> Result<Paper> {

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fulltext;
+pub mod hybrid;
 pub mod paper;
 pub mod query;
 pub mod search;

@@ -12,8 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use paperscope::digest;
 use paperscope::embed::Embedder;
 use paperscope::eval::{self, Report};
+use paperscope::hybrid::Fusion;
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{Engine, Mode, SearchResponse};
+use paperscope::search::{Engine, Mode, RelatedTo, SearchResponse};
 use paperscope::stats;
 use paperscope::store::{self, Progress, Store, Update, UpdateOptions};
 use paperscope::vectors::VectorIndex;
@@ -61,9 +62,30 @@ enum Command {
         /// Number of results
         #[arg(short = 'n', long, default_value_t = 10)]
         limit: usize,
-        /// Which ranking: bm25 (words) or vector (meaning, across languages)
-        #[arg(long, value_enum, default_value_t = Mode::Bm25)]
+        /// Which ranking: hybrid (both, fused), bm25 (words) or vector (meaning, across languages)
+        #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
         mode: Mode,
+        #[command(flatten)]
+        fusion: FusionArgs,
+        /// Show where each result came from (BM25 and vector ranks and scores)
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Papers like a paper (or several together, or a text)
+    Related {
+        /// arXiv ids; several mean "papers like these together"
+        ids: Vec<String>,
+        /// Find papers like this text instead (e.g. an abstract)
+        #[arg(long, conflicts_with = "ids")]
+        text: Option<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        fusion: FusionArgs,
+        #[arg(long)]
+        explain: bool,
     },
     /// Show one paper in full
     Show {
@@ -106,6 +128,34 @@ struct FilterArgs {
     /// Only papers first submitted in or before this month
     #[arg(long)]
     until: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct FusionArgs {
+    /// Fixed weight of the vector side in [0, 1] (default: set per query by how close the
+    /// nearest paper is)
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// Reciprocal rank fusion (k = 60) instead of score fusion
+    #[arg(long, conflicts_with = "alpha")]
+    rrf: bool,
+}
+
+impl FusionArgs {
+    fn fusion(&self) -> Result<Fusion> {
+        self.fusion_or(Fusion::default())
+    }
+
+    fn fusion_or(&self, default: Fusion) -> Result<Fusion> {
+        match (self.alpha, self.rrf) {
+            (Some(a), _) if !(0.0..=1.0).contains(&a) => {
+                anyhow::bail!("invalid argument --alpha: {a} is not between 0 and 1")
+            }
+            (Some(alpha), _) => Ok(Fusion::Convex { alpha }),
+            (None, true) => Ok(Fusion::Rrf { k: 60.0 }),
+            (None, false) => Ok(default),
+        }
+    }
 }
 
 impl FilterArgs {
@@ -162,15 +212,46 @@ fn run(cli: Cli) -> Result<()> {
             filters,
             limit,
             mode,
+            fusion,
+            explain,
         } => {
             let query = SearchQuery::parse(&query.join(" "))?;
             let filters = filters.filters()?;
-            if limit == 0 {
-                anyhow::bail!("invalid argument -n/--limit: must be at least 1");
-            }
-            let loaded = load_for(&places, mode != Mode::Bm25)?;
-            let response = loaded.engine().search(&query, &filters, limit, mode)?;
-            print_search(&response, json)
+            let fusion = fusion.fusion()?;
+            check_limit(limit)?;
+            let loaded = load_for(&places, mode)?;
+            let mode = if loaded.meaning.is_none() {
+                Mode::Bm25
+            } else {
+                mode
+            };
+            let mut engine = loaded.engine();
+            engine.fusion = fusion;
+            let response = engine.search(&query, &filters, limit, mode)?;
+            print_search(&response, json, explain)
+        }
+        Command::Related {
+            ids,
+            text,
+            filters,
+            limit,
+            fusion,
+            explain,
+        } => {
+            let target = match text {
+                Some(text) => RelatedTo::Text(text),
+                None if ids.is_empty() => {
+                    anyhow::bail!("invalid argument: give arXiv ids or --text")
+                }
+                None => RelatedTo::Ids(ids),
+            };
+            let filters = filters.filters()?;
+            check_limit(limit)?;
+            let loaded = load_for(&places, Mode::Vector)?;
+            let mut engine = loaded.engine();
+            engine.fusion = fusion.fusion_or(paperscope::hybrid::RELATED_FUSION)?;
+            let response = engine.related(&target, &filters, limit)?;
+            print_search(&response, json, explain)
         }
         Command::Show { arxiv_id } => {
             let store = open_store(&places)?;
@@ -187,8 +268,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(EvalCommand::Search { queries }) => {
             let queries = eval::load_queries(&queries)?;
-            let loaded = load_for(&places, true)?;
-            let engine = loaded.engine();
+            let loaded = load_for(&places, Mode::Vector)?;
+            let mut engine = loaded.engine();
             let ids: Vec<String> = loaded
                 .store
                 .papers()?
@@ -196,13 +277,21 @@ fn run(cli: Cli) -> Result<()> {
                 .map(|p| p.arxiv_id)
                 .collect();
             let mut reports = Vec::new();
-            for mode in [Mode::Bm25, Mode::Vector] {
-                reports.push(eval::evaluate(mode.name(), &queries, |q| {
+            let runs = [
+                ("bm25", Mode::Bm25, Fusion::default()),
+                ("vector", Mode::Vector, Fusion::default()),
+                ("hybrid", Mode::Hybrid, Fusion::default()),
+                ("rrf", Mode::Hybrid, Fusion::Rrf { k: 60.0 }),
+                ("alpha-0.3", Mode::Hybrid, Fusion::Convex { alpha: 0.3 }),
+            ];
+            for (name, mode, fusion) in runs {
+                engine.fusion = fusion;
+                reports.push(eval::evaluate(name, &queries, |q| {
                     let (ranked, _) =
                         engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
                     Ok(ranked
                         .iter()
-                        .filter_map(|(n, _)| ids.get(*n as usize).cloned())
+                        .filter_map(|r| ids.get(r.number as usize).cloned())
                         .collect())
                 })?);
             }
@@ -229,7 +318,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(EvalCommand::Ann { stride }) => {
-            let loaded = load_for(&places, true)?;
+            let loaded = load_for(&places, Mode::Vector)?;
             let Some((_, vectors)) = &loaded.meaning else {
                 anyhow::bail!("the vector index is not loaded");
             };
@@ -279,17 +368,22 @@ struct Loaded {
 
 impl Loaded {
     fn engine(&self) -> Engine<'_> {
-        Engine {
-            store: &self.store,
-            meaning: self.meaning.as_ref().map(|(e, v)| (e, v)),
-        }
+        Engine::new(&self.store, self.meaning.as_ref().map(|(e, v)| (e, v)))
     }
 }
 
-/// Opens the index and, when `meaning` is wanted, loads the model on another thread meanwhile
-/// (its tokenizer takes ~0.5 s to build).
-fn load_for(places: &Places, meaning: bool) -> Result<Loaded> {
-    if !meaning {
+fn check_limit(limit: usize) -> Result<()> {
+    if limit == 0 {
+        anyhow::bail!("invalid argument -n/--limit: must be at least 1");
+    }
+    Ok(())
+}
+
+/// Opens the index and, for the modes that need meaning, loads the model on another thread
+/// meanwhile (its tokenizer takes ~0.5 s to build). Hybrid falls back to BM25, with a warning,
+/// when the vectors cannot be used; vector mode fails.
+fn load_for(places: &Places, mode: Mode) -> Result<Loaded> {
+    if mode == Mode::Bm25 {
         return Ok(Loaded {
             store: open_store(places)?,
             meaning: None,
@@ -298,14 +392,27 @@ fn load_for(places: &Places, meaning: bool) -> Result<Loaded> {
     std::thread::scope(|scope| {
         let model = scope.spawn(|| Embedder::load(&places.model));
         let store = open_store(places)?;
-        let embedder = model
+        let meaning = model
             .join()
-            .map_err(|_| anyhow::anyhow!("loading the embedding model failed"))??;
-        let vectors = store.vectors(&embedder)?;
-        Ok(Loaded {
-            store,
-            meaning: Some((embedder, vectors)),
-        })
+            .map_err(|_| {
+                paperscope::Error::invalid("--model", "loading the embedding model failed")
+            })
+            .and_then(|loaded| loaded)
+            .and_then(|embedder| store.vectors(&embedder).map(|vectors| (embedder, vectors)));
+        match meaning {
+            Ok(meaning) => Ok(Loaded {
+                store,
+                meaning: Some(meaning),
+            }),
+            Err(error) if mode == Mode::Hybrid => {
+                eprintln!("warning: {error}; answering with BM25 only");
+                Ok(Loaded {
+                    store,
+                    meaning: None,
+                })
+            }
+            Err(error) => Err(error.into()),
+        }
     })
 }
 
@@ -463,6 +570,19 @@ fn run_index(
     })
 }
 
+fn describe_why(why: &paperscope::hybrid::Why) -> String {
+    let bm25 = match (why.bm25_rank, why.bm25_score) {
+        (Some(rank), Some(score)) => format!("bm25 #{rank} ({score:.2})"),
+        _ => "bm25 -".to_string(),
+    };
+    let vector = match (why.vector_rank, why.cosine) {
+        (Some(rank), Some(cosine)) => format!("vector #{rank} (cos {cosine:.3})"),
+        (None, Some(cosine)) => format!("vector - (cos {cosine:.3})"),
+        _ => "vector -".to_string(),
+    };
+    format!("why: {bm25}, {vector}, fused {:.3}", why.fused)
+}
+
 struct Style {
     on: bool,
 }
@@ -506,7 +626,7 @@ impl Style {
     }
 }
 
-fn print_search(response: &SearchResponse, json: bool) -> Result<()> {
+fn print_search(response: &SearchResponse, json: bool, explain: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(response)?);
         return Ok(());
@@ -531,6 +651,9 @@ fn print_search(response: &SearchResponse, json: bool) -> Result<()> {
             println!("     {}", style.paint("2", category));
         }
         println!("     {}", style.highlight(&r.snippet, &r.highlights));
+        if explain {
+            println!("     {}", style.paint("2", &describe_why(&r.why)));
+        }
         println!();
     }
     println!(

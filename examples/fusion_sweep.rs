@@ -1,0 +1,78 @@
+//! Compares fusion methods on the judged queries (the figures in BENCHMARKS.md).
+//! cargo run --release --example fusion_sweep  (uses the index in index/)
+
+use std::path::Path;
+
+use paperscope::embed::{Embedder, dot};
+use paperscope::eval;
+use paperscope::hybrid::{Fusion, fuse};
+use paperscope::query::{Filters, SearchQuery};
+use paperscope::search::{Engine, Mode};
+use paperscope::store::Store;
+
+fn main() -> anyhow::Result<()> {
+    let store = Store::open(Path::new("index"))?;
+    let embedder = Embedder::load(&Embedder::default_dir())?;
+    let vectors = store.vectors(&embedder)?;
+    let engine = Engine::new(&store, Some((&embedder, &vectors)));
+    let ids: Vec<String> = store.papers()?.into_iter().map(|p| p.arxiv_id).collect();
+    let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
+    let depth: usize = std::env::var("DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(100);
+    let mut fusions = vec![Fusion::Rrf { k: 60.0 }, Fusion::Rrf { k: 10.0 }];
+    for alpha in [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0] {
+        fusions.push(Fusion::Convex { alpha });
+    }
+    let mut configs = fusions;
+    for max_alpha in [0.4f32, 0.5, 0.6, 0.7] {
+        for (low, high) in [
+            (0.3f32, 0.7f32),
+            (0.35, 0.75),
+            (0.4, 0.8),
+            (0.4, 0.7),
+            (0.45, 0.8),
+        ] {
+            let f = Fusion::Adaptive {
+                max_alpha,
+                low,
+                high,
+            };
+            configs.push(f);
+        }
+    }
+    for fusion in configs {
+        let report = eval::evaluate(&format!("{fusion:?}"), &queries, |q| {
+            let query = SearchQuery::parse(q)?;
+            let side = |mode| -> paperscope::Result<Vec<(u32, f32)>> {
+                let (ranked, _) = engine.rank(&query, &Filters::default(), depth, mode)?;
+                Ok(ranked.iter().map(|r| (r.number, r.score)).collect())
+            };
+            let (bm25, vector) = (side(Mode::Bm25)?, side(Mode::Vector)?);
+            let qv = embedder.embed(&query.positive_text());
+            let fused = fuse(
+                &bm25,
+                &vector,
+                |p| vectors.vector_of(p).map(|v| dot(&qv, v)),
+                fusion,
+            );
+            Ok(fused
+                .iter()
+                .map(|f| ids[f.number as usize].clone())
+                .collect())
+        })?;
+        let g = |name: &str| report.by_group.get(name).map_or(0.0, |m| m.ndcg10);
+        println!(
+            "{:<28} nDCG@10 {:.3}  en {:.3}  zh {:.3}  q {:.3}  MRR {:.3}  R@100 {:.3}",
+            report.method,
+            report.overall.ndcg10,
+            g("en"),
+            g("zh"),
+            g("q"),
+            report.overall.mrr10,
+            report.overall.recall100
+        );
+    }
+    Ok(())
+}
