@@ -125,6 +125,15 @@ pub fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     if content.is_empty() { all } else { content }
 }
 
+/// Whole jieba words (`cut`, not the overlapping search-mode pieces), for labels people read.
+pub fn chinese_words(text: &str) -> Vec<String> {
+    JIEBA
+        .cut(text, true)
+        .into_iter()
+        .map(|w| w.word.to_lowercase())
+        .collect()
+}
+
 /// The terms an analyzer makes of `text`, in order.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);

@@ -465,3 +465,84 @@ pub fn ann_recall(
         curve,
     }
 }
+
+/// Cell counts by (truth class, predicted class), row sums, column sums.
+type Contingency = (HashMap<(usize, usize), f64>, Vec<f64>, Vec<f64>);
+
+fn contingency<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(a: &[T], b: &[U]) -> Contingency {
+    let mut ai: HashMap<&T, usize> = HashMap::new();
+    let mut bi: HashMap<&U, usize> = HashMap::new();
+    let mut table = HashMap::new();
+    for (x, y) in a.iter().zip(b) {
+        let next_a = ai.len();
+        let i = *ai.entry(x).or_insert(next_a);
+        let next_b = bi.len();
+        let j = *bi.entry(y).or_insert(next_b);
+        *table.entry((i, j)).or_insert(0.0) += 1.0;
+    }
+    let mut rows = vec![0.0; ai.len()];
+    let mut cols = vec![0.0; bi.len()];
+    for (&(i, j), &c) in &table {
+        rows[i] += c;
+        cols[j] += c;
+    }
+    (table, rows, cols)
+}
+
+/// Normalised mutual information (arithmetic mean normalisation, as scikit-learn's default).
+pub fn nmi<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predicted: &[U]) -> f64 {
+    let n = truth.len() as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (table, rows, cols) = contingency(truth, predicted);
+    let entropy = |v: &[f64]| {
+        -v.iter()
+            .filter(|&&c| c > 0.0)
+            .map(|&c| c / n * (c / n).ln())
+            .sum::<f64>()
+    };
+    let mi: f64 = table
+        .iter()
+        .map(|(&(i, j), &c)| c / n * ((c * n) / (rows[i] * cols[j])).ln())
+        .sum();
+    let (h1, h2) = (entropy(&rows), entropy(&cols));
+    if h1 + h2 == 0.0 {
+        1.0
+    } else {
+        2.0 * mi / (h1 + h2)
+    }
+}
+
+/// Adjusted Rand index.
+pub fn ari<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predicted: &[U]) -> f64 {
+    let n = truth.len() as f64;
+    let (table, rows, cols) = contingency(truth, predicted);
+    let pairs = |x: f64| x * (x - 1.0) / 2.0;
+    let index: f64 = table.values().map(|&c| pairs(c)).sum();
+    let sum_rows: f64 = rows.iter().map(|&c| pairs(c)).sum();
+    let sum_cols: f64 = cols.iter().map(|&c| pairs(c)).sum();
+    let expected = sum_rows * sum_cols / pairs(n).max(1.0);
+    let max = (sum_rows + sum_cols) / 2.0;
+    if (max - expected).abs() < f64::EPSILON {
+        1.0
+    } else {
+        (index - expected) / (max - expected)
+    }
+}
+
+#[cfg(test)]
+mod clustering_tests {
+    use super::*;
+
+    #[test]
+    fn identical_partitions_score_one_and_relabelling_does_not_matter() {
+        let truth = ["a", "a", "b", "b", "c"];
+        let same = [7, 7, 3, 3, 9];
+        assert!((nmi(&truth, &same) - 1.0).abs() < 1e-12);
+        assert!((ari(&truth, &same) - 1.0).abs() < 1e-12);
+        let merged = [1, 1, 1, 1, 1];
+        assert!(nmi(&truth, &merged).abs() < 1e-12);
+        assert!(ari(&truth, &merged).abs() < 1e-12);
+    }
+}

@@ -16,6 +16,7 @@ pub mod query;
 pub mod search;
 pub mod stats;
 pub mod store;
+pub mod topics;
 pub mod vectors;
 
 pub use error::{Error, Result};

@@ -12,11 +12,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use paperscope::digest;
 use paperscope::embed::Embedder;
 use paperscope::eval::{self, Report};
+use paperscope::fulltext;
 use paperscope::hybrid::Fusion;
 use paperscope::query::{Filters, SearchQuery};
 use paperscope::search::{Engine, Mode, RelatedTo, SearchResponse};
 use paperscope::stats;
 use paperscope::store::{self, Progress, Store, Update, UpdateOptions};
+use paperscope::topics::{self, TopicModel, TopicParams};
 use paperscope::vectors::VectorIndex;
 
 const DEFAULT_INDEX: &str = "index";
@@ -94,6 +96,27 @@ enum Command {
     },
     /// Counts of papers per category and month
     Stats,
+    /// The collection grouped into topics, labelled in English and Chinese
+    Topics {
+        /// Target number of topics (default: about sqrt(papers / 15))
+        #[arg(long)]
+        topics: Option<usize>,
+        /// Topics smaller than this are merged into their neighbours
+        #[arg(long, default_value_t = 10)]
+        min_size: usize,
+        /// Fit again instead of using the saved topic model
+        #[arg(long)]
+        refit: bool,
+        /// Paper counts per topic and month
+        #[arg(long)]
+        over_time: bool,
+    },
+    /// The papers of one topic, closest to its centre first
+    Topic {
+        id: usize,
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Measure retrieval quality and speed
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -109,6 +132,11 @@ enum EvalCommand {
     },
     /// Cross-lingual known-item test: each paper's Chinese summary must find its English side
     Crosslingual,
+    /// Topic quality: NMI/ARI against arXiv categories, label coherence (NPMI) and diversity
+    Topics {
+        #[arg(long)]
+        topics: Option<usize>,
+    },
     /// HNSW recall@10 against exact search, and latency, for several ef values
     Ann {
         /// Use every Nth paper's vector as a query
@@ -165,6 +193,13 @@ impl FilterArgs {
 }
 
 fn main() {
+    // Piping into `head` closes stdout early: end quietly as other command-line tools do,
+    // instead of panicking on the failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
         // One line: the library's errors already name their file, line, id or argument.
@@ -347,6 +382,110 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Topics {
+            topics,
+            min_size,
+            refit,
+            over_time,
+        } => {
+            let params = TopicParams {
+                topics,
+                min_size,
+                ..TopicParams::default()
+            };
+            let (store, papers, model) = topic_model(&places, params, refit, json)?;
+            if over_time {
+                let table = topics::over_time(&papers, &model);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&table)?);
+                } else {
+                    print_over_time(&model, &table);
+                }
+            } else if json {
+                let topics: Vec<serde_json::Value> = model
+                    .topics
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.id, "size": t.size, "label_en": t.label_en,
+                            "label_zh": t.label_zh, "representative": t.representative,
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "topics": topics,
+                        "assignments": model.assignments,
+                    }))?
+                );
+            } else {
+                print_topics(&store, &model)?;
+            }
+            Ok(())
+        }
+        Command::Topic { id, limit } => {
+            let (store, _, model) = topic_model(&places, TopicParams::default(), false, json)?;
+            let topic = model.topics.iter().find(|t| t.id == id).ok_or_else(|| {
+                paperscope::Error::invalid(
+                    "topic",
+                    format!("no topic {id}: `paperscope topics` lists them"),
+                )
+            })?;
+            let mut members: Vec<&topics::Assignment> = model
+                .assignments
+                .iter()
+                .filter(|a| a.nearest == id)
+                .collect();
+            members.sort_by(|a, b| b.closeness.total_cmp(&a.closeness));
+            let papers: Vec<paperscope::Paper> = members
+                .iter()
+                .take(limit)
+                .map(|a| {
+                    store
+                        .text
+                        .paper_by_id(&a.arxiv_id)
+                        .map(Option::unwrap_or_default)
+                })
+                .collect::<paperscope::Result<_>>()?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"topic": topic, "papers": papers})
+                    )?
+                );
+            } else {
+                println!(
+                    "Topic {} ({} papers): {} / {}",
+                    topic.id,
+                    topic.size,
+                    topic.label_en[..topic.label_en.len().min(5)].join(" · "),
+                    topic.label_zh[..topic.label_zh.len().min(5)].join(" · ")
+                );
+                for p in papers {
+                    println!(
+                        "  {}  {}\n              {}",
+                        p.arxiv_id, p.title_en, p.title_zh
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Topics { topics }) => {
+            let params = TopicParams {
+                topics,
+                ..TopicParams::default()
+            };
+            let (_, papers, model) = topic_model(&places, params, true, json)?;
+            let quality = topics::quality(&papers, &model);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&quality)?);
+            } else {
+                print_topic_quality(&quality);
+            }
+            Ok(())
+        }
         Command::Stats => {
             let store = open_store(&places)?;
             let stats = stats::compute(&store.papers()?);
@@ -370,6 +509,160 @@ impl Loaded {
     fn engine(&self) -> Engine<'_> {
         Engine::new(&self.store, self.meaning.as_ref().map(|(e, v)| (e, v)))
     }
+}
+
+/// The saved topic model, fitted (and saved) on first use or when asked to refit; papers
+/// indexed since the fit are assigned to the nearest existing topic without a refit.
+fn topic_model(
+    places: &Places,
+    params: TopicParams,
+    refit: bool,
+    quiet: bool,
+) -> Result<(Store, Vec<paperscope::Paper>, TopicModel)> {
+    let loaded = load_for(places, Mode::Vector)?;
+    let Some((_, vectors)) = &loaded.meaning else {
+        anyhow::bail!("the vector index is not loaded");
+    };
+    let papers = loaded.store.papers()?;
+    if papers.is_empty() {
+        anyhow::bail!(
+            "index {} is empty: nothing to group into topics",
+            places.index.display()
+        );
+    }
+    let vectors_by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
+        .map(|n| {
+            vectors
+                .vector_of(n)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default()
+        })
+        .collect();
+    let saved = if refit {
+        None
+    } else {
+        loaded.store.load_topics()?
+    };
+    let model = match saved {
+        Some(mut model) => {
+            if topics::extend(&mut model, &papers, &vectors_by_paper) {
+                loaded.store.save_topics(&model)?;
+            }
+            model
+        }
+        None => {
+            let bar = Bars::new(quiet);
+            let step = |stage: &str| {
+                if !quiet && std::io::stderr().is_terminal() {
+                    eprintln!("topics: {stage}...");
+                }
+            };
+            bar.start("topics", 1);
+            let model = topics::fit(&papers, &vectors_by_paper, params, &step);
+            bar.finish();
+            loaded.store.save_topics(&model)?;
+            model
+        }
+    };
+    Ok((loaded.store, papers, model))
+}
+
+fn print_topic_quality(q: &topics::TopicQuality) {
+    println!(
+        "{} topics over {} papers, fitted in {:.1} s",
+        q.topics, q.papers, q.fit_seconds
+    );
+    println!(
+        "NMI {:.3}, ARI {:.3} against arXiv categories ({} papers whose entry names one)",
+        q.nmi, q.ari, q.labelled_papers
+    );
+    println!(
+        "label coherence (NPMI of the top 10): English {:.3}, Chinese {:.3}",
+        q.npmi_en, q.npmi_zh
+    );
+    println!(
+        "label diversity (unique share of the top 25, both languages): {:.3}",
+        q.diversity
+    );
+    println!(
+        "outliers {:.1}%, largest topic {:.1}% of papers",
+        100.0 * q.outlier_share,
+        100.0 * q.largest_topic_share
+    );
+}
+
+fn print_topics(store: &Store, model: &TopicModel) -> Result<()> {
+    let outliers = model.assignments.iter().filter(|a| a.topic < 0).count();
+    println!(
+        "{} topics over {} papers ({} outliers, shown under their nearest topic)\n",
+        model.topics.len(),
+        model.assignments.len(),
+        outliers
+    );
+    for t in &model.topics {
+        let en = t
+            .label_en
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let zh = t
+            .label_zh
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" · ");
+        println!("{:>3}  {:>5} papers  {en} / {zh}", t.id, t.size);
+        for id in &t.representative {
+            if let Some(p) = store.text.paper_by_id(id)? {
+                println!(
+                    "       {}  {}",
+                    p.arxiv_id,
+                    fulltext::truncate_chars(&p.title_en, 90)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_over_time(
+    model: &TopicModel,
+    table: &std::collections::BTreeMap<usize, std::collections::BTreeMap<String, usize>>,
+) {
+    let months: std::collections::BTreeSet<&String> =
+        table.values().flat_map(|m| m.keys()).collect();
+    let years: std::collections::BTreeSet<&str> = months.iter().map(|m| &m[..4]).collect();
+    print!("{:<44}", "topic");
+    for y in &years {
+        print!(" {y:>6}");
+    }
+    println!();
+    for t in &model.topics {
+        let label = fulltext::truncate_chars(
+            &t.label_en
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" · "),
+            38,
+        );
+        print!("{:>3} {label:<40}", t.id);
+        for y in &years {
+            let count: usize = table.get(&t.id).map_or(0, |m| {
+                m.iter()
+                    .filter(|(k, _)| k.starts_with(y))
+                    .map(|(_, v)| v)
+                    .sum()
+            });
+            print!(" {count:>6}");
+        }
+        println!();
+    }
+    println!("\n(per month: --json)");
 }
 
 fn check_limit(limit: usize) -> Result<()> {

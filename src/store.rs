@@ -24,6 +24,7 @@ pub const FORMAT_VERSION: u32 = 2;
 pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "write.lock";
+const TOPICS: &str = "topics.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -106,6 +107,25 @@ impl Store {
 
     pub fn papers(&self) -> Result<Vec<Paper>> {
         self.text.all_papers()
+    }
+
+    /// The saved topic model, if topics were fitted for this index.
+    pub fn load_topics(&self) -> Result<Option<crate::topics::TopicModel>> {
+        let path = self.dir.join(TOPICS);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::IndexCorrupt {
+                path,
+                reason: format!("topic model is not valid ({e}); run `paperscope topics --refit`"),
+            })
+    }
+
+    pub fn save_topics(&self, model: &crate::topics::TopicModel) -> Result<()> {
+        write_atomically(&self.dir.join(TOPICS), model)
     }
 
     /// The vector index, refused when it was built with a model other than `embedder`.
@@ -344,7 +364,8 @@ pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let tmp = path.with_extension("json.tmp");
+    // One temp name per process: two processes saving the same file never share a temp file.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&tmp)?;
         file.write_all(&json)?;
