@@ -110,6 +110,9 @@ enum Command {
         /// Paper counts per topic and month
         #[arg(long)]
         over_time: bool,
+        /// `coarse`: merge the closest topics into about a third as many broader ones
+        #[arg(long, value_enum, default_value_t = Level::Fine)]
+        level: Level,
     },
     /// The papers of one topic, closest to its centre first
     Topic {
@@ -156,6 +159,12 @@ struct FilterArgs {
     /// Only papers first submitted in or before this month
     #[arg(long)]
     until: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Level {
+    Fine,
+    Coarse,
 }
 
 #[derive(clap::Args)]
@@ -387,6 +396,7 @@ fn run(cli: Cli) -> Result<()> {
             min_size,
             refit,
             over_time,
+            level,
         } => {
             let params = TopicParams {
                 topics,
@@ -394,6 +404,21 @@ fn run(cli: Cli) -> Result<()> {
                 ..TopicParams::default()
             };
             let (store, papers, model) = topic_model(&places, params, refit, json)?;
+            let model = match level {
+                Level::Fine => model,
+                Level::Coarse => {
+                    let vectors = store.vectors(&Embedder::load(&places.model)?)?;
+                    let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
+                        .map(|n| {
+                            vectors
+                                .vector_of(n)
+                                .map(<[f32]>::to_vec)
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    topics::coarsen(&model, &papers, &by_paper, (model.topics.len() / 3).max(2))
+                }
+            };
             if over_time {
                 let table = topics::over_time(&papers, &model);
                 if json {
@@ -551,20 +576,25 @@ fn topic_model(
             model
         }
         None => {
-            let bar = Bars::new(quiet);
-            let step = |stage: &str| {
-                if !quiet && std::io::stderr().is_terminal() {
-                    eprintln!("topics: {stage}...");
-                }
-            };
-            bar.start("topics", 1);
-            let model = topics::fit(&papers, &vectors_by_paper, params, &step);
-            bar.finish();
+            let model = fit_topics(&papers, &vectors_by_paper, params, quiet);
             loaded.store.save_topics(&model)?;
             model
         }
     };
     Ok((loaded.store, papers, model))
+}
+
+fn fit_topics(
+    papers: &[paperscope::Paper],
+    vectors: &[Vec<f32>],
+    params: TopicParams,
+    quiet: bool,
+) -> TopicModel {
+    let bars = Bars::new(quiet);
+    bars.start("topics", 4);
+    let model = topics::fit(papers, vectors, params, &|_stage| bars.inc());
+    bars.finish();
+    model
 }
 
 fn print_topic_quality(q: &topics::TopicQuality) {
@@ -830,6 +860,29 @@ impl IndexSummary {
     }
 }
 
+/// Papers added to an index whose topics were fitted join their nearest topics, so yesterday's
+/// topics keep their ids and labels (`topics --refit` fits again).
+fn extend_topics(index_dir: &Path, embedder: &Embedder) -> Result<()> {
+    let store = Store::open(index_dir)?;
+    let Some(mut model) = store.load_topics()? else {
+        return Ok(());
+    };
+    let vectors = store.vectors(embedder)?;
+    let papers = store.papers()?;
+    let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
+        .map(|n| {
+            vectors
+                .vector_of(n)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default()
+        })
+        .collect();
+    if topics::extend(&mut model, &papers, &by_paper) {
+        store.save_topics(&model)?;
+    }
+    Ok(())
+}
+
 /// Parses the inputs (all of them, before anything is written) and updates both indexes.
 fn run_index(
     index_dir: &Path,
@@ -855,6 +908,7 @@ fn run_index(
     };
     let update = store::update(index_dir, papers, embedder, options, &bars)
         .with_context(|| format!("index {} was left as it was", index_dir.display()))?;
+    extend_topics(index_dir, embedder)?;
     Ok(IndexSummary {
         loaded,
         papers_read,

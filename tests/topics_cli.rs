@@ -103,3 +103,57 @@ fn topics_on_a_missing_index_is_a_clear_error() {
     let output = run(&["--index", "/no/such/index", "topics"]);
     assert_fails_naming(&output, "/no/such/index");
 }
+
+#[test]
+fn the_coarse_level_merges_topics_into_broader_ones() {
+    let fine = topics_json(&[]);
+    let coarse = topics_json(&["--level", "coarse"]);
+    let (f, c) = (
+        fine["topics"].as_array().map_or(0, Vec::len),
+        coarse["topics"].as_array().map_or(0, Vec::len),
+    );
+    assert!(c < f && c >= 2, "{c} coarse topics from {f}");
+    for t in coarse["topics"].as_array().expect("topics") {
+        assert!(t["size"].as_u64().unwrap_or(0) * 3 < 8320, "{t}");
+        assert!(!t["label_en"].as_array().map_or(true, Vec::is_empty));
+    }
+}
+
+#[test]
+fn papers_indexed_later_join_existing_topics_without_a_refit() {
+    let (_tmp, index) = small_index();
+    let before = run_json(&[
+        "--json",
+        "--index",
+        &index,
+        "topics",
+        "--topics",
+        "3",
+        "--min-size",
+        "2",
+    ]);
+    let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
+    run_json(&[
+        "--json",
+        "index",
+        "--index",
+        &index,
+        &more.to_string_lossy(),
+    ]);
+    let after = run_json(&["--json", "--index", &index, "topics"]);
+    assert_eq!(
+        before["topics"].as_array().map(|ts| ts
+            .iter()
+            .map(|t| (t["id"].clone(), t["label_en"].clone()))
+            .collect::<Vec<_>>()),
+        after["topics"].as_array().map(|ts| ts
+            .iter()
+            .map(|t| (t["id"].clone(), t["label_en"].clone()))
+            .collect::<Vec<_>>()),
+        "ids and labels are kept"
+    );
+    let count = |m: &serde_json::Value| m["assignments"].as_array().map_or(0, Vec::len);
+    assert!(count(&after) > count(&before));
+    let stats = run_json(&["--json", "--index", &index, "stats"]);
+    assert_eq!(count(&after) as u64, stats["papers"].as_u64().unwrap_or(0));
+}
