@@ -136,9 +136,12 @@ enum EvalCommand {
     /// Cross-lingual known-item test: each paper's Chinese summary must find its English side
     Crosslingual,
     /// Topic quality: NMI/ARI against arXiv categories, label coherence (NPMI) and diversity
+    /// (fits afresh; the saved topic model is left as it is)
     Topics {
         #[arg(long)]
         topics: Option<usize>,
+        #[arg(long, value_enum, default_value_t = topics::Representation::Lsa)]
+        representation: topics::Representation,
     },
     /// HNSW recall@10 against exact search, and latency, for several ef values
     Ann {
@@ -497,12 +500,29 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval(EvalCommand::Topics { topics }) => {
+        Command::Eval(EvalCommand::Topics {
+            topics,
+            representation,
+        }) => {
             let params = TopicParams {
                 topics,
+                representation,
                 ..TopicParams::default()
             };
-            let (_, papers, model) = topic_model(&places, params, true, json)?;
+            let loaded = load_for(&places, Mode::Vector)?;
+            let Some((_, vectors)) = &loaded.meaning else {
+                anyhow::bail!("the vector index is not loaded");
+            };
+            let papers = loaded.store.papers()?;
+            let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
+                .map(|n| {
+                    vectors
+                        .vector_of(n)
+                        .map(<[f32]>::to_vec)
+                        .unwrap_or_default()
+                })
+                .collect();
+            let model = fit_topics(&papers, &by_paper, params, json);
             let quality = topics::quality(&papers, &model);
             if json {
                 println!("{}", serde_json::to_string_pretty(&quality)?);

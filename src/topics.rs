@@ -26,6 +26,21 @@ pub struct TopicParams {
     pub min_size: usize,
     pub seed: u64,
     pub lsa_dims: usize,
+    #[serde(default)]
+    pub representation: Representation,
+}
+
+/// What papers are clustered by (compared in BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Representation {
+    /// LSA of the TF-IDF of the analyzers' terms (measured best).
+    #[default]
+    Lsa,
+    /// The paper embedding vectors.
+    Vectors,
+    /// Both, concatenated with equal weight.
+    Both,
 }
 
 impl Default for TopicParams {
@@ -35,6 +50,7 @@ impl Default for TopicParams {
             min_size: 10,
             seed: 42,
             lsa_dims: 100,
+            representation: Representation::Lsa,
         }
     }
 }
@@ -545,7 +561,20 @@ pub fn fit(
     let (docs, vocabulary) = doc_terms(papers);
     on_step("lsa");
     let (rows, terms) = tfidf(&docs);
-    let points = lsa(&rows, terms, params.lsa_dims, &mut rng);
+    let lsa_points = lsa(&rows, terms, params.lsa_dims, &mut rng);
+    let points: Vec<Vec<f32>> = match params.representation {
+        Representation::Lsa => lsa_points,
+        Representation::Vectors => vectors.to_vec(),
+        Representation::Both => lsa_points
+            .iter()
+            .zip(vectors)
+            .map(|(a, b)| {
+                let mut v: Vec<f32> = a.iter().chain(b).copied().collect();
+                normalize(&mut v);
+                v
+            })
+            .collect(),
+    };
     on_step("clustering");
     let k = params
         .topics
