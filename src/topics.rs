@@ -864,6 +864,116 @@ pub fn over_time(papers: &[Paper], model: &TopicModel) -> BTreeMap<usize, BTreeM
     table
 }
 
+/// Gives refitted topics the ids of the old topics they continue: greedily by embedding-centroid
+/// cosine (at least `min_cosine`), largest new topics first; unmatched topics get fresh ids.
+pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_cosine: f32) {
+    let mut order: Vec<usize> = (0..new.topics.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(new.topics[i].size));
+    let mut taken: HashSet<usize> = HashSet::new();
+    let mut rename: HashMap<usize, usize> = HashMap::new();
+    for &i in &order {
+        let best = old
+            .topics
+            .iter()
+            .filter(|t| !taken.contains(&t.id))
+            .map(|t| (t.id, dot(&t.centroid, &new.topics[i].centroid)))
+            .filter(|&(_, c)| c >= min_cosine)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((id, _)) = best {
+            taken.insert(id);
+            rename.insert(new.topics[i].id, id);
+        }
+    }
+    let mut next = old.topics.iter().map(|t| t.id + 1).max().unwrap_or(0);
+    for &i in &order {
+        let current = new.topics[i].id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = rename.entry(current) {
+            while taken.contains(&next) {
+                next += 1;
+            }
+            slot.insert(next);
+            taken.insert(next);
+        }
+    }
+    for t in &mut new.topics {
+        t.id = rename[&t.id];
+    }
+    for a in &mut new.assignments {
+        a.nearest = rename[&a.nearest];
+        if a.topic >= 0 {
+            a.topic = a.nearest as i64;
+        }
+    }
+}
+
+/// A coarser level: topics are merged pairwise by Ward's criterion on their embedding centroids
+/// (closeness weighted by size, so one broad topic does not swallow the rest, as plain centroid
+/// linkage did: 78% of papers in one topic) until `target` remain; labels and representatives
+/// are recomputed for the merged topics.
+pub fn coarsen(
+    model: &TopicModel,
+    papers: &[Paper],
+    vectors: &[Vec<f32>],
+    target: usize,
+) -> TopicModel {
+    let mut groups: Vec<(Vec<usize>, Vec<f32>, usize)> = model
+        .topics
+        .iter()
+        .map(|t| (vec![t.id], t.centroid.clone(), t.size))
+        .collect();
+    while groups.len() > target.max(1) {
+        let mut best = (0, 1, f32::INFINITY);
+        for i in 0..groups.len() {
+            for j in i + 1..groups.len() {
+                let (ni, nj) = (groups[i].2 as f32, groups[j].2 as f32);
+                let cost = ni * nj / (ni + nj) * 2.0 * (1.0 - dot(&groups[i].1, &groups[j].1));
+                if cost < best.2 {
+                    best = (i, j, cost);
+                }
+            }
+        }
+        let (i, j, _) = best;
+        let (ids, centroid, size) = groups.remove(j);
+        let merged = &mut groups[i];
+        let total = (merged.2 + size) as f32;
+        let mut c: Vec<f32> = merged
+            .1
+            .iter()
+            .zip(&centroid)
+            .map(|(a, b)| (a * merged.2 as f32 + b * size as f32) / total)
+            .collect();
+        normalize(&mut c);
+        merged.0.extend(ids);
+        merged.1 = c;
+        merged.2 += size;
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.2));
+    let coarse_of: HashMap<usize, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(c, g)| g.0.iter().map(move |&id| (id, c)))
+        .collect();
+    let assignment: Vec<usize> = model
+        .assignments
+        .iter()
+        .map(|a| coarse_of.get(&a.nearest).copied().unwrap_or(0))
+        .collect();
+    let centroids: Vec<Vec<f32>> = groups.into_iter().map(|g| g.1).collect();
+    // Closeness at this level is measured in the embedding space the merge used.
+    let points: Vec<Vec<f32>> = vectors.to_vec();
+    let (docs, vocabulary) = doc_terms(papers);
+    describe(
+        papers,
+        vectors,
+        &docs,
+        &vocabulary,
+        &points,
+        &assignment,
+        &centroids,
+        model.params,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -995,114 +1105,4 @@ mod tests {
         assert_eq!(a.topics, b.topics);
         assert_eq!(a.assignments, b.assignments);
     }
-}
-
-/// Gives refitted topics the ids of the old topics they continue: greedily by embedding-centroid
-/// cosine (at least `min_cosine`), largest new topics first; unmatched topics get fresh ids.
-pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_cosine: f32) {
-    let mut order: Vec<usize> = (0..new.topics.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(new.topics[i].size));
-    let mut taken: HashSet<usize> = HashSet::new();
-    let mut rename: HashMap<usize, usize> = HashMap::new();
-    for &i in &order {
-        let best = old
-            .topics
-            .iter()
-            .filter(|t| !taken.contains(&t.id))
-            .map(|t| (t.id, dot(&t.centroid, &new.topics[i].centroid)))
-            .filter(|&(_, c)| c >= min_cosine)
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((id, _)) = best {
-            taken.insert(id);
-            rename.insert(new.topics[i].id, id);
-        }
-    }
-    let mut next = old.topics.iter().map(|t| t.id + 1).max().unwrap_or(0);
-    for &i in &order {
-        let current = new.topics[i].id;
-        if !rename.contains_key(&current) {
-            while taken.contains(&next) {
-                next += 1;
-            }
-            rename.insert(current, next);
-            taken.insert(next);
-        }
-    }
-    for t in &mut new.topics {
-        t.id = rename[&t.id];
-    }
-    for a in &mut new.assignments {
-        a.nearest = rename[&a.nearest];
-        if a.topic >= 0 {
-            a.topic = a.nearest as i64;
-        }
-    }
-}
-
-/// A coarser level: topics are merged pairwise by Ward's criterion on their embedding centroids
-/// (closeness weighted by size, so one broad topic does not swallow the rest, as plain centroid
-/// linkage did: 78% of papers in one topic) until `target` remain; labels and representatives
-/// are recomputed for the merged topics.
-pub fn coarsen(
-    model: &TopicModel,
-    papers: &[Paper],
-    vectors: &[Vec<f32>],
-    target: usize,
-) -> TopicModel {
-    let mut groups: Vec<(Vec<usize>, Vec<f32>, usize)> = model
-        .topics
-        .iter()
-        .map(|t| (vec![t.id], t.centroid.clone(), t.size))
-        .collect();
-    while groups.len() > target.max(1) {
-        let mut best = (0, 1, f32::INFINITY);
-        for i in 0..groups.len() {
-            for j in i + 1..groups.len() {
-                let (ni, nj) = (groups[i].2 as f32, groups[j].2 as f32);
-                let cost = ni * nj / (ni + nj) * 2.0 * (1.0 - dot(&groups[i].1, &groups[j].1));
-                if cost < best.2 {
-                    best = (i, j, cost);
-                }
-            }
-        }
-        let (i, j, _) = best;
-        let (ids, centroid, size) = groups.remove(j);
-        let merged = &mut groups[i];
-        let total = (merged.2 + size) as f32;
-        let mut c: Vec<f32> = merged
-            .1
-            .iter()
-            .zip(&centroid)
-            .map(|(a, b)| (a * merged.2 as f32 + b * size as f32) / total)
-            .collect();
-        normalize(&mut c);
-        merged.0.extend(ids);
-        merged.1 = c;
-        merged.2 += size;
-    }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.2));
-    let coarse_of: HashMap<usize, usize> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(c, g)| g.0.iter().map(move |&id| (id, c)))
-        .collect();
-    let assignment: Vec<usize> = model
-        .assignments
-        .iter()
-        .map(|a| coarse_of.get(&a.nearest).copied().unwrap_or(0))
-        .collect();
-    let centroids: Vec<Vec<f32>> = groups.into_iter().map(|g| g.1).collect();
-    // Closeness at this level is measured in the embedding space the merge used.
-    let points: Vec<Vec<f32>> = vectors.to_vec();
-    let (docs, vocabulary) = doc_terms(papers);
-    describe(
-        papers,
-        vectors,
-        &docs,
-        &vocabulary,
-        &points,
-        &assignment,
-        &centroids,
-        model.params,
-    )
 }
