@@ -1077,7 +1077,7 @@ mod tests {
         let mut new = TopicModel {
             topics: vec![
                 topic(0, vec![0.0, 1.0], 9),
-                topic(1, vec![0.7071, 0.7071], 8),
+                topic(1, vec![0.6, 0.8], 8),
                 topic(2, vec![1.0, 0.0], 3),
             ],
             ..old.clone()
