@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use paperscope::digest;
+use paperscope::digest::compose::{self, Format};
+use paperscope::digest::render::Section;
 use paperscope::embed::Embedder;
 use paperscope::eval::{self, Report};
 use paperscope::fulltext;
@@ -114,6 +116,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Level::Fine)]
         level: Level,
     },
+    /// Write a digest in the input's Markdown format (or HTML / JSON), optionally by topic
+    Digest {
+        /// One section per topic, topics by size, papers by closeness to the topic centre
+        #[arg(long)]
+        by_topic: bool,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Only papers matching this search (hybrid), best first
+        #[arg(long)]
+        query: Option<String>,
+        /// Only the papers listed in this file (one arXiv id per line)
+        #[arg(long)]
+        ids: Option<PathBuf>,
+        /// Papers kept from --query
+        #[arg(short = 'n', long, default_value_t = 200)]
+        limit: usize,
+        /// Related papers listed after each entry (0 to omit)
+        #[arg(long, default_value_t = 3)]
+        related: usize,
+        #[arg(long, value_enum, default_value_t = Format::Markdown)]
+        format: Format,
+        /// Write to this file (atomically) instead of stdout
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
     /// The papers of one topic, closest to its centre first
     Topic {
         id: usize,
@@ -215,8 +242,18 @@ fn main() {
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
         // One line: the library's errors already name their file, line, id or argument.
-        let chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
-        eprintln!("error: {}", chain.join(": "));
+        // Library errors already print their source; skip a cause the line already says.
+        let mut line = String::new();
+        for cause in error.chain().map(|e| e.to_string()) {
+            if !line.contains(&cause) {
+                line = if line.is_empty() {
+                    cause
+                } else {
+                    format!("{line}: {cause}")
+                };
+            }
+        }
+        eprintln!("error: {line}");
         std::process::exit(1);
     }
 }
@@ -449,6 +486,108 @@ fn run(cli: Cli) -> Result<()> {
                 );
             } else {
                 print_topics(&store, &model)?;
+            }
+            Ok(())
+        }
+        Command::Digest {
+            by_topic,
+            filters,
+            query,
+            ids,
+            limit,
+            related,
+            format,
+            output,
+        } => {
+            let filters = filters.filters()?;
+            if let Some(path) = &output {
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !dir.is_dir() {
+                    anyhow::bail!(
+                        "invalid argument -o/--output: directory {} does not exist",
+                        dir.display()
+                    );
+                }
+            }
+            let wanted_ids = ids.as_deref().map(compose::read_id_file).transpose()?;
+            let (store, papers, model) = if by_topic {
+                let (store, papers, model) =
+                    topic_model(&places, TopicParams::default(), false, json)?;
+                (store, papers, Some(model))
+            } else {
+                let store = open_store(&places)?;
+                let papers = store.papers()?;
+                (store, papers, None)
+            };
+            let embedder = Embedder::load(&places.model)?;
+            let vectors = store.vectors(&embedder)?;
+            let engine = Engine::new(&store, Some((&embedder, &vectors)));
+            let mut chosen: Vec<usize> = match &query {
+                Some(q) => {
+                    let (ranked, _) =
+                        engine.rank(&SearchQuery::parse(q)?, &filters, limit, Mode::Hybrid)?;
+                    ranked.iter().map(|r| r.number as usize).collect()
+                }
+                None => (0..papers.len())
+                    .filter(|&i| filters.matches(&papers[i]))
+                    .collect(),
+            };
+            if let Some(wanted) = &wanted_ids {
+                let by_id: std::collections::HashMap<&str, usize> = papers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p.arxiv_id.as_str(), i))
+                    .collect();
+                let unknown: Vec<&str> = wanted
+                    .iter()
+                    .filter(|id| !by_id.contains_key(id.as_str()))
+                    .map(String::as_str)
+                    .collect();
+                if !unknown.is_empty() {
+                    eprintln!(
+                        "warning: {} ids of {} are not in the index: {}",
+                        unknown.len(),
+                        ids.as_deref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        unknown.join(", ")
+                    );
+                }
+                let keep: std::collections::HashSet<usize> = wanted
+                    .iter()
+                    .filter_map(|id| by_id.get(id.as_str()).copied())
+                    .collect();
+                chosen.retain(|i| keep.contains(i));
+            }
+            if chosen.is_empty() {
+                anyhow::bail!("no papers match the selection: nothing to write");
+            }
+            let selected: Vec<&paperscope::Paper> = chosen.iter().map(|&i| &papers[i]).collect();
+            let sections = match &model {
+                Some(model) => compose::by_topic(&selected, model),
+                None => vec![Section {
+                    title: None,
+                    papers: selected.clone(),
+                }],
+            };
+            let related_lists = related_lists(&engine, &selected, related)?;
+            let related_of =
+                |p: &paperscope::Paper| related_lists.get(&p.arxiv_id).cloned().unwrap_or_default();
+            let text = compose::write(&sections, &related_of, format)?;
+            match &output {
+                Some(path) => {
+                    compose::save(path, &text)?;
+                    eprintln!(
+                        "Wrote {} papers in {} sections to {}.",
+                        selected.len(),
+                        sections.len(),
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
             }
             Ok(())
         }
@@ -713,6 +852,41 @@ fn print_over_time(
         println!();
     }
     println!("\n(per month: --json)");
+}
+
+/// Up to `n` related papers `(id, title)` for each selected paper, computed in parallel.
+fn related_lists(
+    engine: &Engine,
+    selected: &[&paperscope::Paper],
+    n: usize,
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+    use rayon::prelude::*;
+    if n == 0 {
+        return Ok(Default::default());
+    }
+    let bars = Bars::new(false);
+    bars.start("related", selected.len());
+    let lists = selected
+        .par_iter()
+        .map(|p| {
+            let response = engine.related(
+                &RelatedTo::Ids(vec![p.arxiv_id.clone()]),
+                &Filters::default(),
+                n,
+            );
+            bars.inc();
+            response.map(|r| {
+                let list = r
+                    .results
+                    .into_iter()
+                    .map(|x| (x.arxiv_id, x.title_en))
+                    .collect();
+                (p.arxiv_id.clone(), list)
+            })
+        })
+        .collect::<paperscope::Result<_>>()?;
+    bars.finish();
+    Ok(lists)
 }
 
 fn check_limit(limit: usize) -> Result<()> {

@@ -58,6 +58,32 @@ impl Paper {
         }
     }
 
+    /// Equal in everything a digest file holds (not where it was read from or its listings).
+    pub fn same_content(&self, other: &Paper) -> bool {
+        let text = |p: &Paper| {
+            (
+                p.arxiv_id.clone(),
+                p.title_en.clone(),
+                p.title_zh.clone(),
+                p.summary_zh.clone(),
+                p.summary_en.clone(),
+                p.abstract_zh.clone(),
+                p.abstract_en.clone(),
+            )
+        };
+        let metadata = |p: &Paper| {
+            (
+                p.version,
+                p.category.clone(),
+                p.announce_type.clone(),
+                p.listing_note.clone(),
+                p.url.clone(),
+                p.variant,
+            )
+        };
+        text(self) == text(other) && metadata(self) == metadata(other)
+    }
+
     /// Category and listings, deduplicated, for filtering: a paper matches `--category cs.CL` when it
     /// is its primary category or it was announced in that listing.
     pub fn categories(&self) -> Vec<String> {

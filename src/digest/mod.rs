@@ -1,6 +1,9 @@
 //! Digest Markdown files: reading them (`parse`) and, across files, gathering one record per paper.
 
+pub mod compose;
+pub mod html;
 pub mod parse;
+pub mod render;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

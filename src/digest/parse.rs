@@ -14,6 +14,9 @@ use regex::Regex;
 use crate::error::{Error, Result};
 use crate::paper::{Paper, Variant};
 
+/// Written by `render` after an entry's fields: a list of related papers, not a field.
+pub const RELATED_PREFIX: &str = "相关论文：";
+
 /// A digest larger than this is refused rather than read into memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -202,7 +205,7 @@ fn read_entry(
     let fields: Vec<&str> = entry[1..]
         .iter()
         .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with(RELATED_PREFIX))
         .collect();
     let url_at = fields.iter().position(|f| URL_LINE.is_match(f));
     let (title_lines, rest) = match url_at {
@@ -250,8 +253,13 @@ fn read_entry(
             &head[1], paper.arxiv_id
         ));
     }
+    // Judged by structure: an entry with all its lines is complete even when a translation came
+    // out empty (an untranslated prefix alone), which the source sometimes has.
     let missing: Vec<&str> = [
-        ("Chinese abstract", paper.abstract_zh.is_empty()),
+        (
+            "Chinese abstract",
+            rest.len() < 3 && paper.abstract_zh.is_empty(),
+        ),
         ("English abstract", paper.abstract_en.is_empty()),
     ]
     .iter()
