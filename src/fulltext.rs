@@ -229,16 +229,7 @@ impl TextIndex {
         if !words.is_empty() {
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(words))));
         }
-        for phrase in &query.phrases {
-            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, phrase)) {
-                clauses.push((Occur::Must, q));
-            }
-        }
-        for excluded in &query.excluded {
-            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, excluded)) {
-                clauses.push((Occur::MustNot, q));
-            }
-        }
+        clauses.extend(self.phrase_clauses(query));
         if let Some(filter) = self.filter_query(filters) {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
@@ -318,19 +309,8 @@ impl TextIndex {
     /// Papers (by number) that pass the filters and the query's phrases and exclusions: what a
     /// meaning-based side may return. `None` when nothing restricts.
     pub fn allowed(&self, query: &SearchQuery, filters: &Filters) -> Result<Option<Vec<bool>>> {
-        let all = self.fields.all;
-        let mut mixed = self.mixed.clone();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
-        for phrase in &query.phrases {
-            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, phrase)) {
-                clauses.push((Occur::Must, q));
-            }
-        }
-        for excluded in &query.excluded {
-            if let Some(q) = phrase_query(all, &analyze::terms(&mut mixed, excluded)) {
-                clauses.push((Occur::MustNot, q));
-            }
-        }
+        clauses.extend(self.phrase_clauses(query));
         if let Some(filter) = self.filter_query(filters) {
             clauses.push((Occur::Must, filter));
         }
@@ -375,6 +355,23 @@ impl TextIndex {
             .copied()
             .ok_or_else(|| self.corrupt(format!("no paper number {number}")))?;
         self.paper_at(&searcher, address)
+    }
+
+    /// Quoted phrases (required) and excluded words or phrases (forbidden) over the combined field.
+    fn phrase_clauses(&self, query: &SearchQuery) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut mixed = self.mixed.clone();
+        let mut clauses = Vec::new();
+        for (occur, texts) in [
+            (Occur::Must, &query.phrases),
+            (Occur::MustNot, &query.excluded),
+        ] {
+            for text in texts {
+                if let Some(q) = phrase_query(self.fields.all, &analyze::terms(&mut mixed, text)) {
+                    clauses.push((occur, q));
+                }
+            }
+        }
+        clauses
     }
 
     /// The filters alone, as a query matching every allowed paper (None when nothing is filtered).

@@ -448,14 +448,7 @@ fn run(cli: Cli) -> Result<()> {
                 Level::Fine => model,
                 Level::Coarse => {
                     let vectors = store.vectors(&Embedder::load(&places.model)?)?;
-                    let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
-                        .map(|n| {
-                            vectors
-                                .vector_of(n)
-                                .map(<[f32]>::to_vec)
-                                .unwrap_or_default()
-                        })
-                        .collect();
+                    let by_paper = vectors.by_paper(papers.len());
                     topics::coarsen(&model, &papers, &by_paper, (model.topics.len() / 3).max(2))
                 }
             };
@@ -499,6 +492,8 @@ fn run(cli: Cli) -> Result<()> {
             format,
             output,
         } => {
+            // `--json` means what it means for every command: one JSON document.
+            let format = if json { Format::Json } else { format };
             let filters = filters.filters()?;
             if let Some(path) = &output {
                 let dir = path
@@ -653,14 +648,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::bail!("the vector index is not loaded");
             };
             let papers = loaded.store.papers()?;
-            let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
-                .map(|n| {
-                    vectors
-                        .vector_of(n)
-                        .map(<[f32]>::to_vec)
-                        .unwrap_or_default()
-                })
-                .collect();
+            let by_paper = vectors.by_paper(papers.len());
             let model = fit_topics(&papers, &by_paper, params, json);
             let quality = topics::quality(&papers, &model);
             if json {
@@ -714,14 +702,7 @@ fn topic_model(
             places.index.display()
         );
     }
-    let vectors_by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
-        .map(|n| {
-            vectors
-                .vector_of(n)
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default()
-        })
-        .collect();
+    let vectors_by_paper = vectors.by_paper(papers.len());
     let saved = if refit {
         None
     } else {
@@ -1063,14 +1044,7 @@ fn extend_topics(index_dir: &Path, embedder: &Embedder) -> Result<()> {
     };
     let vectors = store.vectors(embedder)?;
     let papers = store.papers()?;
-    let by_paper: Vec<Vec<f32>> = (0..papers.len() as u32)
-        .map(|n| {
-            vectors
-                .vector_of(n)
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default()
-        })
-        .collect();
+    let by_paper = vectors.by_paper(papers.len());
     if topics::extend(&mut model, &papers, &by_paper) {
         store.save_topics(&model)?;
     }

@@ -100,6 +100,16 @@ pub struct Ranked {
     pub why: Why,
 }
 
+impl From<crate::hybrid::Fused> for Ranked {
+    fn from(f: crate::hybrid::Fused) -> Self {
+        Ranked {
+            number: f.number,
+            score: f.why.fused,
+            why: f.why,
+        }
+    }
+}
+
 /// Candidates each side contributes to fusion, whatever the number of results asked for.
 const FUSION_DEPTH: usize = 100;
 
@@ -190,15 +200,7 @@ impl<'a> Engine<'a> {
                     self.fusion,
                 );
                 let total = bm25_total.max(vector.len());
-                let ranked = fused
-                    .into_iter()
-                    .take(limit)
-                    .map(|f| Ranked {
-                        number: f.number,
-                        score: f.why.fused,
-                        why: f.why,
-                    })
-                    .collect();
+                let ranked = fused.into_iter().take(limit).map(Ranked::from).collect();
                 Ok((ranked, total))
             }
         }
@@ -326,11 +328,7 @@ impl<'a> Engine<'a> {
             .into_iter()
             .filter(|f| !exclude.contains(&f.number))
             .take(limit)
-            .map(|f| Ranked {
-                number: f.number,
-                score: f.why.fused,
-                why: f.why,
-            })
+            .map(Ranked::from)
             .collect();
         let snippet_query = SearchQuery {
             text: texts.first().cloned().unwrap_or_default(),

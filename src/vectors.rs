@@ -176,6 +176,13 @@ impl VectorIndex {
         self.paper_slot.get(&paper).map(|&s| self.slot_vector(s))
     }
 
+    /// Copies of the vectors of papers `0..papers` (empty for a paper without one).
+    pub fn by_paper(&self, papers: usize) -> Vec<Vec<f32>> {
+        (0..papers as u32)
+            .map(|n| self.vector_of(n).map(<[f32]>::to_vec).unwrap_or_default())
+            .collect()
+    }
+
     /// Adds or replaces papers' vectors: a changed paper's old slot becomes a tombstone.
     pub fn upsert(&mut self, changed: Vec<(u32, Vec<f32>)>, on_insert: impl Fn() + Sync) {
         let first_new = self.slot_paper.len();
