@@ -50,7 +50,9 @@ fn main() -> anyhow::Result<()> {
                 Ok(ranked.iter().map(|r| (r.number, r.score)).collect())
             };
             let (bm25, vector) = (side(Mode::Bm25)?, side(Mode::Vector)?);
-            let qv = embedder.embed(&query.positive_text());
+            let qv = embedder.embed(&paperscope::analyze::strip_query_stop_words(
+                &query.positive_text(),
+            ));
             let fused = fuse(
                 &bm25,
                 &vector,

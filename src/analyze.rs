@@ -114,6 +114,45 @@ static STOP_TERMS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|
         .collect()
 });
 
+static STOP_WORDS: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| QUERY_STOP_WORDS.split_whitespace().collect());
+
+/// A query without its question and function words, as text: what the meaning side embeds.
+/// Measured on tests/queries.tsv: vector-only nDCG@10 0.452 -> 0.472 (questions 0.29 -> 0.35).
+pub fn strip_query_stop_words(text: &str) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for (_, run, han) in script_runs(text) {
+        if han {
+            let words = JIEBA.cut(run, true);
+            let content: String = words
+                .iter()
+                .map(|w| w.word)
+                .filter(|w| !STOP_WORDS.contains(w))
+                .collect();
+            if !content.is_empty() {
+                kept.push(content);
+            }
+        } else {
+            kept.extend(
+                run.split_whitespace()
+                    .filter(|w| {
+                        let bare = w
+                            .trim_matches(|c: char| !c.is_alphanumeric())
+                            .to_lowercase();
+                        !STOP_WORDS.contains(bare.as_str())
+                    })
+                    .map(str::to_string),
+            );
+        }
+    }
+    let stripped = kept.join(" ");
+    if stripped.trim().is_empty() {
+        text.to_string()
+    } else {
+        stripped
+    }
+}
+
 /// The ranking terms of a query: its analyzed terms without stop words, unless that leaves none.
 pub fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let all = terms(analyzer, text);
@@ -294,6 +333,19 @@ mod tests {
             vec!["检测", "幻觉"]
         );
         assert_eq!(query_terms(&mut analyzer, "how"), vec!["how"]);
+    }
+
+    #[test]
+    fn stop_words_are_stripped_from_query_text() {
+        assert_eq!(
+            strip_query_stop_words("how can a model forget data?"),
+            "model forget data?"
+        );
+        assert_eq!(
+            strip_query_stop_words("如何检测大模型的幻觉"),
+            "检测大模型幻觉"
+        );
+        assert_eq!(strip_query_stop_words("how"), "how");
     }
 
     #[test]

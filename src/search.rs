@@ -190,7 +190,9 @@ impl<'a> Engine<'a> {
                 let depth = limit.max(FUSION_DEPTH);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(u32, f32)> = bm25.iter().map(|h| (h.number, h.score)).collect();
-                let query_vector = embedder.embed(&query.positive_text());
+                let query_vector = embedder.embed(&crate::analyze::strip_query_stop_words(
+                    &query.positive_text(),
+                ));
                 let allowed = self.store.text.allowed(query, filters)?;
                 let vector = vectors.search(&query_vector, depth, allowed.as_deref());
                 let fused = fuse(
@@ -219,7 +221,9 @@ impl<'a> Engine<'a> {
             .map_or(vectors.len(), |a| a.iter().filter(|&&x| x).count());
         Ok((
             vectors.search(
-                &embedder.embed(&query.positive_text()),
+                &embedder.embed(&crate::analyze::strip_query_stop_words(
+                    &query.positive_text(),
+                )),
                 limit,
                 allowed.as_deref(),
             ),
