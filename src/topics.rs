@@ -1009,8 +1009,7 @@ mod tests {
         papers
     }
 
-    #[test]
-    fn two_obvious_topics_are_found_and_labelled_with_their_own_words() {
+    fn fit_two_topics() -> (Vec<Paper>, TopicModel) {
         let papers = two_topic_collection();
         let vectors = vec![vec![1.0f32, 0.0]; papers.len()];
         let params = TopicParams {
@@ -1019,6 +1018,12 @@ mod tests {
             ..TopicParams::default()
         };
         let model = fit(&papers, &vectors, params, &|_| {});
+        (papers, model)
+    }
+
+    #[test]
+    fn two_obvious_topics_are_found_and_labelled_with_their_own_words() {
+        let (_, model) = fit_two_topics();
         assert_eq!(model.topics.len(), 2);
         let topic_of = |id: &str| {
             model
@@ -1093,15 +1098,8 @@ mod tests {
 
     #[test]
     fn the_same_input_gives_the_same_topics() {
-        let papers = two_topic_collection();
-        let vectors = vec![vec![1.0f32, 0.0]; papers.len()];
-        let params = TopicParams {
-            topics: Some(2),
-            min_size: 2,
-            ..TopicParams::default()
-        };
-        let a = fit(&papers, &vectors, params, &|_| {});
-        let b = fit(&papers, &vectors, params, &|_| {});
+        let (_, a) = fit_two_topics();
+        let (_, b) = fit_two_topics();
         assert_eq!(a.topics, b.topics);
         assert_eq!(a.assignments, b.assignments);
     }

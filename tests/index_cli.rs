@@ -192,21 +192,10 @@ fn indexing_the_same_files_twice_changes_nothing() {
 #[test]
 fn adding_files_appends_papers_and_swaps_generations() {
     let (_tmp, index) = small_index();
-    let before = run_json(&["--json", "--index", &index, "stats"])["papers"]
-        .as_u64()
-        .unwrap_or(0);
-    let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
-    let summary = run_json(&[
-        "--json",
-        "index",
-        "--index",
-        &index,
-        &more.to_string_lossy(),
-    ]);
+    let before = paper_count(&index);
+    let summary = index_one_more(&index);
     assert_eq!(summary["changed"], true);
-    let after = run_json(&["--json", "--index", &index, "stats"])["papers"]
-        .as_u64()
-        .unwrap_or(0);
+    let after = paper_count(&index);
     assert!(after > before, "{after} <= {before}");
     let dir = Path::new(&index);
     assert!(dir.join("gen-000002").is_dir());

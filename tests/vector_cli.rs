@@ -198,17 +198,8 @@ fn corrupt_vectors_are_a_clear_error_and_bm25_still_answers() {
 #[test]
 fn updating_embeds_only_new_and_changed_papers() {
     let (_tmp, index) = small_index();
-    let before = run_json(&["--json", "--index", &index, "stats"])["papers"]
-        .as_u64()
-        .unwrap_or(0);
-    let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
-    let summary = run_json(&[
-        "--json",
-        "index",
-        "--index",
-        &index,
-        &more.to_string_lossy(),
-    ]);
+    let before = paper_count(&index);
+    let summary = index_one_more(&index);
     let after = summary["papers"].as_u64().unwrap_or(0);
     assert!(summary["embedded"].as_u64().unwrap_or(0) >= after - before);
     assert!(

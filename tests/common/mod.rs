@@ -122,3 +122,16 @@ pub fn ids(response: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Papers in an index, from `stats`.
+pub fn paper_count(index: &str) -> u64 {
+    run_json(&["--json", "--index", index, "stats"])["papers"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Indexes one more sample digest into `index`; returns the `index --json` summary.
+pub fn index_one_more(index: &str) -> serde_json::Value {
+    let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
+    run_json(&["--json", "index", "--index", index, &more.to_string_lossy()])
+}
