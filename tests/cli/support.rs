@@ -1,7 +1,5 @@
-//! Shared by the integration tests: the real binary, the sample data, and one index of all of
-//! `data/` built once per test binary.
-
-#![allow(dead_code)]
+//! Shared by the CLI tests: the real binary, the sample data, and one index of all of `data/`
+//! built once per run of the test binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -65,7 +63,9 @@ pub fn assert_fails_naming(output: &Output, needle: &str) {
     );
 }
 
-/// An index of every digest in `data/`, built by the binary once per test binary.
+/// An index of every digest in `data/`, built by the binary on first use and then shared by
+/// every test of this run. Tests must not index into it or damage it; the only write is the
+/// topic model (`topics`, `digest --by-topic`), which is deterministic and saved atomically.
 pub fn shared_index() -> &'static str {
     static INDEX: OnceLock<String> = OnceLock::new();
     INDEX.get_or_init(|| {

@@ -1,10 +1,8 @@
 //! Vector search, the model check and the vector-index failure paths, through the binary.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 
 fn search(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json", "--index", shared_index(), "search"];

@@ -1,8 +1,6 @@
 //! `paperscope search`, `show` and `stats` on an index of all of `data/`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 fn search(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json", "--index", shared_index(), "search"];

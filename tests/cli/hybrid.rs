@@ -1,10 +1,8 @@
 //! Hybrid search (the default), `related`, and the evaluation harness, on all of `data/`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 
 fn search(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json", "--index", shared_index(), "search"];

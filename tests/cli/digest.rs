@@ -1,12 +1,10 @@
 //! `paperscope digest`: Markdown that reads back, topic sections, HTML that a browser opens,
 //! and bad input.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 fn digest_cmd(args: &[&str]) -> std::process::Output {
     let mut all = vec!["--index", shared_index(), "digest"];

@@ -1,8 +1,6 @@
 //! `paperscope topics`, `topic` and `eval topics` on all of `data/`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 fn topics_json(extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["--json", "--index", shared_index(), "topics"];

@@ -1,11 +1,9 @@
 //! `paperscope index` and bad input: every failure is one clear line, a non-zero exit, and the
 //! previous index still answers exactly as before.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 
 /// The same query's results, to compare an index before and after a failed write.
 fn answers(index: &str) -> serde_json::Value {
