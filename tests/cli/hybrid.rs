@@ -4,20 +4,6 @@ use std::path::Path;
 
 use crate::support::*;
 
-fn search(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json", "--index", shared_index(), "search"];
-    all.extend_from_slice(args);
-    run_json(&all)
-}
-
-fn text_of(result: &serde_json::Value) -> String {
-    format!(
-        "{} {} {}",
-        result["title_en"], result["title_zh"], result["summary_zh"]
-    )
-    .to_lowercase()
-}
-
 fn count_mentioning(results: &[serde_json::Value], words: &[&str]) -> usize {
     results
         .iter()

@@ -2,18 +2,8 @@
 
 use crate::support::*;
 
-fn search(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json", "--index", shared_index(), "search"];
-    all.extend_from_slice(args);
-    run_json(&all)
-}
-
 fn is_about_hallucination(result: &serde_json::Value) -> bool {
-    let text = format!(
-        "{} {} {}",
-        result["title_en"], result["title_zh"], result["summary_zh"]
-    )
-    .to_lowercase();
+    let text = text_of(result);
     text.contains("hallucinat") || text.contains("幻觉")
 }
 
@@ -107,7 +97,7 @@ fn category_and_date_filters_restrict_results() {
             ("2403".."2405").contains(&&id[..4]),
             "{id} outside 2024-03..04"
         );
-        let shown = run_json(&["--json", "--index", shared_index(), "show", id]);
+        let shown = show(id);
         let categories = format!("{} {}", shown["category"], shown["listings"]);
         assert!(categories.contains("cs.IR"), "{id}: {categories}");
     }
@@ -120,7 +110,7 @@ fn phrases_must_match_and_exclusions_must_not() {
     assert!(!results.is_empty());
     for r in results {
         let id = r["arxiv_id"].as_str().expect("id");
-        let shown = run_json(&["--json", "--index", shared_index(), "show", id]);
+        let shown = show(id);
         let text = format!(
             "{} {} {} {}",
             shown["title_en"], shown["abstract_en"], shown["title_zh"], shown["abstract_zh"]
@@ -157,7 +147,7 @@ fn terminal_output_lists_rank_id_titles_and_snippet() {
 
 #[test]
 fn show_prints_one_paper_in_full() {
-    let paper = run_json(&["--json", "--index", shared_index(), "show", "2404.02115v1"]);
+    let paper = show("2404.02115v1");
     assert_eq!(paper["arxiv_id"], "2404.02115");
     assert_eq!(
         paper["title_en"],

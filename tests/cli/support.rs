@@ -90,6 +90,27 @@ pub fn shared_index() -> &'static str {
     })
 }
 
+/// `search` on the shared index with `--json`, expecting success.
+pub fn search(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json", "--index", shared_index(), "search"];
+    all.extend_from_slice(args);
+    run_json(&all)
+}
+
+/// One paper of the shared index, from `show --json`.
+pub fn show(id: &str) -> serde_json::Value {
+    run_json(&["--json", "--index", shared_index(), "show", id])
+}
+
+/// A search result's titles and Chinese summary, lower-cased, to check what it is about.
+pub fn text_of(result: &serde_json::Value) -> String {
+    format!(
+        "{} {} {}",
+        result["title_en"], result["title_zh"], result["summary_zh"]
+    )
+    .to_lowercase()
+}
+
 /// A small index of two digests in a fresh temporary directory.
 pub fn small_index() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -130,14 +130,7 @@ fn papers_indexed_later_join_existing_topics_without_a_refit() {
         "--min-size",
         "2",
     ]);
-    let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
-    run_json(&[
-        "--json",
-        "index",
-        "--index",
-        &index,
-        &more.to_string_lossy(),
-    ]);
+    index_one_more(&index);
     let after = run_json(&["--json", "--index", &index, "topics"]);
     assert_eq!(
         before["topics"].as_array().map(|ts| ts

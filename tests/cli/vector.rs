@@ -4,12 +4,6 @@ use std::path::Path;
 
 use crate::support::*;
 
-fn search(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json", "--index", shared_index(), "search"];
-    all.extend_from_slice(args);
-    run_json(&all)
-}
-
 #[test]
 fn a_chinese_question_finds_english_hallucination_papers_by_meaning() {
     let response = search(&["--mode", "vector", "如何检测大语言模型的幻觉"]);
@@ -49,7 +43,7 @@ fn vector_search_respects_filters() {
     for r in results {
         let id = r["arxiv_id"].as_str().expect("id");
         assert!(&id[..2] >= "24", "{id} before 2024");
-        let shown = run_json(&["--json", "--index", shared_index(), "show", id]);
+        let shown = show(id);
         assert!(
             format!("{} {}", shown["category"], shown["listings"]).contains("q-fin"),
             "{id}"
