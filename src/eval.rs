@@ -4,7 +4,7 @@
 //! relevant paper (default grade 1). `#` lines are comments. The qid's prefix before `-` is its
 //! group (`en-01` -> `en`), so figures are also reported per group.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fulltext::strip_version;
+use crate::paper::Paper;
+use crate::topics::{TopicModel, category_group, doc_terms};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedQuery {
@@ -529,6 +531,117 @@ pub fn ari<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predic
     } else {
         (index - expected) / (max - expected)
     }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicQuality {
+    pub topics: usize,
+    pub papers: usize,
+    /// Papers with a category in their digest entry, on which NMI and ARI are computed.
+    pub labelled_papers: usize,
+    pub nmi: f64,
+    pub ari: f64,
+    /// Mean NPMI of each topic's top-10 English and top-10 Chinese label terms, over documents.
+    pub npmi_en: f64,
+    pub npmi_zh: f64,
+    /// Unique share of all topics' top-25 label terms (both languages).
+    pub diversity: f64,
+    pub outlier_share: f64,
+    pub largest_topic_share: f64,
+    pub fit_seconds: f64,
+}
+
+pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
+    let (docs, vocabulary) = doc_terms(papers);
+    let predicted: Vec<usize> = model.assignments.iter().map(|a| a.nearest).collect();
+    let (truth, pred): (Vec<String>, Vec<usize>) = papers
+        .iter()
+        .zip(&predicted)
+        .filter_map(|(p, &t)| category_group(p).map(|c| (c, t)))
+        .unzip();
+    let surface_to_stem: HashMap<&str, &str> = vocabulary
+        .surface
+        .iter()
+        .map(|(s, f)| (f.as_str(), s.as_str()))
+        .collect();
+    let npmi = |lang_zh: bool| {
+        let sets: Vec<HashSet<&str>> = docs
+            .iter()
+            .map(|d| {
+                if lang_zh { &d.zh } else { &d.en }
+                    .iter()
+                    .map(String::as_str)
+                    .collect()
+            })
+            .collect();
+        let scores: Vec<f64> = model
+            .topics
+            .iter()
+            .map(|t| {
+                let words: Vec<&str> = if lang_zh { &t.label_zh } else { &t.label_en }
+                    .iter()
+                    .take(10)
+                    .map(|w| {
+                        if lang_zh {
+                            w.as_str()
+                        } else {
+                            surface_to_stem
+                                .get(w.as_str())
+                                .copied()
+                                .unwrap_or(w.as_str())
+                        }
+                    })
+                    .collect();
+                npmi_of(&words, &sets)
+            })
+            .collect();
+        scores.iter().sum::<f64>() / scores.len().max(1) as f64
+    };
+    let all_top: Vec<&String> = model
+        .topics
+        .iter()
+        .flat_map(|t| t.label_en.iter().take(25).chain(t.label_zh.iter().take(25)))
+        .collect();
+    let unique: HashSet<&String> = all_top.iter().copied().collect();
+    let outliers = model.assignments.iter().filter(|a| a.topic < 0).count();
+    let largest = model.topics.iter().map(|t| t.size).max().unwrap_or(0);
+    TopicQuality {
+        topics: model.topics.len(),
+        papers: papers.len(),
+        labelled_papers: truth.len(),
+        nmi: nmi(&truth, &pred),
+        ari: ari(&truth, &pred),
+        npmi_en: npmi(false),
+        npmi_zh: npmi(true),
+        diversity: unique.len() as f64 / all_top.len().max(1) as f64,
+        outlier_share: outliers as f64 / papers.len().max(1) as f64,
+        largest_topic_share: largest as f64 / papers.len().max(1) as f64,
+        fit_seconds: model.seconds,
+    }
+}
+
+/// Mean normalised PMI over the pairs of `words`, from document co-occurrence.
+fn npmi_of(words: &[&str], docs: &[HashSet<&str>]) -> f64 {
+    let n = docs.len().max(1) as f64;
+    let df = |pred: &dyn Fn(&HashSet<&str>) -> bool| docs.iter().filter(|d| pred(d)).count() as f64;
+    let single: Vec<f64> = words.iter().map(|w| df(&|d| d.contains(w))).collect();
+    let mut total = 0.0;
+    let mut pairs = 0.0;
+    for i in 0..words.len() {
+        for j in i + 1..words.len() {
+            let joint = df(&|d| d.contains(words[i]) && d.contains(words[j]));
+            pairs += 1.0;
+            if joint == 0.0 || single[i] == 0.0 || single[j] == 0.0 {
+                total -= 1.0;
+                continue;
+            }
+            let p_ij = joint / n;
+            let pmi = (p_ij / ((single[i] / n) * (single[j] / n))).ln();
+            let denom = -p_ij.ln();
+            total += if denom > 0.0 { pmi / denom } else { 1.0 };
+        }
+    }
+    if pairs > 0.0 { total / pairs } else { 0.0 }
 }
 
 #[cfg(test)]

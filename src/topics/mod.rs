@@ -27,11 +27,13 @@ use crate::embed::{dot, normalize};
 use crate::paper::Paper;
 
 pub use hierarchy::coarsen;
+// Topic quality (in eval) scores labels against the same terms the labels were chosen from.
+pub(crate) use terms::doc_terms;
 
 use kmeans::{dissolve_small, kmeans, nearest};
 use labels::describe;
 use lsa::lsa;
-use terms::{doc_terms, tfidf};
+use terms::tfidf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicParams {
@@ -210,117 +212,6 @@ pub fn category_group(p: &Paper) -> Option<String> {
     } else {
         archive
     })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TopicQuality {
-    pub topics: usize,
-    pub papers: usize,
-    /// Papers with a category in their digest entry, on which NMI and ARI are computed.
-    pub labelled_papers: usize,
-    pub nmi: f64,
-    pub ari: f64,
-    /// Mean NPMI of each topic's top-10 English and top-10 Chinese label terms, over documents.
-    pub npmi_en: f64,
-    pub npmi_zh: f64,
-    /// Unique share of all topics' top-25 label terms (both languages).
-    pub diversity: f64,
-    pub outlier_share: f64,
-    pub largest_topic_share: f64,
-    pub fit_seconds: f64,
-}
-
-pub fn quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
-    let (docs, vocabulary) = doc_terms(papers);
-    let predicted: Vec<usize> = model.assignments.iter().map(|a| a.nearest).collect();
-    let (truth, pred): (Vec<String>, Vec<usize>) = papers
-        .iter()
-        .zip(&predicted)
-        .filter_map(|(p, &t)| category_group(p).map(|c| (c, t)))
-        .unzip();
-    let surface_to_stem: HashMap<&str, &str> = vocabulary
-        .surface
-        .iter()
-        .map(|(s, f)| (f.as_str(), s.as_str()))
-        .collect();
-    let npmi = |lang_zh: bool| {
-        let sets: Vec<HashSet<&str>> = docs
-            .iter()
-            .map(|d| {
-                if lang_zh { &d.zh } else { &d.en }
-                    .iter()
-                    .map(String::as_str)
-                    .collect()
-            })
-            .collect();
-        let scores: Vec<f64> = model
-            .topics
-            .iter()
-            .map(|t| {
-                let words: Vec<&str> = if lang_zh { &t.label_zh } else { &t.label_en }
-                    .iter()
-                    .take(10)
-                    .map(|w| {
-                        if lang_zh {
-                            w.as_str()
-                        } else {
-                            surface_to_stem
-                                .get(w.as_str())
-                                .copied()
-                                .unwrap_or(w.as_str())
-                        }
-                    })
-                    .collect();
-                npmi_of(&words, &sets)
-            })
-            .collect();
-        scores.iter().sum::<f64>() / scores.len().max(1) as f64
-    };
-    let all_top: Vec<&String> = model
-        .topics
-        .iter()
-        .flat_map(|t| t.label_en.iter().take(25).chain(t.label_zh.iter().take(25)))
-        .collect();
-    let unique: HashSet<&String> = all_top.iter().copied().collect();
-    let outliers = model.assignments.iter().filter(|a| a.topic < 0).count();
-    let largest = model.topics.iter().map(|t| t.size).max().unwrap_or(0);
-    TopicQuality {
-        topics: model.topics.len(),
-        papers: papers.len(),
-        labelled_papers: truth.len(),
-        nmi: crate::eval::nmi(&truth, &pred),
-        ari: crate::eval::ari(&truth, &pred),
-        npmi_en: npmi(false),
-        npmi_zh: npmi(true),
-        diversity: unique.len() as f64 / all_top.len().max(1) as f64,
-        outlier_share: outliers as f64 / papers.len().max(1) as f64,
-        largest_topic_share: largest as f64 / papers.len().max(1) as f64,
-        fit_seconds: model.seconds,
-    }
-}
-
-/// Mean normalised PMI over the pairs of `words`, from document co-occurrence.
-fn npmi_of(words: &[&str], docs: &[HashSet<&str>]) -> f64 {
-    let n = docs.len().max(1) as f64;
-    let df = |pred: &dyn Fn(&HashSet<&str>) -> bool| docs.iter().filter(|d| pred(d)).count() as f64;
-    let single: Vec<f64> = words.iter().map(|w| df(&|d| d.contains(w))).collect();
-    let mut total = 0.0;
-    let mut pairs = 0.0;
-    for i in 0..words.len() {
-        for j in i + 1..words.len() {
-            let joint = df(&|d| d.contains(words[i]) && d.contains(words[j]));
-            pairs += 1.0;
-            if joint == 0.0 || single[i] == 0.0 || single[j] == 0.0 {
-                total -= 1.0;
-                continue;
-            }
-            let p_ij = joint / n;
-            let pmi = (p_ij / ((single[i] / n) * (single[j] / n))).ln();
-            let denom = -p_ij.ln();
-            total += if denom > 0.0 { pmi / denom } else { 1.0 };
-        }
-    }
-    if pairs > 0.0 { total / pairs } else { 0.0 }
 }
 
 /// Paper counts per topic and month (`YYYY-MM` of first submission), outliers by nearest topic.
