@@ -16,17 +16,26 @@ type Ranked = Vec<(u32, f32)>;
 /// One point of the HNSW recall/latency curve.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnPoint {
+    /// Candidate list size during search.
     pub ef: usize,
+    /// Share of exact search's top 10 that the graph also returned.
     pub recall10: f64,
+    /// Mean time per query, microseconds.
     pub latency_us: f64,
 }
 
+/// The HNSW recall/latency curve, with exact search as the baseline.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnReport {
+    /// Vectors in the graph.
     pub papers: usize,
+    /// Vectors used as queries (every `stride`-th).
     pub queries: usize,
+    /// Time to build the graph.
     pub build_seconds: f64,
+    /// Mean time per query of exact search, microseconds.
     pub exact_latency_us: f64,
+    /// One point per `ef`, in the order given.
     pub curve: Vec<AnnPoint>,
 }
 

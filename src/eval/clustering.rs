@@ -80,24 +80,36 @@ pub fn ari<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predic
     }
 }
 
+/// How good a topic model is: agreement with arXiv categories and quality of its labels.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopicQuality {
+    /// Topics in the model.
     pub topics: usize,
+    /// Papers scored.
     pub papers: usize,
     /// Papers with a category in their digest entry, on which NMI and ARI are computed.
     pub labelled_papers: usize,
+    /// NMI of the papers' nearest topics against their category groups.
     pub nmi: f64,
+    /// ARI of the same.
     pub ari: f64,
     /// Mean NPMI of each topic's top-10 English and top-10 Chinese label terms, over documents.
     pub npmi_en: f64,
+    /// The same for the Chinese labels.
     pub npmi_zh: f64,
     /// Unique share of all topics' top-25 label terms (both languages).
     pub diversity: f64,
+    /// Share of papers marked as outliers (topic -1).
     pub outlier_share: f64,
+    /// The largest topic's share of the papers.
     pub largest_topic_share: f64,
+    /// Time the model's fit took.
     pub fit_seconds: f64,
 }
 
+/// Scores `model` (fitted over `papers`, in the same order): NMI and ARI of each paper's nearest
+/// topic against its category group (papers without a category left out), NPMI of the labels
+/// over the papers' own terms, label diversity, and the outlier and largest-topic shares.
 pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
     let (docs, vocabulary) = doc_terms(papers);
     let predicted: Vec<usize> = model.assignments.iter().map(|a| a.nearest).collect();

@@ -18,14 +18,20 @@ use crate::paper::Paper;
 /// Known-item retrieval: query `i` should find document `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct KnownItem {
+    /// Queries scored (empty queries are left out).
     pub queries: usize,
+    /// Share of queries whose document ranks first.
     pub r1: f64,
+    /// Share whose document is in the top 10.
     pub r10: f64,
+    /// Mean reciprocal rank of the document (no cutoff).
     pub mrr: f64,
 }
 
+/// The three cross-lingual known-item tasks over one collection.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossLingual {
+    /// Papers queried, each ranked among all of them.
     pub papers: usize,
     /// Chinese one-line summary -> English side (title + abstract) of every paper.
     pub zh_summary_to_en: KnownItem,
@@ -33,6 +39,7 @@ pub struct CrossLingual {
     pub zh_summary_no_latin_to_en: KnownItem,
     /// English title -> Chinese side (title + summary + abstract).
     pub en_title_to_zh: KnownItem,
+    /// Time for all three, embedding included.
     pub seconds: f64,
 }
 
@@ -79,6 +86,7 @@ pub fn known_item_ranks(
         .collect()
 }
 
+/// R@1, R@10 and MRR of known-item ranks, over the non-empty queries.
 pub fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
     let found: Vec<usize> = ranks.iter().flatten().copied().collect();
     let n = found.len().max(1) as f64;

@@ -17,15 +17,21 @@ use crate::error::{Error, Result};
 use crate::fulltext::strip_version;
 use crate::paper::year_month_of_id;
 
+/// One line of a judged query file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedQuery {
+    /// The query's id (`en-01`).
     pub qid: String,
+    /// The id's prefix before `-` (`en`), for per-group figures.
     pub group: String,
+    /// The query text as a user would type it.
     pub query: String,
     /// arXiv id -> grade (1 relevant, 2 highly relevant).
     pub relevant: HashMap<String, u32>,
 }
 
+/// Reads a judged query file (format in the module doc), arXiv ids without their version. A
+/// malformed line is an error naming `file:line`, so a broken judgement is never silently lost.
 pub fn load_queries(path: &Path) -> Result<Vec<JudgedQuery>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut queries = Vec::new();
@@ -82,15 +88,21 @@ pub fn load_queries(path: &Path) -> Result<Vec<JudgedQuery>> {
     Ok(queries)
 }
 
+/// The figures of one ranking (or their mean over several).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Metrics {
+    /// Reciprocal rank of the first relevant paper in the top 10 (0 if none).
     pub mrr10: f64,
+    /// nDCG over the top 10 with gain 2^grade - 1.
     pub ndcg10: f64,
+    /// Share of the relevant papers in the top 10.
     pub recall10: f64,
+    /// Share of the relevant papers in the top 100.
     pub recall100: f64,
 }
 
 impl Metrics {
+    /// Scores `ranked` (arXiv ids, best first) against the graded `relevant` ids.
     pub fn of(ranked: &[String], relevant: &HashMap<String, u32>) -> Metrics {
         let grade = |id: &String| relevant.get(id).copied().unwrap_or(0);
         let mrr10 = ranked
@@ -137,22 +149,33 @@ impl Metrics {
     }
 }
 
+/// One query's figures and how long its ranking took.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryOutcome {
+    /// The query's id.
     pub qid: String,
+    /// The query's group.
     pub group: String,
+    /// Its figures.
     pub metrics: Metrics,
+    /// Time `rank` took for it, milliseconds.
     pub latency_ms: f64,
 }
 
 /// One ranking method's figures over a query file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The method's name as given to `evaluate`.
     pub method: String,
+    /// Mean over all queries.
     pub overall: Metrics,
+    /// Mean per query group.
     pub by_group: BTreeMap<String, Metrics>,
+    /// Median query latency, milliseconds.
     pub latency_p50_ms: f64,
+    /// 99th-percentile query latency, milliseconds.
     pub latency_p99_ms: f64,
+    /// Every query's own figures, in file order.
     pub queries: Vec<QueryOutcome>,
 }
 

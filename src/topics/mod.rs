@@ -35,14 +35,18 @@ use labels::describe;
 use lsa::lsa;
 use terms::tfidf;
 
+/// How a topic model is fitted; saved with the model as a record of how it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicParams {
     /// Target number of topics; by default about sqrt(papers / 15).
     pub topics: Option<usize>,
     /// Topics smaller than this are dissolved into their nearest neighbours.
     pub min_size: usize,
+    /// Seeds the LSA projection and the k-means++ picks: the same seed gives the same topics.
     pub seed: u64,
+    /// Dimensions kept by LSA.
     pub lsa_dims: usize,
+    /// What papers are clustered by.
     #[serde(default)]
     pub representation: Representation,
 }
@@ -72,11 +76,17 @@ impl Default for TopicParams {
     }
 }
 
+/// One topic: its label terms in both languages, its central papers and its centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topic {
+    /// Its rank by size when fitted (0 = largest); `keep_ids` can carry ids over from an earlier
+    /// model instead.
     pub id: usize,
+    /// Papers whose nearest topic this is, outliers included.
     pub size: usize,
+    /// Up to 25 English terms (surface forms, bigrams included), most distinctive first.
     pub label_en: Vec<String>,
+    /// Up to 25 Chinese words, most distinctive first.
     pub label_zh: Vec<String>,
     /// The papers closest to the topic's centre.
     pub representative: Vec<String>,
@@ -85,8 +95,10 @@ pub struct Topic {
     pub centroid: Vec<f32>,
 }
 
+/// Which topic one paper belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
+    /// The paper.
     pub arxiv_id: String,
     /// The topic id, or -1 for an outlier (a paper far from every topic).
     pub topic: i64,
@@ -96,11 +108,16 @@ pub struct Assignment {
     pub closeness: f32,
 }
 
+/// A fitted model: what the index saves and the topic commands show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicModel {
+    /// The parameters it was fitted with.
     pub params: TopicParams,
+    /// Largest first when fitted.
     pub topics: Vec<Topic>,
+    /// One per paper, in the order of the papers given to the fit (later additions appended).
     pub assignments: Vec<Assignment>,
+    /// Time the fit took.
     pub seconds: f64,
 }
 
