@@ -650,7 +650,7 @@ fn run(cli: Cli) -> Result<()> {
             let papers = loaded.store.papers()?;
             let by_paper = vectors.by_paper(papers.len());
             let model = fit_topics(&papers, &by_paper, params, json);
-            let quality = topics::quality(&papers, &model);
+            let quality = eval::topic_quality(&papers, &model);
             if json {
                 println!("{}", serde_json::to_string_pretty(&quality)?);
             } else {
@@ -737,7 +737,7 @@ fn fit_topics(
     model
 }
 
-fn print_topic_quality(q: &topics::TopicQuality) {
+fn print_topic_quality(q: &eval::TopicQuality) {
     println!(
         "{} topics over {} papers, fitted in {:.1} s",
         q.topics, q.papers, q.fit_seconds

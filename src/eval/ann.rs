@@ -1,0 +1,96 @@
+//! ANN: how much of exact search's top 10 the HNSW graph finds, and how fast, per `ef`.
+//!
+//! The graph is built over the index's own vectors with no exact-search cutoff, so the curve is
+//! measured even for collections small enough that the index itself searches exactly. The
+//! default `ef` (64) was chosen from this curve (BENCHMARKS.md "Vector index").
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::vectors::{VectorIndex, VectorParams};
+
+/// `(paper number, similarity)`, best first.
+type Ranked = Vec<(u32, f32)>;
+
+/// One point of the HNSW recall/latency curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnPoint {
+    /// Candidate list size during search.
+    pub ef: usize,
+    /// Share of exact search's top 10 that the graph also returned.
+    pub recall10: f64,
+    /// Mean time per query, microseconds.
+    pub latency_us: f64,
+}
+
+/// The HNSW recall/latency curve, with exact search as the baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnReport {
+    /// Vectors in the graph.
+    pub papers: usize,
+    /// Vectors used as queries (every `stride`-th).
+    pub queries: usize,
+    /// Time to build the graph.
+    pub build_seconds: f64,
+    /// Mean time per query of exact search, microseconds.
+    pub exact_latency_us: f64,
+    /// One point per `ef`, in the order given.
+    pub curve: Vec<AnnPoint>,
+}
+
+/// Builds an HNSW graph over the index's vectors and compares its top 10 with exact search for
+/// every `stride`-th paper's vector used as a query, at each `ef`.
+pub fn ann_recall(index: &VectorIndex, papers: usize, efs: &[usize], stride: usize) -> AnnReport {
+    let vectors: Vec<Vec<f32>> = (0..papers as u32)
+        .map(|p| {
+            index
+                .vector_of(p)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_else(|| vec![0.0; index.dims()])
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = vectors.iter().step_by(stride.max(1)).cloned().collect();
+    let started = Instant::now();
+    let params = VectorParams {
+        exact_below: 0,
+        ..VectorParams::default()
+    };
+    let mut graph = VectorIndex::build(index.dims(), vectors, params, || {});
+    let build_seconds = started.elapsed().as_secs_f64();
+    let timed = |f: &dyn Fn(&[f32]) -> Ranked| {
+        let started = Instant::now();
+        let results: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| f(q).into_iter().map(|(p, _)| p).collect())
+            .collect();
+        (
+            results,
+            started.elapsed().as_secs_f64() * 1e6 / queries.len().max(1) as f64,
+        )
+    };
+    let (exact, exact_latency_us) = timed(&|q| graph.search_exact(q, 10, None));
+    let mut curve = Vec::new();
+    for &ef in efs {
+        graph.set_ef_search(ef);
+        let (approx, latency_us) = timed(&|q| graph.search(q, 10, None));
+        let found: usize = exact
+            .iter()
+            .zip(&approx)
+            .map(|(e, a)| e.iter().filter(|p| a.contains(p)).count())
+            .sum();
+        let wanted: usize = exact.iter().map(Vec::len).sum();
+        curve.push(AnnPoint {
+            ef,
+            recall10: found as f64 / wanted.max(1) as f64,
+            latency_us,
+        });
+    }
+    AnnReport {
+        papers,
+        queries: queries.len(),
+        build_seconds,
+        exact_latency_us,
+        curve,
+    }
+}

@@ -1,0 +1,20 @@
+//! Evaluation: how well the engine does, measured on the collection itself.
+//!
+//! One kind of measurement per file: `retrieval` (ranking against a judged query file),
+//! `crosslingual` (known-item search across languages), `ann` (HNSW against exact search) and
+//! `clustering` (partition agreement and topic quality). Each produces a serialisable report, so
+//! the CLI can print it as text or JSON and BENCHMARKS.md can quote it.
+
+mod ann;
+mod clustering;
+mod crosslingual;
+mod retrieval;
+
+pub use ann::{AnnPoint, AnnReport, ann_recall};
+pub use clustering::{TopicQuality, ari, nmi, topic_quality};
+pub use crosslingual::{
+    CrossLingual, KnownItem, crosslingual, known_item_ranks, summarize_ranks, without_latin_words,
+};
+pub use retrieval::{
+    JudgedQuery, Metrics, QueryOutcome, Report, evaluate, load_queries, percentile,
+};

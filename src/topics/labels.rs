@@ -1,0 +1,176 @@
+//! Labels: each topic described by its most distinctive English and Chinese terms, its most
+//! central papers, its embedding centroid and which papers are outliers.
+//!
+//! Terms are scored by class-based TF-IDF (a term's share of the topic's words times how rare it
+//! is across topics) multiplied by how concentrated the term is in the topic, so words common to
+//! every topic do not crowd out the distinctive ones. English stems are shown in their commonest
+//! surface form; bigrams get a bonus and a word already inside a chosen phrase is skipped, so a
+//! label is not "language model, language, model".
+
+use std::collections::HashMap;
+
+use super::terms::{DocTerms, Vocabulary};
+use super::{Assignment, Topic, TopicModel, TopicParams};
+use crate::embed::{dot, mean_direction};
+use crate::paper::Paper;
+
+/// Top label terms per topic by class-based TF-IDF times concentration.
+fn labels(
+    groups: &[Vec<&Vec<String>>],
+    how_many: usize,
+    surface: &dyn Fn(&str) -> String,
+) -> Vec<Vec<String>> {
+    let mut total: HashMap<&str, f32> = HashMap::new();
+    let per_group: Vec<HashMap<&str, f32>> = groups
+        .iter()
+        .map(|docs| {
+            let mut counts: HashMap<&str, f32> = HashMap::new();
+            for terms in docs {
+                for t in terms.iter() {
+                    *counts.entry(t.as_str()).or_default() += 1.0;
+                }
+            }
+            for (t, c) in &counts {
+                *total.entry(t).or_default() += c;
+            }
+            counts
+        })
+        .collect();
+    let avg_words = total.values().sum::<f32>() / groups.len().max(1) as f32;
+    per_group
+        .iter()
+        .map(|counts| {
+            let size: f32 = counts.values().sum::<f32>().max(1.0);
+            let mut scored: Vec<(&str, f32)> = counts
+                .iter()
+                .filter(|&(_, &c)| c >= 3.0)
+                .map(|(&t, &c)| {
+                    let f = total[t];
+                    let bigram_bonus = if t.contains(' ') { 1.5 } else { 1.0 };
+                    (
+                        t,
+                        c / size * (1.0 + avg_words / f).ln() * (c / f).sqrt() * bigram_bonus,
+                    )
+                })
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            let mut chosen: Vec<String> = Vec::new();
+            let mut chosen_stems: Vec<&str> = Vec::new();
+            for (t, _) in scored {
+                // A word already inside a chosen phrase (or a phrase of chosen words) adds nothing.
+                let overlaps = chosen_stems.iter().any(|c| {
+                    c.split(' ').any(|w| w == t)
+                        || t.split(' ').any(|w| w == *c)
+                        || (t.contains(' ') && t.split(' ').all(|w| chosen_stems.contains(&w)))
+                });
+                if overlaps {
+                    continue;
+                }
+                chosen_stems.push(t);
+                chosen.push(surface(t));
+                if chosen.len() == how_many {
+                    break;
+                }
+            }
+            chosen
+        })
+        .collect()
+}
+
+/// The topics of a clustering (`assignment[i]` indexes `centroids`, both in the `points` space):
+/// labels, the three most central papers, a centroid in the embedding space of `vectors` and
+/// each paper's assignment, outliers marked.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn describe(
+    papers: &[Paper],
+    vectors: &[Vec<f32>],
+    docs: &[DocTerms],
+    vocabulary: &Vocabulary,
+    points: &[Vec<f32>],
+    assignment: &[usize],
+    centroids: &[Vec<f32>],
+    params: TopicParams,
+) -> TopicModel {
+    let k = centroids.len();
+    let closeness: Vec<f32> = points
+        .iter()
+        .zip(assignment)
+        .map(|(p, &a)| dot(p, &centroids[a]))
+        .collect();
+    let mean = closeness.iter().sum::<f32>() / closeness.len().max(1) as f32;
+    let sd = (closeness.iter().map(|c| (c - mean).powi(2)).sum::<f32>()
+        / closeness.len().max(1) as f32)
+        .sqrt();
+    // Far below the typical closeness: an outlier (shown as topic -1, its nearest topic kept).
+    let outlier_below = mean - 2.0 * sd;
+    let en_groups: Vec<Vec<&Vec<String>>> = (0..k)
+        .map(|c| {
+            docs.iter()
+                .zip(assignment)
+                .filter(|&(_, &a)| a == c)
+                .map(|(d, _)| &d.en)
+                .collect()
+        })
+        .collect();
+    let zh_groups: Vec<Vec<&Vec<String>>> = (0..k)
+        .map(|c| {
+            docs.iter()
+                .zip(assignment)
+                .filter(|&(_, &a)| a == c)
+                .map(|(d, _)| &d.zh)
+                .collect()
+        })
+        .collect();
+    let surface = |t: &str| {
+        vocabulary
+            .surface
+            .get(t)
+            .cloned()
+            .unwrap_or_else(|| t.to_string())
+    };
+    let label_en = labels(&en_groups, 25, &surface);
+    let label_zh = labels(&zh_groups, 25, &|t: &str| t.to_string());
+    let topics = (0..k)
+        .map(|c| {
+            let mut members: Vec<usize> =
+                (0..papers.len()).filter(|&i| assignment[i] == c).collect();
+            members.sort_by(|&a, &b| closeness[b].total_cmp(&closeness[a]).then(a.cmp(&b)));
+            let own: Vec<&[f32]> = members
+                .iter()
+                .filter_map(|&i| vectors.get(i).map(Vec::as_slice))
+                .collect();
+            Topic {
+                id: c,
+                size: members.len(),
+                label_en: label_en[c].clone(),
+                label_zh: label_zh[c].clone(),
+                representative: members
+                    .iter()
+                    .take(3)
+                    .map(|&i| papers[i].arxiv_id.clone())
+                    .collect(),
+                centroid: mean_direction(&own),
+            }
+        })
+        .collect();
+    let assignments = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Assignment {
+            arxiv_id: p.arxiv_id.clone(),
+            topic: if closeness[i] < outlier_below {
+                -1
+            } else {
+                assignment[i] as i64
+            },
+            nearest: assignment[i],
+            closeness: closeness[i],
+        })
+        .collect();
+    TopicModel {
+        params,
+        topics,
+        assignments,
+        seconds: 0.0,
+    }
+}

@@ -1,0 +1,421 @@
+//! Topics: the collection clustered, each cluster labelled in English and Chinese.
+//!
+//! Representation: LSA (truncated SVD of the TF-IDF matrix of the analyzers' terms), measured
+//! better than the paper vectors for clustering on this corpus (BENCHMARKS.md). Clustering:
+//! spherical k-means (k-means++ seeding, fixed seed). Labels: class-based TF-IDF over English
+//! stems (shown in their commonest surface form, bigrams included) and jieba words, weighted by
+//! how concentrated a term is in the topic, so words common to every topic do not crowd out the
+//! distinctive ones. Each topic also keeps its centroid in the embedding space, so papers added
+//! later are assigned without a refit.
+//!
+//! One step per file: `terms` (the words), `lsa` (the representation), `kmeans` (the clusters),
+//! `labels` (describing them), `hierarchy` (the coarse level). This file holds the model types,
+//! the pipeline that runs the steps, and what is done with a fitted model.
+
+mod hierarchy;
+mod kmeans;
+mod labels;
+mod lsa;
+mod terms;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{dot, normalize};
+use crate::paper::Paper;
+
+pub use hierarchy::coarsen;
+// Topic quality (in eval) scores labels against the same terms the labels were chosen from.
+pub(crate) use terms::doc_terms;
+
+use kmeans::{dissolve_small, kmeans, nearest};
+use labels::describe;
+use lsa::lsa;
+use terms::tfidf;
+
+/// How a topic model is fitted; saved with the model as a record of how it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicParams {
+    /// Target number of topics; by default about sqrt(papers / 15).
+    pub topics: Option<usize>,
+    /// Topics smaller than this are dissolved into their nearest neighbours.
+    pub min_size: usize,
+    /// Seeds the LSA projection and the k-means++ picks: the same seed gives the same topics.
+    pub seed: u64,
+    /// Dimensions kept by LSA.
+    pub lsa_dims: usize,
+    /// What papers are clustered by.
+    #[serde(default)]
+    pub representation: Representation,
+}
+
+/// What papers are clustered by (compared in BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Representation {
+    /// LSA of the TF-IDF of the analyzers' terms (measured best).
+    #[default]
+    Lsa,
+    /// The paper embedding vectors.
+    Vectors,
+    /// Both, concatenated with equal weight.
+    Both,
+}
+
+impl Default for TopicParams {
+    fn default() -> Self {
+        TopicParams {
+            topics: None,
+            min_size: 10,
+            seed: 42,
+            lsa_dims: 100,
+            representation: Representation::Lsa,
+        }
+    }
+}
+
+/// One topic: its label terms in both languages, its central papers and its centre.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Its rank by size when fitted (0 = largest); `keep_ids` can carry ids over from an earlier
+    /// model instead.
+    pub id: usize,
+    /// Papers whose nearest topic this is, outliers included.
+    pub size: usize,
+    /// Up to 25 English terms (surface forms, bigrams included), most distinctive first.
+    pub label_en: Vec<String>,
+    /// Up to 25 Chinese words, most distinctive first.
+    pub label_zh: Vec<String>,
+    /// The papers closest to the topic's centre.
+    pub representative: Vec<String>,
+    /// Mean direction of the members' embedding vectors (for assigning new papers).
+    #[serde(default)]
+    pub centroid: Vec<f32>,
+}
+
+/// Which topic one paper belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The paper.
+    pub arxiv_id: String,
+    /// The topic id, or -1 for an outlier (a paper far from every topic).
+    pub topic: i64,
+    /// The nearest topic, also for outliers.
+    pub nearest: usize,
+    /// Cosine to the topic centre in the clustering space.
+    pub closeness: f32,
+}
+
+/// A fitted model: what the index saves and the topic commands show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicModel {
+    /// The parameters it was fitted with.
+    pub params: TopicParams,
+    /// Largest first when fitted.
+    pub topics: Vec<Topic>,
+    /// One per paper, in the order of the papers given to the fit (later additions appended).
+    pub assignments: Vec<Assignment>,
+    /// Time the fit took.
+    pub seconds: f64,
+}
+
+/// A small deterministic generator (xorshift*), so topics need no extra crate and never vary.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Fits topics over `papers` (`vectors[i]` is paper i's embedding vector).
+pub fn fit(
+    papers: &[Paper],
+    vectors: &[Vec<f32>],
+    params: TopicParams,
+    on_step: &(dyn Fn(&str) + Sync),
+) -> TopicModel {
+    let started = Instant::now();
+    let mut rng = Rng(params.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    on_step("terms");
+    let (docs, vocabulary) = doc_terms(papers);
+    on_step("lsa");
+    let (rows, terms) = tfidf(&docs);
+    let lsa_points = lsa(&rows, terms, params.lsa_dims, &mut rng);
+    let points: Vec<Vec<f32>> = match params.representation {
+        Representation::Lsa => lsa_points,
+        Representation::Vectors => vectors.to_vec(),
+        Representation::Both => lsa_points
+            .iter()
+            .zip(vectors)
+            .map(|(a, b)| {
+                let mut v: Vec<f32> = a.iter().chain(b).copied().collect();
+                normalize(&mut v);
+                v
+            })
+            .collect(),
+    };
+    on_step("clustering");
+    let k = params
+        .topics
+        .unwrap_or_else(|| ((papers.len() as f64 / 15.0).sqrt().round() as usize).clamp(2, 60));
+    let (assignment, centroids) = kmeans(&points, k, &mut rng);
+    let (assignment, centroids) = dissolve_small(&points, assignment, centroids, params.min_size);
+    on_step("labels");
+    let model = describe(
+        papers,
+        vectors,
+        &docs,
+        &vocabulary,
+        &points,
+        &assignment,
+        &centroids,
+        params,
+    );
+    TopicModel {
+        seconds: started.elapsed().as_secs_f64(),
+        ..model
+    }
+}
+
+/// Assigns papers the model has not seen (indexed after the fit) to the topic whose embedding
+/// centroid is nearest, keeping every existing topic, id and label. Returns whether any was added.
+pub fn extend(model: &mut TopicModel, papers: &[Paper], vectors: &[Vec<f32>]) -> bool {
+    let known: HashSet<&str> = model
+        .assignments
+        .iter()
+        .map(|a| a.arxiv_id.as_str())
+        .collect();
+    let centroids: Vec<Vec<f32>> = model.topics.iter().map(|t| t.centroid.clone()).collect();
+    let mut added = Vec::new();
+    for (p, v) in papers.iter().zip(vectors) {
+        if known.contains(p.arxiv_id.as_str()) || centroids.is_empty() {
+            continue;
+        }
+        let (best, closeness) = nearest(v, &centroids);
+        let id = model.topics[best].id;
+        added.push(Assignment {
+            arxiv_id: p.arxiv_id.clone(),
+            topic: id as i64,
+            nearest: id,
+            closeness,
+        });
+    }
+    for a in &added {
+        if let Some(t) = model.topics.iter_mut().find(|t| t.id == a.nearest) {
+            t.size += 1;
+        }
+    }
+    let changed = !added.is_empty();
+    model.assignments.extend(added);
+    changed
+}
+
+/// The reference labels for NMI/ARI: a paper's primary category where the digest names it,
+/// grouped as the sample listings are (cs.* and stat.* by category, other archives whole).
+pub fn category_group(p: &Paper) -> Option<String> {
+    let category = p.category.clone()?;
+    let archive = category.split('.').next().unwrap_or_default().to_string();
+    Some(if archive == "cs" || archive == "stat" {
+        category
+    } else {
+        archive
+    })
+}
+
+/// Paper counts per topic and month (`YYYY-MM` of first submission), outliers by nearest topic.
+pub fn over_time(papers: &[Paper], model: &TopicModel) -> BTreeMap<usize, BTreeMap<String, usize>> {
+    let mut table: BTreeMap<usize, BTreeMap<String, usize>> = BTreeMap::new();
+    for (p, a) in papers.iter().zip(&model.assignments) {
+        if let Some((y, m)) = p.year_month() {
+            *table
+                .entry(a.nearest)
+                .or_default()
+                .entry(format!("{y}-{m:02}"))
+                .or_default() += 1;
+        }
+    }
+    table
+}
+
+/// Gives refitted topics the ids of the old topics they continue: greedily by embedding-centroid
+/// cosine (at least `min_cosine`), largest new topics first; unmatched topics get fresh ids.
+pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_cosine: f32) {
+    let mut order: Vec<usize> = (0..new.topics.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(new.topics[i].size));
+    let mut taken: HashSet<usize> = HashSet::new();
+    let mut rename: HashMap<usize, usize> = HashMap::new();
+    for &i in &order {
+        let best = old
+            .topics
+            .iter()
+            .filter(|t| !taken.contains(&t.id))
+            .map(|t| (t.id, dot(&t.centroid, &new.topics[i].centroid)))
+            .filter(|&(_, c)| c >= min_cosine)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((id, _)) = best {
+            taken.insert(id);
+            rename.insert(new.topics[i].id, id);
+        }
+    }
+    let mut next = old.topics.iter().map(|t| t.id + 1).max().unwrap_or(0);
+    for &i in &order {
+        let current = new.topics[i].id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = rename.entry(current) {
+            while taken.contains(&next) {
+                next += 1;
+            }
+            slot.insert(next);
+            taken.insert(next);
+        }
+    }
+    for t in &mut new.topics {
+        t.id = rename[&t.id];
+    }
+    for a in &mut new.assignments {
+        a.nearest = rename[&a.nearest];
+        if a.topic >= 0 {
+            a.topic = a.nearest as i64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terms::LABEL_STOP_EN;
+    use super::*;
+
+    fn paper(id: usize, en: &str, zh: &str) -> Paper {
+        Paper {
+            arxiv_id: format!("2401.{id:05}"),
+            title_en: en.to_string(),
+            abstract_en: format!("{en} {en}"),
+            title_zh: zh.to_string(),
+            summary_zh: zh.to_string(),
+            abstract_zh: zh.to_string(),
+            ..Paper::default()
+        }
+    }
+
+    fn two_topic_collection() -> Vec<Paper> {
+        let mut papers = Vec::new();
+        for i in 0..20 {
+            papers.push(paper(
+                i,
+                &format!("Hallucination detection benchmark for language generation variant {i}"),
+                "大模型幻觉检测基准与评估",
+            ));
+            papers.push(paper(
+                100 + i,
+                &format!(
+                    "Portfolio optimization with volatility forecasting for stock markets case {i}"
+                ),
+                "股票市场波动率预测与投资组合优化",
+            ));
+        }
+        papers
+    }
+
+    fn fit_two_topics() -> (Vec<Paper>, TopicModel) {
+        let papers = two_topic_collection();
+        let vectors = vec![vec![1.0f32, 0.0]; papers.len()];
+        let params = TopicParams {
+            topics: Some(2),
+            min_size: 2,
+            ..TopicParams::default()
+        };
+        let model = fit(&papers, &vectors, params, &|_| {});
+        (papers, model)
+    }
+
+    #[test]
+    fn two_obvious_topics_are_found_and_labelled_with_their_own_words() {
+        let (_, model) = fit_two_topics();
+        assert_eq!(model.topics.len(), 2);
+        let topic_of = |id: &str| {
+            model
+                .assignments
+                .iter()
+                .find(|a| a.arxiv_id == id)
+                .map(|a| a.nearest)
+        };
+        assert_eq!(topic_of("2401.00000"), topic_of("2401.00019"));
+        assert_ne!(topic_of("2401.00000"), topic_of("2401.00100"));
+        let hallucination = topic_of("2401.00000").unwrap_or(0);
+        let finance = 1 - hallucination;
+        let en = model.topics[hallucination].label_en.join(" ");
+        assert!(en.contains("hallucination"), "{en}");
+        assert!(
+            model.topics[finance]
+                .label_en
+                .join(" ")
+                .contains("portfolio")
+        );
+        assert!(
+            model.topics[hallucination]
+                .label_zh
+                .iter()
+                .any(|w| w.contains("幻觉")),
+            "{:?}",
+            model.topics[hallucination].label_zh
+        );
+        for t in &model.topics {
+            for w in t.label_en.iter().chain(&t.label_zh) {
+                assert!(
+                    !LABEL_STOP_EN.split_whitespace().any(|s| s == w),
+                    "stop word {w}"
+                );
+                assert!(!w.chars().all(|c| c.is_ascii_digit()), "number {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn refitted_topics_keep_the_ids_of_the_topics_they_continue() {
+        let topic = |id, centroid: Vec<f32>, size| Topic {
+            id,
+            size,
+            label_en: vec![],
+            label_zh: vec![],
+            representative: vec![],
+            centroid,
+        };
+        let old = TopicModel {
+            params: TopicParams::default(),
+            topics: vec![topic(0, vec![1.0, 0.0], 10), topic(1, vec![0.0, 1.0], 5)],
+            assignments: vec![],
+            seconds: 0.0,
+        };
+        let mut new = TopicModel {
+            topics: vec![
+                topic(0, vec![0.0, 1.0], 9),
+                topic(1, vec![0.6, 0.8], 8),
+                topic(2, vec![1.0, 0.0], 3),
+            ],
+            ..old.clone()
+        };
+        keep_ids(&old, &mut new, 0.9);
+        let ids: Vec<usize> = new.topics.iter().map(|t| t.id).collect();
+        assert_eq!(
+            ids,
+            vec![1, 2, 0],
+            "continued topics keep their ids; the new one gets a fresh id"
+        );
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_topics() {
+        let (_, a) = fit_two_topics();
+        let (_, b) = fit_two_topics();
+        assert_eq!(a.topics, b.topics);
+        assert_eq!(a.assignments, b.assignments);
+    }
+}
