@@ -18,16 +18,9 @@ pub const MIXED: &str = "paperscope_mixed";
 /// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
 static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
 
-/// Han ideographs and the CJK punctuation/full-width forms that sit among them.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF
-        | 0x20000..=0x2FA1F)
-}
-
-fn is_han(c: char) -> bool {
-    is_cjk(c) && !matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
-}
+/// Kept here until every caller names `text::is_cjk`.
+pub use crate::text::is_cjk;
+use crate::text::is_han;
 
 pub fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(EnglishTokenizer {

@@ -5,9 +5,14 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot read: {source}", path.display())]
+    /// Reading or writing a file failed.
+    #[error("{}: cannot {action}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// `read` or `write`.
+        action: &'static str,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
@@ -43,8 +48,25 @@ pub enum Error {
     },
     #[error("unknown arXiv id `{id}`: not in the index")]
     UnknownId { id: String },
-    #[error("invalid argument {argument}: {reason}")]
-    InvalidArgument { argument: String, reason: String },
+    /// A parameter of a request (a CLI argument, an HTTP query parameter) has a value the
+    /// library cannot use. Named by parameter, not by flag, so every front end can show it.
+    #[error("{parameter}: {reason}")]
+    InvalidParameter {
+        /// The parameter's name (`mode`, `since`, `limit`, ...).
+        parameter: String,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+    /// A line of an input file (other than a digest) is malformed.
+    #[error("{}:{line}: {reason}", path.display())]
+    BadLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
     #[error("search engine error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
 }
@@ -52,16 +74,28 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// Reading `path` failed.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
+            action: "read",
             source,
         }
     }
 
-    pub fn invalid(argument: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            argument: argument.into(),
+    /// Writing `path` (or creating, renaming, removing it) failed.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            action: "write",
+            source,
+        }
+    }
+
+    /// A parameter's value cannot be used: `parameter` names it, `reason` says why.
+    pub fn invalid(parameter: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            parameter: parameter.into(),
             reason: reason.into(),
         }
     }

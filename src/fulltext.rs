@@ -25,7 +25,10 @@ use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDoc
 use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
 use crate::error::{Error, Result};
 use crate::paper::Paper;
+/// Temporary: callers should name `paper::strip_version`.
+pub use crate::paper::strip_version;
 use crate::query::{Filters, SearchQuery, category_terms};
+use crate::text::{is_cjk, truncate_chars};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
@@ -469,7 +472,7 @@ impl TextIndex {
         Snippets {
             english: make(self.fields.abstract_en, &self.english, 220),
             chinese: make(self.fields.abstract_zh, &self.chinese, 240),
-            prefer_chinese: text.chars().any(analyze::is_cjk),
+            prefer_chinese: text.chars().any(is_cjk),
         }
     }
 }
@@ -490,18 +493,6 @@ fn phrase_query(field: Field, terms: &[String]) -> Option<Box<dyn Query>> {
                 .map(|t| Term::from_field_text(field, t))
                 .collect(),
         ))),
-    }
-}
-
-pub fn strip_version(arxiv_id: &str) -> &str {
-    let id = arxiv_id.trim();
-    match id.rfind('v') {
-        Some(at)
-            if at > 0 && id[at + 1..].bytes().all(|b| b.is_ascii_digit()) && at + 1 < id.len() =>
-        {
-            &id[..at]
-        }
-        _ => id,
     }
 }
 
@@ -553,24 +544,5 @@ impl Snippets {
                 .map(|r| (r.start, r.end))
                 .collect(),
         }
-    }
-}
-
-pub fn truncate_chars(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_are_stripped_from_ids() {
-        assert_eq!(strip_version("2403.05266v2"), "2403.05266");
-        assert_eq!(strip_version("2403.05266"), "2403.05266");
-        assert_eq!(strip_version(" 2403.05266v "), "2403.05266v");
     }
 }

@@ -97,6 +97,20 @@ impl Paper {
     }
 }
 
+/// `2403.05266v2` -> `2403.05266`: the id a paper keeps across its versions.
+pub fn strip_version(arxiv_id: &str) -> &str {
+    let id = arxiv_id.trim();
+    match id.rfind('v') {
+        Some(at)
+            if at > 0 && id[at + 1..].bytes().all(|b| b.is_ascii_digit()) && at + 1 < id.len() =>
+        {
+            &id[..at]
+        }
+        _ => id,
+    }
+}
+
+/// The year and month a new-style arXiv id (`YYMM.NNNNN`) was first submitted in.
 pub fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
     let yymm = id.get(..4)?;
     if !yymm.bytes().all(|b| b.is_ascii_digit()) || id.as_bytes().get(4) != Some(&b'.') {
@@ -110,6 +124,13 @@ pub fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_stripped_from_ids() {
+        assert_eq!(strip_version("2403.05266v2"), "2403.05266");
+        assert_eq!(strip_version("2403.05266"), "2403.05266");
+        assert_eq!(strip_version(" 2403.05266v "), "2403.05266v");
+    }
 
     #[test]
     fn year_month_from_new_style_ids() {

@@ -87,16 +87,16 @@ impl Filters {
                 .map(|c| c.trim().to_lowercase())
                 .filter(|c| !c.is_empty())
                 .collect(),
-            since: since.map(|s| parse_month("--since", s)).transpose()?,
-            until: until.map(|s| parse_month("--until", s)).transpose()?,
+            since: since.map(|s| parse_month("since", s)).transpose()?,
+            until: until.map(|s| parse_month("until", s)).transpose()?,
         };
         if let (Some(since), Some(until)) = (filters.since, filters.until)
             && since > until
         {
             return Err(Error::invalid(
-                "--since",
+                "since",
                 format!(
-                    "{} is after --until {}",
+                    "{} is after until {}",
                     format_month(since),
                     format_month(until)
                 ),

@@ -13,6 +13,7 @@ use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
 use crate::error::{Error, Result};
 
@@ -312,10 +313,9 @@ impl VectorIndex {
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = self.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let vectors_path = dir.join(VECTORS_FILE);
-        std::fs::write(&vectors_path, &bytes).map_err(|e| Error::io(&vectors_path, e))?;
+        write_atomically(&dir.join(VECTORS_FILE), &bytes)?;
         let mut crc_graph_files = Vec::new();
         if let Some(graph) = &self.graph {
             graph
@@ -336,7 +336,7 @@ impl VectorIndex {
             crc_vectors: crc32fast::hash(&bytes),
             crc_graph_files,
         };
-        crate::store::write_atomically(&dir.join(META_FILE), &meta)
+        write_json_atomically(&dir.join(META_FILE), &meta)
     }
 
     /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).

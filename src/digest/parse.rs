@@ -335,7 +335,7 @@ fn strip_title_suffix(title: &str) -> &str {
 }
 
 fn is_english_abstract(text: &str) -> bool {
-    EN_PREFIX.is_match(text) || !text.chars().any(crate::analyze::is_cjk)
+    EN_PREFIX.is_match(text) || !text.chars().any(crate::text::is_cjk)
 }
 
 fn strip_zh_prefix(text: &str) -> &str {

@@ -1,0 +1,36 @@
+//! How the library reports long work (parsing, embedding, indexing, fitting topics): one stage at
+//! a time, a known number of steps, one `inc` per step. The CLI draws bars; the server and the
+//! tests pass [`Quiet`].
+
+/// Receives the progress of long work. Implementations must be cheap and thread-safe: `inc` is
+/// called from worker threads once per item.
+pub trait Progress: Sync {
+    /// A new stage of `total` steps begins (the previous one, if any, is over).
+    fn start(&self, stage: &'static str, total: usize);
+    /// One step of the current stage is done.
+    fn inc(&self);
+    /// The current stage is over.
+    fn finish(&self);
+}
+
+/// Reports nothing: for callers that show no progress.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &'static str, _: usize) {}
+    fn inc(&self) {}
+    fn finish(&self) {}
+}
+
+/// Runs `work` as one stage of `total` steps, finishing the stage however `work` ends.
+pub fn stage<T>(
+    progress: &dyn Progress,
+    name: &'static str,
+    total: usize,
+    work: impl FnOnce() -> T,
+) -> T {
+    progress.start(name, total);
+    let result = work();
+    progress.finish();
+    result
+}
