@@ -40,25 +40,66 @@ fn model_error(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Where the embedding model comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ModelSource {
+    /// The model built into the binary (`data/model/` at build time), so an installed
+    /// `paperscope` needs no files beside it.
+    #[default]
+    Shipped,
+    /// A model directory holding `tokenizer.json` and `model.safetensors`.
+    Dir(PathBuf),
+}
+
+impl ModelSource {
+    /// Loads the model.
+    pub fn load(&self) -> Result<Embedder> {
+        match self {
+            ModelSource::Shipped => Embedder::shipped(),
+            ModelSource::Dir(dir) => Embedder::load(dir),
+        }
+    }
+}
+
+/// The shipped model's files, compiled in: ~37 MB of the binary, and no lookup rule that could
+/// fail on a machine where the source tree is not.
+static SHIPPED_TOKENIZER: &[u8] = include_bytes!("../data/model/tokenizer.json");
+static SHIPPED_WEIGHTS: &[u8] = include_bytes!("../data/model/model.safetensors");
+
 impl Embedder {
-    /// The model shipped with the repository.
-    pub fn default_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/model")
+    /// The model shipped with paperscope (built into the binary).
+    pub fn shipped() -> Result<Self> {
+        Self::from_bytes(
+            SHIPPED_TOKENIZER,
+            SHIPPED_WEIGHTS,
+            Path::new("<built-in model>"),
+        )
     }
 
+    /// Loads the model in `dir` (`tokenizer.json` and `model.safetensors`).
     pub fn load(dir: &Path) -> Result<Self> {
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         if !tokenizer_path.is_file() {
             return Err(model_error(&tokenizer_path, "file is missing"));
         }
-        let tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| model_error(&tokenizer_path, format!("not a tokenizer.json ({e})")))?;
+        let tokenizer =
+            std::fs::read(&tokenizer_path).map_err(|e| model_error(&tokenizer_path, e))?;
         let weights_path = dir.join(WEIGHTS_FILE);
-        let bytes = std::fs::read(&weights_path).map_err(|e| model_error(&weights_path, e))?;
-        let tensors = SafeTensors::deserialize(&bytes)
+        let weights = std::fs::read(&weights_path).map_err(|e| model_error(&weights_path, e))?;
+        Self::from_bytes(&tokenizer, &weights, dir)
+    }
+
+    /// A model from the bytes of its two files; `origin` names them in errors.
+    fn from_bytes(tokenizer: &[u8], weights: &[u8], origin: &Path) -> Result<Self> {
+        let tokenizer_path = origin.join(TOKENIZER_FILE);
+        let tokenizer = Tokenizer::from_bytes(tokenizer)
+            .map_err(|e| model_error(&tokenizer_path, format!("not a tokenizer.json ({e})")))?;
+        let weights_path = origin.join(WEIGHTS_FILE);
+        let bytes = weights;
+        let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| model_error(&weights_path, format!("not a safetensors file ({e})")))?;
         let (_, metadata) =
-            SafeTensors::read_metadata(&bytes).map_err(|e| model_error(&weights_path, e))?;
+            SafeTensors::read_metadata(bytes).map_err(|e| model_error(&weights_path, e))?;
         let model_id = metadata
             .metadata()
             .as_ref()
@@ -118,7 +159,7 @@ impl Embedder {
             vocab,
             dims,
             model_id,
-            checksum: format!("crc32:{:08x}", crc32fast::hash(&bytes)),
+            checksum: format!("crc32:{:08x}", crc32fast::hash(bytes)),
         })
     }
 
@@ -237,7 +278,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// How a paper's vector is made from its fields (measured in BENCHMARKS.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Recipe {
     /// One text of everything, both languages.

@@ -1,10 +1,33 @@
 //! paperscope: a bilingual (English + Chinese) search and topic engine for arXiv paper digests.
 //!
-//! Modules, one job each: `paper` (the record), `digest` (Markdown <-> papers), `analyze`
-//! (tokenizers), `fulltext` (Tantivy), `query` (query syntax and filters), `store` (the index
-//! directory), `search` (ranked results for a query), `stats` (counts).
+//! The library does all the work; the `paperscope` binary and its HTTP server only translate
+//! arguments and requests into calls of it. Modules, each with one job, from the bottom up:
+//!
+//! - [`paper`], [`text`], [`error`], [`atomic`], [`progress`]: the record, script helpers,
+//!   typed errors, the one atomic file writer, progress reporting;
+//! - [`query`], [`analyze`], [`digest`]: query syntax and filters, the English / Chinese
+//!   analyzers, the digest Markdown format (parse, render, HTML);
+//! - [`fulltext`] (Tantivy, BM25), [`embed`] (text -> vector), [`vectors`] (exact / HNSW
+//!   search), [`hybrid`] (fusing the two rankings), [`topics`] (clustering and labels);
+//! - [`store`] (the index directory and its generations) and [`update`] (the write path);
+//! - [`search`] ([`Engine`]: search, related, papers, topics), [`compose`] (new digests),
+//!   [`stats`], [`eval`] (measurements).
+//!
+//! ```no_run
+//! use paperscope::{Engine, ModelSource, Needs};
+//! use paperscope::query::{Filters, SearchQuery};
+//! use paperscope::search::Mode;
+//!
+//! let engine = Engine::open("index".as_ref(), &ModelSource::Shipped, Needs::WordsAndMeaning)?;
+//! let query = SearchQuery::parse("幻觉 基准")?;
+//! let response = engine.search(&query, &Filters::default(), 5, Mode::Hybrid)?;
+//! assert!(response.results.len() <= 5);
+//! # Ok::<(), paperscope::Error>(())
+//! ```
 
 pub mod analyze;
+pub mod atomic;
+pub mod compose;
 pub mod digest;
 pub mod embed;
 pub mod error;
@@ -12,12 +35,18 @@ pub mod eval;
 pub mod fulltext;
 pub mod hybrid;
 pub mod paper;
+pub mod progress;
 pub mod query;
 pub mod search;
 pub mod stats;
 pub mod store;
+pub mod text;
 pub mod topics;
+pub mod update;
 pub mod vectors;
 
+pub use embed::ModelSource;
 pub use error::{Error, Result};
 pub use paper::Paper;
+pub use search::{Engine, Needs};
+pub use store::Store;

@@ -1,19 +1,22 @@
 //! Answering a query: ranked papers from the words side (BM25), the meaning side (vectors), with
 //! what a reader needs to judge them.
 
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::embed::{Embedder, dot, mean_direction};
+use crate::embed::{Embedder, ModelSource, dot, mean_direction};
 use crate::error::{Error, Result};
 use crate::fulltext::Snippet;
 use crate::hybrid::{Fusion, Why, fuse};
 use crate::query::{Filters, SearchQuery};
 use crate::store::Store;
+use crate::topics::{self, Topic, TopicModel};
 use crate::vectors::VectorIndex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// Which ranking a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Words: BM25 over the bilingual text.
@@ -25,12 +28,32 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order they are listed to users.
+    pub const ALL: [Mode; 3] = [Mode::Hybrid, Mode::Bm25, Mode::Vector];
+
+    /// The mode's name as users write it.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Bm25 => "bm25",
             Mode::Vector => "vector",
             Mode::Hybrid => "hybrid",
         }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "mode",
+                    format!("unknown value {value:?} (hybrid, bm25, vector)"),
+                )
+            })
     }
 }
 
@@ -68,6 +91,9 @@ pub struct SearchResponse {
     /// Papers that matched before the cut to `limit` (for vectors: the papers allowed).
     pub total: usize,
     pub results: Vec<SearchResult>,
+    /// What the answer could not use (e.g. damaged vectors), each one line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The text a paper's more-like-this query is built from: English title twice, Chinese title,
@@ -113,29 +139,154 @@ impl From<crate::hybrid::Fused> for Ranked {
 /// Candidates each side contributes to fusion, whatever the number of results asked for.
 const FUSION_DEPTH: usize = 100;
 
-/// What a search can use: the text index always, the vectors when loaded.
-pub struct Engine<'a> {
-    pub store: &'a Store,
-    pub meaning: Option<(&'a Embedder, &'a VectorIndex)>,
+/// Which topics to show: the fitted ones or broader merged ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicLevel {
+    /// The fitted topics.
+    #[default]
+    Fine,
+    /// About a third as many, merged from the fitted ones.
+    Coarse,
+}
+
+impl std::str::FromStr for TopicLevel {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "fine" => Ok(TopicLevel::Fine),
+            "coarse" => Ok(TopicLevel::Coarse),
+            _ => Err(Error::invalid(
+                "level",
+                format!("unknown value {value:?} (fine, coarse)"),
+            )),
+        }
+    }
+}
+
+/// The meaning side of an index: the embedding model and the paper vectors it made.
+pub struct Meaning {
+    /// The model that embeds queries (the one the vectors were made with).
+    pub embedder: Embedder,
+    /// The paper vectors.
+    pub vectors: VectorIndex,
+}
+
+/// An opened index, ready to answer: the text index always, the vectors when they could be
+/// loaded. This is what the CLI, the server and the tests search with.
+pub struct Engine {
+    store: Store,
+    meaning: Option<Meaning>,
+    /// Why the vectors are not loaded, when they were asked for and failed.
+    meaning_error: Option<String>,
+    /// How the two rankings are fused in hybrid mode.
     pub fusion: Fusion,
 }
 
-impl<'a> Engine<'a> {
-    pub fn new(store: &'a Store, meaning: Option<(&'a Embedder, &'a VectorIndex)>) -> Self {
+/// What an engine needs loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The text index only (BM25 search, papers, stats).
+    Words,
+    /// Words and meaning; if the vectors cannot be loaded the engine still opens and hybrid
+    /// searches answer with BM25 and a warning.
+    WordsAndMeaning,
+    /// Words and meaning, and opening fails if the vectors cannot be loaded.
+    Meaning,
+}
+
+impl Needs {
+    /// What a search in `mode` needs.
+    pub fn for_mode(mode: Mode) -> Needs {
+        match mode {
+            Mode::Bm25 => Needs::Words,
+            Mode::Hybrid => Needs::WordsAndMeaning,
+            Mode::Vector => Needs::Meaning,
+        }
+    }
+}
+
+impl Engine {
+    /// An engine over an opened store and, optionally, its vectors.
+    pub fn new(store: Store, meaning: Option<Meaning>) -> Self {
         Engine {
             store,
             meaning,
+            meaning_error: None,
             fusion: Fusion::default(),
         }
     }
 
-    fn meaning(&self) -> Result<(&'a Embedder, &'a VectorIndex)> {
-        self.meaning.ok_or_else(|| {
-            Error::invalid(
-                "--mode",
-                "this search needs the vector index, which is not loaded",
-            )
+    /// Opens the index in `dir` with what `needs` asks for. The model is loaded on another
+    /// thread while the text index opens (the tokenizer takes ~0.5 s to build).
+    pub fn open(dir: &Path, model: &ModelSource, needs: Needs) -> Result<Engine> {
+        if needs == Needs::Words {
+            return Ok(Engine::new(Store::open(dir)?, None));
+        }
+        std::thread::scope(|scope| {
+            let loading = scope.spawn(|| model.load());
+            let store = Store::open(dir)?;
+            let meaning = loading
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::Model {
+                        path: dir.to_path_buf(),
+                        reason: "loading the embedding model failed".into(),
+                    })
+                })
+                .and_then(|embedder| {
+                    let vectors = store.vectors(&embedder)?;
+                    Ok(Meaning { embedder, vectors })
+                });
+            match meaning {
+                Ok(meaning) => Ok(Engine::new(store, Some(meaning))),
+                Err(error) if needs == Needs::WordsAndMeaning => Ok(Engine {
+                    meaning_error: Some(error.to_string()),
+                    ..Engine::new(store, None)
+                }),
+                Err(error) => Err(error),
+            }
         })
+    }
+
+    /// The opened index.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The model and vectors, when loaded.
+    pub fn meaning(&self) -> Option<&Meaning> {
+        self.meaning.as_ref()
+    }
+
+    /// Why the vectors could not be loaded, if they could not.
+    pub fn meaning_error(&self) -> Option<&str> {
+        self.meaning_error.as_deref()
+    }
+
+    fn need_meaning(&self) -> Result<(&Embedder, &VectorIndex)> {
+        match &self.meaning {
+            Some(m) => Ok((&m.embedder, &m.vectors)),
+            None => Err(Error::invalid(
+                "mode",
+                match &self.meaning_error {
+                    Some(why) => format!(
+                        "this search needs the vector index, which could not be loaded: {why}"
+                    ),
+                    None => "this search needs the vector index, which is not loaded".to_string(),
+                },
+            )),
+        }
+    }
+
+    /// The mode a search asked for in `mode` really runs in: hybrid without vectors is BM25.
+    pub fn effective_mode(&self, mode: Mode) -> Mode {
+        if mode == Mode::Hybrid && self.meaning.is_none() {
+            Mode::Bm25
+        } else {
+            mode
+        }
     }
 
     /// Ranked papers, best first, and the number of candidates.
@@ -146,7 +297,7 @@ impl<'a> Engine<'a> {
         limit: usize,
         mode: Mode,
     ) -> Result<(Vec<Ranked>, usize)> {
-        match mode {
+        match self.effective_mode(mode) {
             Mode::Bm25 => {
                 let (hits, total) = self.store.text.search(query, filters, limit)?;
                 let ranked = hits
@@ -186,7 +337,7 @@ impl<'a> Engine<'a> {
                 Ok((ranked, total))
             }
             Mode::Hybrid => {
-                let (embedder, vectors) = self.meaning()?;
+                let (embedder, vectors) = self.need_meaning()?;
                 let depth = limit.max(FUSION_DEPTH);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(u32, f32)> = bm25.iter().map(|h| (h.number, h.score)).collect();
@@ -214,7 +365,7 @@ impl<'a> Engine<'a> {
         filters: &Filters,
         limit: usize,
     ) -> Result<(Vec<(u32, f32)>, usize)> {
-        let (embedder, vectors) = self.meaning()?;
+        let (embedder, vectors) = self.need_meaning()?;
         let allowed = self.store.text.allowed(query, filters)?;
         let total = allowed
             .as_ref()
@@ -231,6 +382,23 @@ impl<'a> Engine<'a> {
         ))
     }
 
+    /// The `limit` best papers for `query` among those `filters` allow, ranked in `mode`,
+    /// with snippets and the why of each. Hybrid without loaded vectors answers with BM25 and
+    /// says so in `warnings`.
+    ///
+    /// ```no_run
+    /// use paperscope::{Engine, ModelSource, Needs};
+    /// use paperscope::query::{Filters, SearchQuery};
+    /// use paperscope::search::Mode;
+    ///
+    /// let engine = Engine::open("index".as_ref(), &ModelSource::Shipped, Needs::WordsAndMeaning)?;
+    /// let query = SearchQuery::parse("hallucination benchmark")?;
+    /// let response = engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?;
+    /// for result in &response.results {
+    ///     println!("{} {}", result.arxiv_id, result.title_en);
+    /// }
+    /// # Ok::<(), paperscope::Error>(())
+    /// ```
     pub fn search(
         &self,
         query: &SearchQuery,
@@ -242,12 +410,22 @@ impl<'a> Engine<'a> {
         let (ranked, total) = self.rank(query, filters, limit, mode)?;
         let snippets = self.store.text.snippets(query);
         let results = self.results(&ranked, |paper| snippets.for_paper(paper))?;
+        let effective = self.effective_mode(mode);
+        let mut warnings = Vec::new();
+        if effective != mode {
+            let why = self
+                .meaning_error
+                .as_deref()
+                .unwrap_or("the vector index is not loaded");
+            warnings.push(format!("{why}; answering with BM25 only"));
+        }
         Ok(SearchResponse {
             query: query.raw.clone(),
-            mode,
+            mode: effective,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total,
             results,
+            warnings,
         })
     }
 
@@ -260,7 +438,7 @@ impl<'a> Engine<'a> {
         limit: usize,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
-        let (embedder, vectors) = self.meaning()?;
+        let (embedder, vectors) = self.need_meaning()?;
         let (texts, query_vector, exclude, description) = match target {
             RelatedTo::Ids(ids) => {
                 let mut papers = Vec::new();
@@ -290,16 +468,13 @@ impl<'a> Engine<'a> {
             }
             RelatedTo::Text(text) => {
                 if text.trim().is_empty() {
-                    return Err(Error::invalid("--text", "the text is empty"));
+                    return Err(Error::invalid("text", "the text is empty"));
                 }
                 (
                     vec![text.clone()],
                     embedder.embed(text),
                     Vec::new(),
-                    format!(
-                        "related to text: {}",
-                        crate::fulltext::truncate_chars(text, 60)
-                    ),
+                    format!("related to text: {}", crate::text::truncate_chars(text, 60)),
                 )
             }
         };
@@ -346,7 +521,74 @@ impl<'a> Engine<'a> {
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total: allowed.iter().filter(|&&a| a).count(),
             results,
+            warnings: Vec::new(),
         })
+    }
+
+    /// One paper by arXiv id (with or without version).
+    pub fn paper(&self, arxiv_id: &str) -> Result<crate::Paper> {
+        self.store
+            .text
+            .paper_by_id(arxiv_id)?
+            .ok_or_else(|| Error::UnknownId {
+                id: arxiv_id.to_string(),
+            })
+    }
+
+    /// Every paper, in paper-number order.
+    pub fn papers(&self) -> Result<Vec<crate::Paper>> {
+        self.store.papers()
+    }
+
+    /// The index's topic model at `level`: the fitted topics, or (coarse) about a third as many
+    /// broader ones merged from them.
+    pub fn topics(&self, level: TopicLevel) -> Result<TopicModel> {
+        let model = self.store.topics()?.ok_or_else(|| Error::IndexCorrupt {
+            path: self.store.dir().to_path_buf(),
+            reason: "it has no topic model (written by an older paperscope); fit one with `paperscope topics --refit`".into(),
+        })?;
+        match level {
+            TopicLevel::Fine => Ok(model),
+            TopicLevel::Coarse => {
+                let (_, vectors) = self.need_meaning()?;
+                let papers = self.papers()?;
+                let by_paper = vectors.by_paper(papers.len());
+                let target = (model.topics.len() / 3).max(2);
+                Ok(topics::coarsen(&model, &papers, &by_paper, target))
+            }
+        }
+    }
+
+    /// One topic of `model` and its first `limit` papers, closest to its centre first; an
+    /// unknown id is an error naming it.
+    pub fn topic<'m>(
+        &self,
+        model: &'m TopicModel,
+        id: usize,
+        limit: usize,
+    ) -> Result<(&'m Topic, Vec<crate::Paper>)> {
+        let topic = model.topics.iter().find(|t| t.id == id).ok_or_else(|| {
+            Error::invalid(
+                "topic",
+                format!("no topic {id}: `paperscope topics` lists them"),
+            )
+        })?;
+        let mut members: Vec<&topics::Assignment> = model
+            .assignments
+            .iter()
+            .filter(|a| a.nearest == id)
+            .collect();
+        members.sort_by(|a, b| {
+            b.closeness
+                .total_cmp(&a.closeness)
+                .then(a.arxiv_id.cmp(&b.arxiv_id))
+        });
+        let papers = members
+            .iter()
+            .take(limit)
+            .map(|a| self.paper(&a.arxiv_id))
+            .collect::<Result<_>>()?;
+        Ok((topic, papers))
     }
 
     /// Full result records for ranked papers.

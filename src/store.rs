@@ -1,8 +1,16 @@
-//! The index directory as a whole: manifest, generations, the writer lock, atomic commit.
+//! The index directory: the manifest, its generations, the writer lock, and the atomic commit of
+//! a new generation. Only this module and `update` know the directory's layout.
 //!
-//! A write builds a complete new generation directory beside the live one and then swaps
-//! `manifest.json` (temp file, fsync, rename). Readers follow the manifest, so a crash or a bad
-//! input part-way leaves the previous generation answering exactly as before.
+//! ```text
+//! index/
+//!   manifest.json       format, generation, paper count, model; swapped atomically
+//!   gen-NNNNNN/         one complete generation: text/ (Tantivy), vectors/, topics.json
+//!   write.lock          held (flock) by the one writer
+//! ```
+//!
+//! A write builds a complete new generation beside the live one (parts it does not change are
+//! hard-linked from the live one) and then swaps `manifest.json`. Readers follow the manifest,
+//! so a crash or a bad input part-way leaves the previous generation answering as before.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -11,42 +19,55 @@ use std::path::{Path, PathBuf};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
-use crate::digest::merge_duplicates;
+use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::{Embedder, Recipe};
 use crate::error::{Error, Result};
-use crate::fulltext::{self, TextIndex};
+use crate::fulltext::TextIndex;
 use crate::paper::Paper;
-use crate::vectors::{VectorIndex, VectorParams};
+use crate::topics::TopicModel;
+use crate::vectors::VectorIndex;
 
-/// 2: every generation also holds `vectors/` and the manifest names the embedding model.
-pub const FORMAT_VERSION: u32 = 2;
-/// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
-pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
+/// 3: topics.json lives in the generation (written under the lock with the rest).
+pub const FORMAT_VERSION: u32 = 3;
+/// Format 2 differs only in keeping topics.json beside the manifest: its text and vectors are
+/// read as they are; its topics are refitted by the next write.
+const READABLE_FORMATS: [u32; 2] = [2, FORMAT_VERSION];
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "write.lock";
-const TOPICS: &str = "topics.json";
+const TEXT_DIR: &str = "text";
+const VECTORS_DIR: &str = "vectors";
+const TOPICS_FILE: &str = "topics.json";
 
+/// What `manifest.json` records about the live generation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// On-disk format ([`FORMAT_VERSION`] when written by this build).
     pub format_version: u32,
+    /// Counts up by one with every committed write.
     pub generation: u64,
+    /// Papers in the generation (dense numbers `0..paper_count`).
     pub paper_count: usize,
     /// Directory of the live generation, relative to the index directory.
     pub generation_dir: String,
+    /// The embedding model the vectors were made with.
     pub model: ModelInfo,
 }
 
 /// The embedding model the vectors were made with; another model's vectors are not comparable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// The model's name, from its weights file.
     pub id: String,
+    /// Vector dimensions.
     pub dims: usize,
     /// Fingerprint of the model's weights file.
     pub checksum: String,
+    /// How a paper's vector is made from its fields.
     pub recipe: Recipe,
 }
 
 impl ModelInfo {
+    /// The record of `embedder` making paper vectors by `recipe`.
     pub fn of(embedder: &Embedder, recipe: Recipe) -> Self {
         ModelInfo {
             id: embedder.model_id().to_string(),
@@ -61,34 +82,23 @@ impl ModelInfo {
     }
 }
 
-/// Reports long work: indexing, embedding, building the graph.
-pub trait Progress: Sync {
-    fn start(&self, stage: &'static str, total: usize);
-    fn inc(&self);
-    fn finish(&self);
-}
-
-/// For callers that show nothing.
-pub struct Quiet;
-
-impl Progress for Quiet {
-    fn start(&self, _: &'static str, _: usize) {}
-    fn inc(&self) {}
-    fn finish(&self) {}
-}
-
-/// An opened index: the manifest and the live generation's parts.
+/// An opened index: the manifest and the live generation's text index; vectors and topics are
+/// loaded on demand.
 pub struct Store {
-    pub dir: PathBuf,
+    dir: PathBuf,
+    /// The manifest as read when the store was opened.
     pub manifest: Manifest,
+    /// The generation's full-text (Tantivy) index.
     pub text: TextIndex,
 }
 
 impl Store {
+    /// Whether `dir` holds an index (its manifest exists).
     pub fn exists(dir: &Path) -> bool {
         dir.join(MANIFEST).is_file()
     }
 
+    /// Opens the live generation of the index in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         if !dir.is_dir() || !Self::exists(dir) {
             return Err(Error::IndexMissing {
@@ -96,8 +106,7 @@ impl Store {
             });
         }
         let manifest = read_manifest(dir)?;
-        let generation = dir.join(&manifest.generation_dir);
-        let text = TextIndex::open(&generation.join("text"))?;
+        let text = TextIndex::open(&dir.join(&manifest.generation_dir).join(TEXT_DIR))?;
         Ok(Store {
             dir: dir.to_path_buf(),
             manifest,
@@ -105,13 +114,24 @@ impl Store {
         })
     }
 
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn generation_path(&self) -> PathBuf {
+        self.dir.join(&self.manifest.generation_dir)
+    }
+
+    /// Every paper, in paper-number order.
     pub fn papers(&self) -> Result<Vec<Paper>> {
         self.text.all_papers()
     }
 
-    /// The saved topic model, if topics were fitted for this index.
-    pub fn load_topics(&self) -> Result<Option<crate::topics::TopicModel>> {
-        let path = self.dir.join(TOPICS);
+    /// The generation's topic model; `None` when none was fitted (an empty index, or one
+    /// written by an older paperscope).
+    pub fn topics(&self) -> Result<Option<TopicModel>> {
+        let path = self.generation_path().join(TOPICS_FILE);
         if !path.is_file() {
             return Ok(None);
         }
@@ -120,12 +140,8 @@ impl Store {
             .map(Some)
             .map_err(|e| Error::IndexCorrupt {
                 path,
-                reason: format!("topic model is not valid ({e}); run `paperscope topics --refit`"),
+                reason: format!("topic model is not valid ({e})"),
             })
-    }
-
-    pub fn save_topics(&self, model: &crate::topics::TopicModel) -> Result<()> {
-        write_atomically(&self.dir.join(TOPICS), model)
     }
 
     /// The vector index, refused when it was built with a model other than `embedder`.
@@ -138,7 +154,7 @@ impl Store {
                 current: current.describe(),
             });
         }
-        VectorIndex::load(&self.dir.join(&self.manifest.generation_dir).join("vectors"))
+        VectorIndex::load(&self.generation_path().join(VECTORS_DIR))
     }
 }
 
@@ -149,7 +165,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
         path: path.clone(),
         reason: format!("manifest is not valid ({e})"),
     })?;
-    if manifest.format_version != FORMAT_VERSION {
+    if !READABLE_FORMATS.contains(&manifest.format_version) {
         return Err(Error::IndexCorrupt {
             path,
             reason: format!(
@@ -170,14 +186,18 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     Ok(manifest)
 }
 
-/// Held while writing; released when dropped (or when the process dies: it is an OS file lock).
+/// The one writer's lock on an index directory, held while writing; released when dropped (or
+/// when the process dies: it is an OS file lock).
 pub struct WriteLock {
+    dir: PathBuf,
     _file: File,
 }
 
 impl WriteLock {
+    /// Takes the lock, creating the directory if needed; another writer gets
+    /// [`Error::IndexLocked`] at once instead of waiting.
     pub fn acquire(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let path = dir.join(LOCK);
         let mut file = OpenOptions::new()
             .read(true)
@@ -185,7 +205,7 @@ impl WriteLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| Error::write(&path, e))?;
         if file.try_lock_exclusive().is_err() {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
@@ -205,176 +225,172 @@ impl WriteLock {
             write!(file, "{}", std::process::id())?;
             file.sync_all()
         };
-        write_pid(&mut file).map_err(|e| Error::io(&path, e))?;
-        Ok(WriteLock { _file: file })
-    }
-}
-
-/// What an update did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Update {
-    /// Nothing new: the index was left as it was.
-    Unchanged { papers: usize },
-    Written {
-        generation: u64,
-        papers: usize,
-        added: usize,
-        updated: usize,
-        embedded: usize,
-    },
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UpdateOptions {
-    /// Re-embed every paper (after a model change) instead of reusing the previous vectors.
-    pub rebuild: bool,
-    pub vector_params: VectorParams,
-}
-
-/// Adds or updates `incoming` papers in both indexes: existing papers keep their numbers (and
-/// their vectors, unless changed), new ones are appended.
-pub fn update(
-    dir: &Path,
-    incoming: Vec<Paper>,
-    embedder: &Embedder,
-    options: UpdateOptions,
-    progress: &dyn Progress,
-) -> Result<Update> {
-    let _lock = WriteLock::acquire(dir)?;
-    let previous = if Store::exists(dir) {
-        Some(Store::open(dir)?)
-    } else {
-        None
-    };
-    let existing = match &previous {
-        Some(store) => store.papers()?,
-        None => Vec::new(),
-    };
-    let merged = merge_duplicates(existing.clone(), incoming);
-    let added = merged.len() - existing.len();
-    let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
-    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild {
-        return Ok(Update::Unchanged {
-            papers: merged.len(),
-        });
-    }
-    let model = ModelInfo::of(embedder, DEFAULT_RECIPE);
-    let (vectors, embedded) = match previous.as_ref().filter(|_| !options.rebuild) {
-        Some(store) => {
-            let mut index = store.vectors(embedder)?;
-            let changed: Vec<u32> = (0..merged.len())
-                .filter(|&i| existing.get(i) != Some(&merged[i]))
-                .map(|i| i as u32)
-                .collect();
-            let fresh = embed_papers(embedder, &merged, &changed, progress);
-            let count = fresh.len();
-            progress.start("graph", count);
-            index.upsert(changed.into_iter().zip(fresh).collect(), || progress.inc());
-            progress.finish();
-            (index, count)
-        }
-        None => {
-            let all: Vec<u32> = (0..merged.len() as u32).collect();
-            let fresh = embed_papers(embedder, &merged, &all, progress);
-            progress.start("graph", merged.len());
-            let index = VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
-                progress.inc()
-            });
-            progress.finish();
-            (index, merged.len())
-        }
-    };
-    let generation = previous.as_ref().map_or(1, |s| s.manifest.generation + 1);
-    let old_dir = previous.map(|s| s.manifest.generation_dir);
-    write_generation(dir, generation, &merged, &vectors, model, progress)?;
-    if let Some(old) = old_dir {
-        // The old generation is no longer referenced; a failure to delete it costs only disk.
-        let _ = fs::remove_dir_all(dir.join(old));
-    }
-    Ok(Update::Written {
-        generation,
-        papers: merged.len(),
-        added,
-        updated,
-        embedded,
-    })
-}
-
-fn embed_papers(
-    embedder: &Embedder,
-    papers: &[Paper],
-    numbers: &[u32],
-    progress: &dyn Progress,
-) -> Vec<Vec<f32>> {
-    use rayon::prelude::*;
-    progress.start("embedding", numbers.len());
-    let vectors = numbers
-        .par_iter()
-        .map(|&n| {
-            let v = embedder.paper_vector(&papers[n as usize], DEFAULT_RECIPE);
-            progress.inc();
-            v
+        write_pid(&mut file).map_err(|e| Error::write(&path, e))?;
+        Ok(WriteLock {
+            dir: dir.to_path_buf(),
+            _file: file,
         })
-        .collect();
-    progress.finish();
-    vectors
+    }
+
+    /// The locked index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
-fn write_generation(
-    dir: &Path,
+/// A generation being written under the writer lock. Nothing a reader sees changes until
+/// [`Staging::commit`]; dropped without a commit, it removes what it wrote.
+pub struct Staging<'lock> {
+    lock: &'lock WriteLock,
     generation: u64,
-    papers: &[Paper],
-    vectors: &VectorIndex,
-    model: ModelInfo,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let name = format!("gen-{generation:06}");
-    let staging = dir.join(format!("{name}.tmp"));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    }
-    let text_dir = staging.join("text");
-    fs::create_dir_all(&text_dir).map_err(|e| Error::io(&text_dir, e))?;
-    progress.start("indexing", papers.len());
-    let built = fulltext::build(&text_dir, papers, || progress.inc())
-        .and_then(|()| vectors.save(&staging.join("vectors")));
-    progress.finish();
-    if let Err(e) = built {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    let final_dir = dir.join(&name);
-    if final_dir.exists() {
-        fs::remove_dir_all(&final_dir).map_err(|e| Error::io(&final_dir, e))?;
-    }
-    fs::rename(&staging, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        generation,
-        paper_count: papers.len(),
-        generation_dir: name,
-        model,
-    };
-    write_atomically(&dir.join(MANIFEST), &manifest)
+    path: PathBuf,
+    committed: bool,
 }
 
-/// Temp file, fsync, rename, fsync the directory: the file is either old or new, never half.
-pub fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::IndexCorrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    // One temp name per process: two processes saving the same file never share a temp file.
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(parent) = path.parent() {
-            File::open(parent)?.sync_all()?;
+impl<'lock> Staging<'lock> {
+    /// Starts the generation after `previous` (the first one when there is none) in a fresh
+    /// staging directory.
+    pub fn begin(lock: &'lock WriteLock, previous: Option<&Store>) -> Result<Self> {
+        let generation = previous.map_or(1, |s| s.manifest.generation + 1);
+        let path = lock
+            .dir
+            .join(format!("{}.tmp", generation_name(generation)));
+        if path.exists() {
+            fs::remove_dir_all(&path).map_err(|e| Error::write(&path, e))?;
         }
-        Ok(())
-    };
-    write().map_err(|e| Error::io(path, e))
+        fs::create_dir_all(&path).map_err(|e| Error::write(&path, e))?;
+        Ok(Staging {
+            lock,
+            generation,
+            path,
+            committed: false,
+        })
+    }
+
+    /// The number this generation will have.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Where the new full-text index goes (created empty).
+    pub fn text_dir(&self) -> Result<PathBuf> {
+        let dir = self.path.join(TEXT_DIR);
+        fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// Where the new vector index goes.
+    pub fn vectors_dir(&self) -> PathBuf {
+        self.path.join(VECTORS_DIR)
+    }
+
+    /// Takes the live generation's full-text index as it is (hard links: Tantivy never changes
+    /// a file once written).
+    pub fn reuse_text(&self, previous: &Store) -> Result<()> {
+        link_tree(
+            &previous.generation_path().join(TEXT_DIR),
+            &self.path.join(TEXT_DIR),
+        )
+    }
+
+    /// Takes the live generation's vector index as it is.
+    pub fn reuse_vectors(&self, previous: &Store) -> Result<()> {
+        link_tree(
+            &previous.generation_path().join(VECTORS_DIR),
+            &self.vectors_dir(),
+        )
+    }
+
+    /// Writes the generation's topic model.
+    pub fn write_topics(&self, model: &TopicModel) -> Result<()> {
+        write_json_atomically(&self.path.join(TOPICS_FILE), model)
+    }
+
+    /// Makes the generation live: renames it into place and swaps the manifest. The previous
+    /// generation is removed afterwards (a failure there costs only disk space).
+    pub fn commit(mut self, paper_count: usize, model: ModelInfo) -> Result<u64> {
+        let dir = &self.lock.dir;
+        let previous = read_manifest(dir).ok().map(|m| m.generation_dir);
+        let name = generation_name(self.generation);
+        let final_dir = dir.join(&name);
+        if final_dir.exists() {
+            fs::remove_dir_all(&final_dir).map_err(|e| Error::write(&final_dir, e))?;
+        }
+        fs::rename(&self.path, &final_dir).map_err(|e| Error::write(&final_dir, e))?;
+        self.committed = true;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            generation: self.generation,
+            paper_count,
+            generation_dir: name.clone(),
+            model,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::IndexCorrupt {
+            path: dir.join(MANIFEST),
+            reason: e.to_string(),
+        })?;
+        write_atomically(&dir.join(MANIFEST), &json)?;
+        if let Some(old) = previous.filter(|old| *old != name) {
+            let _ = fs::remove_dir_all(dir.join(old));
+        }
+        Ok(self.generation)
+    }
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn generation_name(generation: u64) -> String {
+    format!("gen-{generation:06}")
+}
+
+/// Recreates the tree `from` at `to` with hard links (a copy where links are not possible).
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| Error::write(to, e))?;
+    for entry in fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io(&source, e))?;
+        if kind.is_dir() {
+            link_tree(&source, &target)?;
+        } else if kind.is_file() && fs::hard_link(&source, &target).is_err() {
+            fs::copy(&source, &target).map_err(|e| Error::write(&target, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = WriteLock::acquire(dir.path()).unwrap();
+        let second = WriteLock::acquire(dir.path()).err().expect("locked");
+        assert!(matches!(second, Error::IndexLocked { .. }), "{second}");
+    }
+
+    #[test]
+    fn an_uncommitted_generation_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = WriteLock::acquire(dir.path()).unwrap();
+        {
+            let staging = Staging::begin(&lock, None).unwrap();
+            staging.text_dir().unwrap();
+            assert_eq!(staging.generation(), 1);
+        }
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(LOCK)]);
+    }
 }

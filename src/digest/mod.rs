@@ -1,6 +1,6 @@
-//! Digest Markdown files: reading them (`parse`) and, across files, gathering one record per paper.
+//! The digest format: reading Markdown digests (`parse`) and, across files, gathering one record
+//! per paper; writing papers back as Markdown (`render`), one HTML page (`html`) or JSON.
 
-pub mod compose;
 pub mod html;
 pub mod parse;
 pub mod render;
@@ -10,9 +10,78 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use serde::Serialize;
+
 use crate::error::{Error, Result};
 use crate::paper::Paper;
 pub use parse::{ParsedFile, Warning, parse_file, parse_str};
+pub use render::{RelatedOf, Section};
+
+/// How a written digest is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The input's Markdown format (reads back with `parse`).
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// `{"sections": [{"title", "papers": [paper fields + "related"]}]}`.
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "markdown" | "md" => Ok(Format::Markdown),
+            "html" => Ok(Format::Html),
+            "json" => Ok(Format::Json),
+            _ => Err(Error::invalid(
+                "format",
+                format!("unknown value {value:?} (markdown, html, json)"),
+            )),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonSection<'a> {
+    title: Option<&'a str>,
+    papers: Vec<JsonPaper<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPaper<'a> {
+    #[serde(flatten)]
+    paper: &'a Paper,
+    related: Vec<(String, String)>,
+}
+
+/// The sections written in `format`, each entry followed by its related papers.
+pub fn write(sections: &[Section], related: &RelatedOf, format: Format) -> Result<String> {
+    Ok(match format {
+        Format::Markdown => render::render_sections(sections, related),
+        Format::Html => html::render_html(sections, related),
+        Format::Json => {
+            let json: Vec<JsonSection> = sections
+                .iter()
+                .map(|s| JsonSection {
+                    title: s.title.as_deref(),
+                    papers: s
+                        .papers
+                        .iter()
+                        .map(|p| JsonPaper {
+                            paper: p,
+                            related: related(p),
+                        })
+                        .collect(),
+                })
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "sections": json }))
+                .map_err(|e| Error::invalid("format", e.to_string()))?
+        }
+    })
+}
 
 /// Papers read from a set of digest files, one per arXiv id.
 #[derive(Debug, Default)]

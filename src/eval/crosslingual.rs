@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::embed::{Embedder, chinese_side, english_side};
 use crate::paper::Paper;
+use crate::progress::Progress;
 
 /// Known-item retrieval: query `i` should find document `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -100,6 +101,17 @@ pub fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
 
 /// The cross-lingual known-item tests over every paper.
 pub fn crosslingual(
+    embedder: &Embedder,
+    papers: &[Paper],
+    progress: &dyn Progress,
+) -> CrossLingual {
+    progress.start("embedding", papers.len() * 5);
+    let report = run_crosslingual(embedder, papers, || progress.inc());
+    progress.finish();
+    report
+}
+
+fn run_crosslingual(
     embedder: &Embedder,
     papers: &[Paper],
     on_step: impl Fn() + Sync,

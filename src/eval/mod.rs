@@ -16,5 +16,6 @@ pub use crosslingual::{
     CrossLingual, KnownItem, crosslingual, known_item_ranks, summarize_ranks, without_latin_words,
 };
 pub use retrieval::{
-    JudgedQuery, Metrics, QueryOutcome, Report, evaluate, load_queries, percentile,
+    JudgedQuery, Metrics, QueryOutcome, Report, evaluate, evaluate_methods, load_queries,
+    percentile, search_methods,
 };

@@ -14,8 +14,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::fulltext::strip_version;
-use crate::paper::year_month_of_id;
+use crate::hybrid::Fusion;
+use crate::paper::{strip_version, year_month_of_id};
+use crate::query::{Filters, SearchQuery};
+use crate::search::{Engine, Mode};
 
 /// One line of a judged query file.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,11 +42,10 @@ pub fn load_queries(path: &Path) -> Result<Vec<JudgedQuery>> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let malformed = |reason: &str| {
-            Error::invalid(
-                format!("{}:{}", path.display(), i + 1),
-                format!("{reason}; expected `qid<TAB>query<TAB>id,id:2,...`"),
-            )
+        let malformed = |reason: &str| Error::BadLine {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason: format!("{reason}; expected `qid<TAB>query<TAB>id,id:2,...`"),
         };
         let fields: Vec<&str> = line.split('\t').collect();
         let [qid, query, ids] = fields[..] else {
@@ -80,10 +81,11 @@ pub fn load_queries(path: &Path) -> Result<Vec<JudgedQuery>> {
         });
     }
     if queries.is_empty() {
-        return Err(Error::invalid(
-            path.display().to_string(),
-            "no queries in the file",
-        ));
+        return Err(Error::BadLine {
+            path: path.to_path_buf(),
+            line: text.lines().count().max(1),
+            reason: "no queries in the file".into(),
+        });
     }
     Ok(queries)
 }
@@ -177,6 +179,40 @@ pub struct Report {
     pub latency_p99_ms: f64,
     /// Every query's own figures, in file order.
     pub queries: Vec<QueryOutcome>,
+}
+
+/// The ranking methods `eval search` compares: each side alone, the default hybrid, reciprocal
+/// rank fusion, and a fixed vector weight.
+pub fn search_methods() -> Vec<(&'static str, Mode, Fusion)> {
+    vec![
+        ("bm25", Mode::Bm25, Fusion::default()),
+        ("vector", Mode::Vector, Fusion::default()),
+        ("hybrid", Mode::Hybrid, Fusion::default()),
+        ("rrf", Mode::Hybrid, Fusion::Rrf { k: 60.0 }),
+        ("alpha-0.3", Mode::Hybrid, Fusion::Convex { alpha: 0.3 }),
+    ]
+}
+
+/// Evaluates every method of [`search_methods`] on `queries` (top 100 of each query); the
+/// engine's fusion is left as it was.
+pub fn evaluate_methods(engine: &mut Engine, queries: &[JudgedQuery]) -> Result<Vec<Report>> {
+    let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
+    let original = engine.fusion;
+    let mut reports = Vec::new();
+    for (name, mode, fusion) in search_methods() {
+        engine.fusion = fusion;
+        let report = evaluate(name, queries, |q| {
+            let (ranked, _) =
+                engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
+            Ok(ranked
+                .iter()
+                .filter_map(|r| ids.get(r.number as usize).cloned())
+                .collect())
+        });
+        engine.fusion = original;
+        reports.push(report?);
+    }
+    Ok(reports)
 }
 
 /// Runs `rank` (query -> ranked arXiv ids, best first) on every query and scores it.

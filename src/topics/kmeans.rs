@@ -10,12 +10,25 @@ use rayon::prelude::*;
 use super::Rng;
 use crate::embed::{dot, normalize};
 
-/// Spherical k-means with k-means++ seeding: (assignment, centroids).
-pub(super) fn kmeans(points: &[Vec<f32>], k: usize, rng: &mut Rng) -> (Vec<usize>, Vec<Vec<f32>>) {
+/// Spherical k-means starting from `initial` centroids (a previous fit's topics), topped up to
+/// `k` by k-means++ picks; with no initial centroids this is plain k-means++.
+pub(super) fn kmeans_from(
+    points: &[Vec<f32>],
+    initial: Vec<Vec<f32>>,
+    k: usize,
+    rng: &mut Rng,
+) -> (Vec<usize>, Vec<Vec<f32>>) {
     let n = points.len();
     let k = k.clamp(1, n.max(1));
-    let mut centroids = vec![points[(rng.next() % n as u64) as usize].clone()];
-    let mut best: Vec<f32> = points.iter().map(|p| 1.0 - dot(p, &centroids[0])).collect();
+    let mut centroids = initial;
+    centroids.truncate(k);
+    if centroids.is_empty() {
+        centroids.push(points[(rng.next() % n as u64) as usize].clone());
+    }
+    let mut best: Vec<f32> = points
+        .iter()
+        .map(|p| 1.0 - nearest(p, &centroids).1)
+        .collect();
     while centroids.len() < k {
         let total: f32 = best.iter().map(|d| d.max(0.0).powi(2)).sum();
         let mut target = rng.unit() * total;

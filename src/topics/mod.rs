@@ -23,14 +23,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::embed::{dot, normalize};
+use crate::embed::normalize;
 use crate::paper::Paper;
 
 pub use hierarchy::coarsen;
 // Topic quality (in eval) scores labels against the same terms the labels were chosen from.
 pub(crate) use terms::doc_terms;
 
-use kmeans::{dissolve_small, kmeans, nearest};
+use kmeans::{dissolve_small, kmeans_from, nearest};
 use labels::describe;
 use lsa::lsa;
 use terms::tfidf;
@@ -143,6 +143,36 @@ pub fn fit(
     params: TopicParams,
     on_step: &(dyn Fn(&str) + Sync),
 ) -> TopicModel {
+    fit_from(papers, vectors, params, None, on_step)
+}
+
+/// Fits the topics again, starting from `previous`: each of its topics' papers give a starting
+/// centroid, so a topic the new papers leave alone comes out as it was. (A refit from random
+/// seeds reshuffled most topics after one more month: 2 of 9 continued on 2024-02..04.)
+/// Ids are then kept by [`keep_ids`].
+pub fn refit(
+    papers: &[Paper],
+    vectors: &[Vec<f32>],
+    params: TopicParams,
+    previous: &TopicModel,
+    on_step: &(dyn Fn(&str) + Sync),
+) -> TopicModel {
+    let mut model = fit_from(papers, vectors, params, Some(previous), on_step);
+    keep_ids(previous, &mut model, CONTINUED_SHARE);
+    model
+}
+
+/// A new topic continues an old one when more than this share of each one's papers (those both
+/// fits know) are in the other.
+pub const CONTINUED_SHARE: f64 = 0.5;
+
+fn fit_from(
+    papers: &[Paper],
+    vectors: &[Vec<f32>],
+    params: TopicParams,
+    previous: Option<&TopicModel>,
+    on_step: &(dyn Fn(&str) + Sync),
+) -> TopicModel {
     let started = Instant::now();
     let mut rng = Rng(params.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     on_step("terms");
@@ -167,7 +197,8 @@ pub fn fit(
     let k = params
         .topics
         .unwrap_or_else(|| ((papers.len() as f64 / 15.0).sqrt().round() as usize).clamp(2, 60));
-    let (assignment, centroids) = kmeans(&points, k, &mut rng);
+    let initial = previous.map_or_else(Vec::new, |m| starting_centroids(m, papers, &points));
+    let (assignment, centroids) = kmeans_from(&points, initial, k, &mut rng);
     let (assignment, centroids) = dissolve_small(&points, assignment, centroids, params.min_size);
     on_step("labels");
     let model = describe(
@@ -184,6 +215,32 @@ pub fn fit(
         seconds: started.elapsed().as_secs_f64(),
         ..model
     }
+}
+
+/// The mean direction, in this fit's space, of each previous topic's papers that are still
+/// here; largest topics first, so a smaller `k` keeps the biggest.
+fn starting_centroids(
+    previous: &TopicModel,
+    papers: &[Paper],
+    points: &[Vec<f32>],
+) -> Vec<Vec<f32>> {
+    let at: HashMap<&str, usize> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.arxiv_id.as_str(), i))
+        .collect();
+    let mut members: BTreeMap<usize, Vec<&[f32]>> = BTreeMap::new();
+    for a in &previous.assignments {
+        if let Some(&i) = at.get(a.arxiv_id.as_str()) {
+            members.entry(a.nearest).or_default().push(&points[i]);
+        }
+    }
+    let mut groups: Vec<(usize, Vec<&[f32]>)> = members.into_iter().collect();
+    groups.sort_by_key(|(id, m)| (std::cmp::Reverse(m.len()), *id));
+    groups
+        .into_iter()
+        .map(|(_, m)| crate::embed::mean_direction(&m))
+        .collect()
 }
 
 /// Assigns papers the model has not seen (indexed after the fit) to the topic whose embedding
@@ -246,26 +303,46 @@ pub fn over_time(papers: &[Paper], model: &TopicModel) -> BTreeMap<usize, BTreeM
     table
 }
 
-/// Gives refitted topics the ids of the old topics they continue: greedily by embedding-centroid
-/// cosine (at least `min_cosine`), largest new topics first; unmatched topics get fresh ids.
-pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_cosine: f32) {
-    let mut order: Vec<usize> = (0..new.topics.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(new.topics[i].size));
-    let mut taken: HashSet<usize> = HashSet::new();
-    let mut rename: HashMap<usize, usize> = HashMap::new();
-    for &i in &order {
-        let best = old
-            .topics
-            .iter()
-            .filter(|t| !taken.contains(&t.id))
-            .map(|t| (t.id, dot(&t.centroid, &new.topics[i].centroid)))
-            .filter(|&(_, c)| c >= min_cosine)
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((id, _)) = best {
-            taken.insert(id);
-            rename.insert(new.topics[i].id, id);
+/// Gives refitted topics the ids of the old topics they continue: a new topic continues an old
+/// one when more than `min_share` of the papers of each (counting papers both fits know) are in
+/// the other; the largest overlaps are matched first. Other topics get fresh ids above every old
+/// one, so an id never comes back meaning something else. Returns how many ids were kept.
+/// (Matching by embedding-centroid cosine instead depended on the model: after `--rebuild`
+/// with another model the centroids are not comparable.)
+pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_share: f64) -> usize {
+    let old_of: HashMap<&str, usize> = old
+        .assignments
+        .iter()
+        .map(|a| (a.arxiv_id.as_str(), a.nearest))
+        .collect();
+    let mut shared: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut new_known: HashMap<usize, usize> = HashMap::new();
+    let mut old_present: HashMap<usize, usize> = HashMap::new();
+    for a in &new.assignments {
+        if let Some(&o) = old_of.get(a.arxiv_id.as_str()) {
+            *shared.entry((a.nearest, o)).or_default() += 1;
+            *new_known.entry(a.nearest).or_default() += 1;
+            *old_present.entry(o).or_default() += 1;
         }
     }
+    let mut pairs: Vec<((usize, usize), usize)> = shared
+        .into_iter()
+        .filter(|&((n, o), count)| {
+            count as f64 > min_share * new_known[&n] as f64
+                && count as f64 > min_share * old_present[&o] as f64
+        })
+        .collect();
+    pairs.sort_by_key(|&((n, o), count)| (std::cmp::Reverse(count), n, o));
+    let mut taken: HashSet<usize> = HashSet::new();
+    let mut rename: HashMap<usize, usize> = HashMap::new();
+    for ((n, o), _) in pairs {
+        if !rename.contains_key(&n) && taken.insert(o) {
+            rename.insert(n, o);
+        }
+    }
+    let kept = rename.len();
+    let mut order: Vec<usize> = (0..new.topics.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(new.topics[i].size), new.topics[i].id));
     let mut next = old.topics.iter().map(|t| t.id + 1).max().unwrap_or(0);
     for &i in &order {
         let current = new.topics[i].id;
@@ -286,6 +363,7 @@ pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_cosine: f32) {
             a.topic = a.nearest as i64;
         }
     }
+    kept
 }
 
 #[cfg(test)]
@@ -380,35 +458,64 @@ mod tests {
 
     #[test]
     fn refitted_topics_keep_the_ids_of_the_topics_they_continue() {
-        let topic = |id, centroid: Vec<f32>, size| Topic {
+        let topic = |id, size| Topic {
             id,
             size,
             label_en: vec![],
             label_zh: vec![],
             representative: vec![],
-            centroid,
+            centroid: vec![1.0],
+        };
+        let assign = |pairs: &[(&str, usize)]| -> Vec<Assignment> {
+            pairs
+                .iter()
+                .map(|&(id, t)| Assignment {
+                    arxiv_id: id.into(),
+                    topic: t as i64,
+                    nearest: t,
+                    closeness: 1.0,
+                })
+                .collect()
         };
         let old = TopicModel {
             params: TopicParams::default(),
-            topics: vec![topic(0, vec![1.0, 0.0], 10), topic(1, vec![0.0, 1.0], 5)],
-            assignments: vec![],
+            topics: vec![topic(0, 3), topic(1, 2), topic(5, 2)],
+            assignments: assign(&[
+                ("a", 0),
+                ("b", 0),
+                ("c", 0),
+                ("d", 1),
+                ("e", 1),
+                ("f", 5),
+                ("g", 5),
+            ]),
             seconds: 0.0,
         };
+        // New topic 0 holds old 1's papers and a new one; new 1 holds old 0's; new 2 mixes old
+        // 0 and 5 with no majority of old 5, so it is a new topic.
         let mut new = TopicModel {
-            topics: vec![
-                topic(0, vec![0.0, 1.0], 9),
-                topic(1, vec![0.6, 0.8], 8),
-                topic(2, vec![1.0, 0.0], 3),
-            ],
+            topics: vec![topic(0, 3), topic(1, 2), topic(2, 3)],
+            assignments: assign(&[
+                ("d", 0),
+                ("e", 0),
+                ("new", 0),
+                ("a", 1),
+                ("b", 1),
+                ("c", 2),
+                ("f", 2),
+                ("x", 2),
+            ]),
             ..old.clone()
         };
-        keep_ids(&old, &mut new, 0.9);
+        let kept = keep_ids(&old, &mut new, 0.5);
         let ids: Vec<usize> = new.topics.iter().map(|t| t.id).collect();
         assert_eq!(
             ids,
-            vec![1, 2, 0],
-            "continued topics keep their ids; the new one gets a fresh id"
+            vec![1, 0, 6],
+            "continued topics keep their ids; others get fresh ones"
         );
+        assert_eq!(kept, 2);
+        assert!(new.assignments.iter().all(|a| a.topic == a.nearest as i64));
     }
 
     #[test]

@@ -1,0 +1,299 @@
+//! Every command and flag of `paperscope`, defined once (clap derive). Completions are generated
+//! from these definitions, and library errors name parameters that [`flag_for`] maps back here.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use paperscope::digest::Format;
+use paperscope::search::{Mode, TopicLevel};
+use paperscope::topics::Representation;
+
+/// Search and topics for bilingual arXiv paper digests.
+#[derive(Parser)]
+#[command(name = "paperscope", version)]
+pub struct Cli {
+    /// Index directory [default: index, or $PAPERSCOPE_INDEX]
+    #[arg(long, global = true, env = "PAPERSCOPE_INDEX")]
+    pub index: Option<PathBuf>,
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Embedding model directory [default: the model built into paperscope]
+    #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]
+    pub model: Option<PathBuf>,
+    /// The command
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Add or update papers from digest files or directories of them
+    Index {
+        /// Digest .md files or directories [default: data/digests]
+        inputs: Vec<PathBuf>,
+        /// Re-embed every paper and refit the topics (needed after changing the model)
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Search the papers (English, Chinese or both; "phrases", -excluded)
+    Search {
+        /// The query; several words may be given without quotes
+        #[arg(required = true)]
+        query: Vec<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Number of results
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        /// Which ranking: hybrid (both, fused), bm25 (words) or vector (meaning, across languages)
+        #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+        mode: ModeArg,
+        #[command(flatten)]
+        fusion: FusionArgs,
+        /// Show where each result came from (BM25 and vector ranks and scores)
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Papers like a paper (or several together, or a text)
+    Related {
+        /// arXiv ids; several mean "papers like these together"
+        ids: Vec<String>,
+        /// Find papers like this text instead (e.g. an abstract)
+        #[arg(long, conflicts_with = "ids")]
+        text: Option<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Number of results
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        fusion: FusionArgs,
+        /// Show where each result came from (BM25 and vector ranks and scores)
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Show one paper in full
+    Show {
+        /// arXiv id, with or without version (2403.05266)
+        arxiv_id: String,
+    },
+    /// Counts of papers per category and month
+    Stats,
+    /// The collection grouped into topics, labelled in English and Chinese
+    Topics {
+        /// Fit the topics again (in a new generation); continuing topics keep their ids
+        #[arg(long)]
+        refit: bool,
+        /// With --refit: target number of topics (default: about sqrt(papers / 15))
+        #[arg(long, requires = "refit")]
+        topics: Option<usize>,
+        /// With --refit: topics smaller than this are merged into their neighbours
+        #[arg(long, requires = "refit", default_value_t = 10)]
+        min_size: usize,
+        /// Paper counts per topic and year (per month with --json)
+        #[arg(long)]
+        over_time: bool,
+        /// `coarse`: merge the closest topics into about a third as many broader ones
+        #[arg(long, value_enum, default_value_t = LevelArg::Fine)]
+        level: LevelArg,
+    },
+    /// The papers of one topic, closest to its centre first
+    Topic {
+        /// Topic id, as `paperscope topics` lists them
+        id: usize,
+        /// Number of papers
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        /// The level the id belongs to
+        #[arg(long, value_enum, default_value_t = LevelArg::Fine)]
+        level: LevelArg,
+    },
+    /// Write a digest in the input's Markdown format (or HTML / JSON), optionally by topic
+    Digest {
+        /// One section per topic, topics by size, papers by closeness to the topic centre
+        #[arg(long)]
+        by_topic: bool,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Only papers matching this search (hybrid), best first
+        #[arg(long)]
+        query: Option<String>,
+        /// Only the papers listed in this file (one arXiv id per line), in its order
+        #[arg(long)]
+        ids: Option<PathBuf>,
+        /// Papers kept from --query
+        #[arg(short = 'n', long, default_value_t = 200)]
+        limit: usize,
+        /// Related papers listed after each entry (0 to omit)
+        #[arg(long, default_value_t = 3)]
+        related: usize,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
+        format: FormatArg,
+        /// Write to this file (atomically) instead of stdout
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Measure retrieval quality and speed
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Print a shell completion script (e.g. `paperscope completions bash > ~/.local/share/bash-completion/completions/paperscope`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The measurements.
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// MRR@10, nDCG@10, Recall@10/100 and latency over a judged query file
+    Search {
+        /// TSV: qid<TAB>query<TAB>id,id:2,... (see tests/queries.tsv)
+        #[arg(long, default_value = "tests/queries.tsv")]
+        queries: PathBuf,
+    },
+    /// Cross-lingual known-item test: each paper's Chinese summary must find its English side
+    Crosslingual,
+    /// Topic quality: NMI/ARI against arXiv categories, label coherence (NPMI) and diversity
+    /// (fits afresh; the saved topic model is left as it is)
+    Topics {
+        /// Target number of topics (default: about sqrt(papers / 15))
+        #[arg(long)]
+        topics: Option<usize>,
+        /// What papers are clustered by
+        #[arg(long, value_enum, default_value_t = RepresentationArg::Lsa)]
+        representation: RepresentationArg,
+    },
+    /// HNSW recall@10 against exact search, and latency, for several ef values
+    Ann {
+        /// Use every Nth paper's vector as a query
+        #[arg(long, default_value_t = 8)]
+        stride: usize,
+    },
+}
+
+/// Category and date filters, shared by the commands that choose papers.
+#[derive(clap::Args)]
+pub struct FilterArgs {
+    /// Only papers in this category or archive (cs.CL, cs); comma-separated for several
+    #[arg(long)]
+    pub category: Vec<String>,
+    /// Only papers first submitted in or after this month (YYYY-MM, YYYY-MM-DD or YYYY)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only papers first submitted in or before this month
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// How the two rankings are fused.
+#[derive(clap::Args)]
+pub struct FusionArgs {
+    /// Fixed weight of the vector side in [0, 1] (default: set per query by how close the
+    /// nearest paper is)
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Reciprocal rank fusion (k = 60) instead of score fusion
+    #[arg(long, conflicts_with = "alpha")]
+    pub rrf: bool,
+}
+
+/// `--mode` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Both, fused: words first, meaning where it is confident
+    Hybrid,
+    /// Words: BM25 over the bilingual text
+    Bm25,
+    /// Meaning: nearest paper vectors, across languages
+    Vector,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Mode {
+        match arg {
+            ModeArg::Hybrid => Mode::Hybrid,
+            ModeArg::Bm25 => Mode::Bm25,
+            ModeArg::Vector => Mode::Vector,
+        }
+    }
+}
+
+/// `--level` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    /// The fitted topics
+    Fine,
+    /// About a third as many broader topics
+    Coarse,
+}
+
+impl From<LevelArg> for TopicLevel {
+    fn from(arg: LevelArg) -> TopicLevel {
+        match arg {
+            LevelArg::Fine => TopicLevel::Fine,
+            LevelArg::Coarse => TopicLevel::Coarse,
+        }
+    }
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// The input's Markdown digest format
+    Markdown,
+    /// One self-contained HTML page
+    Html,
+    /// Sections and papers as JSON
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Format {
+        match arg {
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+/// `--representation` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RepresentationArg {
+    /// LSA of the TF-IDF of the analyzers' terms (measured best)
+    Lsa,
+    /// The paper embedding vectors
+    Vectors,
+    /// Both, concatenated with equal weight
+    Both,
+}
+
+impl From<RepresentationArg> for Representation {
+    fn from(arg: RepresentationArg) -> Representation {
+        match arg {
+            RepresentationArg::Lsa => Representation::Lsa,
+            RepresentationArg::Vectors => Representation::Vectors,
+            RepresentationArg::Both => Representation::Both,
+        }
+    }
+}
+
+/// The flag a library parameter name comes from, for error messages.
+pub fn flag_for(parameter: &str) -> String {
+    match parameter {
+        "limit" => "-n/--limit".into(),
+        "output" => "-o/--output".into(),
+        "query" => "QUERY".into(),
+        "selection" => "the selection (--query, --ids, --category, --since, --until)".into(),
+        "topic" => "ID".into(),
+        other if other.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+            format!("--{}", other.replace('_', "-"))
+        }
+        other => other.into(),
+    }
+}

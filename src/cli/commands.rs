@@ -1,0 +1,356 @@
+//! One function per command: arguments in, library calls, output through `print`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use paperscope::compose::{self, Selection};
+use paperscope::digest::Format;
+use paperscope::eval;
+use paperscope::hybrid::{Fusion, RELATED_FUSION};
+use paperscope::query::{Filters, SearchQuery};
+use paperscope::search::{Mode, RelatedTo, TopicLevel};
+use paperscope::topics::{Representation, TopicParams};
+use paperscope::update::{self, UpdateOptions};
+use paperscope::{Engine, ModelSource, Needs, Store};
+
+use super::args::{FilterArgs, FusionArgs};
+use super::print;
+use super::progress::Bars;
+
+/// Where the index is built from on first use when no index was named.
+pub const DEFAULT_DATA: &str = "data/digests";
+/// The index used when none is named.
+pub const DEFAULT_INDEX: &str = "index";
+
+/// The global options every command shares.
+pub struct Context {
+    /// The index directory.
+    pub index: PathBuf,
+    /// Whether `--index` (or `$PAPERSCOPE_INDEX`) named it.
+    pub explicit_index: bool,
+    /// The embedding model.
+    pub model: ModelSource,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Context {
+    fn bars(&self) -> Bars {
+        Bars::new(self.json)
+    }
+
+    /// The default index is built from the sample data on first use so that a newcomer's
+    /// first command works. An index named explicitly must exist.
+    fn ensure_index(&self) -> Result<()> {
+        if !self.explicit_index && !Store::exists(&self.index) {
+            eprintln!(
+                "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
+                self.index.display()
+            );
+            let report = index_with(self, &[PathBuf::from(DEFAULT_DATA)], false)?;
+            eprintln!("{}", print::index_summary(&report));
+        }
+        Ok(())
+    }
+
+    fn engine(&self, needs: Needs) -> Result<Engine> {
+        self.ensure_index()?;
+        Ok(Engine::open(&self.index, &self.model, needs)?)
+    }
+}
+
+fn index_with(ctx: &Context, inputs: &[PathBuf], rebuild: bool) -> Result<update::IndexReport> {
+    let embedder = ctx.model.load()?;
+    let options = UpdateOptions {
+        rebuild,
+        ..UpdateOptions::default()
+    };
+    let report =
+        update::index_files(&ctx.index, inputs, &embedder, options, &ctx.bars()).map_err(|e| {
+            anyhow::Error::new(e)
+                .context(format!("index {} was left as it was", ctx.index.display()))
+        })?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(report)
+}
+
+impl FilterArgs {
+    fn filters(&self) -> paperscope::Result<Filters> {
+        Filters::new(&self.category, self.since.as_deref(), self.until.as_deref())
+    }
+}
+
+impl FusionArgs {
+    fn fusion_or(&self, default: Fusion) -> paperscope::Result<Fusion> {
+        match (self.alpha, self.rrf) {
+            (Some(a), _) if !(0.0..=1.0).contains(&a) => Err(paperscope::Error::invalid(
+                "alpha",
+                format!("{a} is not between 0 and 1"),
+            )),
+            (Some(alpha), _) => Ok(Fusion::Convex { alpha }),
+            (None, true) => Ok(Fusion::Rrf { k: 60.0 }),
+            (None, false) => Ok(default),
+        }
+    }
+}
+
+fn check_limit(limit: usize) -> paperscope::Result<()> {
+    if limit == 0 {
+        return Err(paperscope::Error::invalid("limit", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// `index`: add or update papers from digests.
+pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool) -> Result<()> {
+    let inputs = if inputs.is_empty() {
+        vec![PathBuf::from(DEFAULT_DATA)]
+    } else {
+        inputs
+    };
+    let report = index_with(ctx, &inputs, rebuild)?;
+    if ctx.json {
+        print::json(&report)
+    } else {
+        println!("{}", print::index_summary(&report));
+        Ok(())
+    }
+}
+
+/// `search`: ranked papers for a query.
+pub fn search(
+    ctx: &Context,
+    query: &[String],
+    filters: &FilterArgs,
+    limit: usize,
+    mode: Mode,
+    fusion: &FusionArgs,
+    explain: bool,
+) -> Result<()> {
+    let query = SearchQuery::parse(&query.join(" "))?;
+    let filters = filters.filters()?;
+    let fusion = fusion.fusion_or(Fusion::default())?;
+    check_limit(limit)?;
+    let mut engine = ctx.engine(Needs::for_mode(mode))?;
+    engine.fusion = fusion;
+    let response = engine.search(&query, &filters, limit, mode)?;
+    print::search(&response, ctx.json, explain)
+}
+
+/// `related`: papers like some papers or a text.
+pub fn related(
+    ctx: &Context,
+    ids: Vec<String>,
+    text: Option<String>,
+    filters: &FilterArgs,
+    limit: usize,
+    fusion: &FusionArgs,
+    explain: bool,
+) -> Result<()> {
+    let target = match text {
+        Some(text) => RelatedTo::Text(text),
+        None if ids.is_empty() => bail!("invalid argument: give arXiv ids or --text"),
+        None => RelatedTo::Ids(ids),
+    };
+    let filters = filters.filters()?;
+    check_limit(limit)?;
+    let mut engine = ctx.engine(Needs::Meaning)?;
+    engine.fusion = fusion.fusion_or(RELATED_FUSION)?;
+    let response = engine.related(&target, &filters, limit)?;
+    print::search(&response, ctx.json, explain)
+}
+
+/// `show`: one paper in full.
+pub fn show(ctx: &Context, arxiv_id: &str) -> Result<()> {
+    let paper = ctx.engine(Needs::Words)?.paper(arxiv_id)?;
+    if ctx.json {
+        print::json(&paper)
+    } else {
+        print::paper(&paper);
+        Ok(())
+    }
+}
+
+/// `stats`: counts per category and month.
+pub fn stats(ctx: &Context) -> Result<()> {
+    let stats = paperscope::stats::compute(&ctx.engine(Needs::Words)?.papers()?);
+    if ctx.json {
+        print::json(&stats)
+    } else {
+        print::stats(&stats);
+        Ok(())
+    }
+}
+
+/// `topics`: the topics (after a refit, when asked), or their papers over time.
+pub fn topics(
+    ctx: &Context,
+    refit: Option<TopicParams>,
+    over_time: bool,
+    level: TopicLevel,
+) -> Result<()> {
+    if let Some(params) = refit {
+        ctx.ensure_index()?;
+        let embedder = ctx.model.load()?;
+        let done = update::refit_topics(&ctx.index, &embedder, params, &ctx.bars())?;
+        if !ctx.json {
+            eprintln!(
+                "Refitted {} topics over {} papers ({} kept their ids) in generation {}.",
+                done.topics, done.papers, done.kept_ids, done.generation
+            );
+        }
+    }
+    let needs = match level {
+        TopicLevel::Fine => Needs::Words,
+        TopicLevel::Coarse => Needs::Meaning,
+    };
+    let engine = ctx.engine(needs)?;
+    let model = engine.topics(level)?;
+    if over_time {
+        let table = paperscope::topics::over_time(&engine.papers()?, &model);
+        return if ctx.json {
+            print::json(&table)
+        } else {
+            print::over_time(&model, &table);
+            Ok(())
+        };
+    }
+    if ctx.json {
+        print::json(&print::TopicsJson::of(&model))
+    } else {
+        print::topics(&engine, &model)
+    }
+}
+
+/// `topic`: one topic's papers.
+pub fn topic(ctx: &Context, id: usize, limit: usize, level: TopicLevel) -> Result<()> {
+    let needs = match level {
+        TopicLevel::Fine => Needs::Words,
+        TopicLevel::Coarse => Needs::Meaning,
+    };
+    let engine = ctx.engine(needs)?;
+    let model = engine.topics(level)?;
+    let (topic, papers) = engine.topic(&model, id, limit)?;
+    if ctx.json {
+        print::json(&serde_json::json!({"topic": topic, "papers": papers}))
+    } else {
+        print::topic(topic, &papers);
+        Ok(())
+    }
+}
+
+/// `digest`: a new digest of chosen papers.
+pub fn digest(
+    ctx: &Context,
+    mut selection: Selection,
+    ids_file: Option<&Path>,
+    filters: &FilterArgs,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<()> {
+    // `--json` means what it means for every command: one JSON document.
+    let format = if ctx.json { Format::Json } else { format };
+    selection.filters = filters.filters()?;
+    selection.ids = ids_file.map(compose::read_id_file).transpose()?;
+    check_limit(selection.limit)?;
+    let engine = ctx.engine(Needs::Meaning)?;
+    let composed = compose::compose(&engine, &selection, &ctx.bars())?;
+    if !composed.unknown_ids.is_empty() {
+        eprintln!(
+            "warning: {} ids of {} are not in the index: {}",
+            composed.unknown_ids.len(),
+            ids_file
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            composed.unknown_ids.join(", ")
+        );
+    }
+    let text = composed.write(format)?;
+    match output {
+        Some(path) => {
+            paperscope::atomic::write_atomically(path, text.as_bytes())?;
+            eprintln!(
+                "Wrote {} papers in {} sections to {}.",
+                composed.paper_count(),
+                composed.section_count(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `eval search`: retrieval quality of every ranking method on a judged query file.
+pub fn eval_search(ctx: &Context, queries: &Path) -> Result<()> {
+    let queries = eval::load_queries(queries)?;
+    let mut engine = ctx.engine(Needs::Meaning)?;
+    let reports = eval::evaluate_methods(&mut engine, &queries)?;
+    if ctx.json {
+        print::json(&reports)
+    } else {
+        print::eval(&reports, queries.len());
+        Ok(())
+    }
+}
+
+/// `eval crosslingual`: the known-item test across languages.
+pub fn eval_crosslingual(ctx: &Context) -> Result<()> {
+    let engine = ctx.engine(Needs::Meaning)?;
+    let papers = engine.papers()?;
+    let Some(meaning) = engine.meaning() else {
+        bail!("the vector index is not loaded");
+    };
+    let report = eval::crosslingual(&meaning.embedder, &papers, &ctx.bars());
+    if ctx.json {
+        print::json(&report)
+    } else {
+        print::crosslingual(&report, meaning.embedder.model_id());
+        Ok(())
+    }
+}
+
+/// `eval ann`: HNSW recall against exact search.
+pub fn eval_ann(ctx: &Context, stride: usize) -> Result<()> {
+    let engine = ctx.engine(Needs::Meaning)?;
+    let Some(meaning) = engine.meaning() else {
+        bail!("the vector index is not loaded");
+    };
+    let papers = engine.store().manifest.paper_count;
+    let report = eval::ann_recall(&meaning.vectors, papers, &[16, 32, 64, 128, 256], stride);
+    if ctx.json {
+        print::json(&report)
+    } else {
+        print::ann(&report, meaning.vectors.params());
+        Ok(())
+    }
+}
+
+/// `eval topics`: quality of a fresh fit (the index's topics are left as they are).
+pub fn eval_topics(
+    ctx: &Context,
+    topics: Option<usize>,
+    representation: Representation,
+) -> Result<()> {
+    let params = TopicParams {
+        topics,
+        representation,
+        ..TopicParams::default()
+    };
+    let engine = ctx.engine(Needs::Meaning)?;
+    let papers = engine.papers()?;
+    let Some(meaning) = engine.meaning() else {
+        bail!("the vector index is not loaded");
+    };
+    let by_paper = meaning.vectors.by_paper(papers.len());
+    let model = update::fit_topics(&papers, &by_paper, params, &ctx.bars());
+    let quality = eval::topic_quality(&papers, &model);
+    if ctx.json {
+        print::json(&quality)
+    } else {
+        print::topic_quality(&quality);
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line: arguments (`args`), one function per command (`commands`), output
+//! (`print`) and progress bars (`progress`). Every rule lives in the library.
+
+pub mod args;
+pub mod commands;
+pub mod print;
+pub mod progress;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::CommandFactory;
+use paperscope::ModelSource;
+use paperscope::compose::Selection;
+use paperscope::topics::TopicParams;
+
+use args::{Cli, Command, EvalCommand};
+use commands::Context;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Context {
+        explicit_index: cli.index.is_some(),
+        index: cli
+            .index
+            .unwrap_or_else(|| PathBuf::from(commands::DEFAULT_INDEX)),
+        model: cli.model.map_or(ModelSource::Shipped, ModelSource::Dir),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Index { inputs, rebuild } => commands::index(&ctx, inputs, rebuild),
+        Command::Search {
+            query,
+            filters,
+            limit,
+            mode,
+            fusion,
+            explain,
+        } => commands::search(&ctx, &query, &filters, limit, mode.into(), &fusion, explain),
+        Command::Related {
+            ids,
+            text,
+            filters,
+            limit,
+            fusion,
+            explain,
+        } => commands::related(&ctx, ids, text, &filters, limit, &fusion, explain),
+        Command::Show { arxiv_id } => commands::show(&ctx, &arxiv_id),
+        Command::Stats => commands::stats(&ctx),
+        Command::Topics {
+            refit,
+            topics,
+            min_size,
+            over_time,
+            level,
+        } => {
+            let params = refit.then(|| TopicParams {
+                topics,
+                min_size,
+                ..TopicParams::default()
+            });
+            commands::topics(&ctx, params, over_time, level.into())
+        }
+        Command::Topic { id, limit, level } => commands::topic(&ctx, id, limit, level.into()),
+        Command::Digest {
+            by_topic,
+            filters,
+            query,
+            ids,
+            limit,
+            related,
+            format,
+            output,
+        } => {
+            let selection = Selection {
+                query,
+                limit,
+                by_topic,
+                related,
+                ..Selection::default()
+            };
+            commands::digest(
+                &ctx,
+                selection,
+                ids.as_deref(),
+                &filters,
+                format.into(),
+                output.as_deref(),
+            )
+        }
+        Command::Eval(EvalCommand::Search { queries }) => commands::eval_search(&ctx, &queries),
+        Command::Eval(EvalCommand::Crosslingual) => commands::eval_crosslingual(&ctx),
+        Command::Eval(EvalCommand::Topics {
+            topics,
+            representation,
+        }) => commands::eval_topics(&ctx, topics, representation.into()),
+        Command::Eval(EvalCommand::Ann { stride }) => commands::eval_ann(&ctx, stride),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "paperscope", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// The one line printed for a failed command: the library's errors already name their file,
+/// line, id or parameter; a parameter is shown as the flag it came from.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = match cause.downcast_ref::<paperscope::Error>() {
+            Some(paperscope::Error::InvalidParameter { parameter, reason }) => {
+                format!("invalid argument {}: {reason}", args::flag_for(parameter))
+            }
+            _ => cause.to_string(),
+        };
+        if !line.contains(&text) {
+            line = if line.is_empty() {
+                text
+            } else {
+                format!("{line}: {text}")
+            };
+        }
+    }
+    line
+}

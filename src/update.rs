@@ -1,0 +1,345 @@
+//! The write path: digests are parsed, merged with the indexed papers, and written as a new
+//! generation (full text, vectors, topics) under one writer lock. Every change to an index goes
+//! through here, so a second writer always meets the same clear "locked" error and a failure at
+//! any step leaves the live generation as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::digest::{self, Warning, merge_duplicates};
+use crate::embed::{Embedder, Recipe};
+use crate::error::{Error, Result};
+use crate::fulltext;
+use crate::paper::Paper;
+use crate::progress::{Progress, stage};
+use crate::store::{ModelInfo, Staging, Store, WriteLock};
+use crate::topics::{self, TopicModel, TopicParams};
+use crate::vectors::{VectorIndex, VectorParams};
+
+/// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
+pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
+
+/// Choices for a write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpdateOptions {
+    /// Re-embed every paper (after a model change) and refit the topics, instead of reusing the
+    /// previous vectors and topics.
+    pub rebuild: bool,
+    /// Vector index parameters for a new vector index.
+    pub vector_params: VectorParams,
+    /// Parameters for a topic fit, when one is needed.
+    pub topic_params: TopicParams,
+}
+
+/// What an update did. In JSON: `changed`, `papers`, and for a write `generation`, `added`,
+/// `updated`, `embedded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Nothing new: the index was left as it was.
+    Unchanged {
+        /// Papers in the index.
+        papers: usize,
+    },
+    /// A new generation was committed.
+    Written {
+        /// The new generation's number.
+        generation: u64,
+        /// Papers in the index now.
+        papers: usize,
+        /// Papers that were not in the index before.
+        added: usize,
+        /// Papers whose record changed (a newer version, another digest).
+        updated: usize,
+        /// Papers whose vector was computed by this write.
+        embedded: usize,
+    },
+}
+
+impl Serialize for Update {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match *self {
+            Update::Unchanged { papers } => {
+                map.serialize_entry("changed", &false)?;
+                map.serialize_entry("papers", &papers)?;
+                map.serialize_entry("embedded", &0)?;
+            }
+            Update::Written {
+                generation,
+                papers,
+                added,
+                updated,
+                embedded,
+            } => {
+                map.serialize_entry("changed", &true)?;
+                map.serialize_entry("generation", &generation)?;
+                map.serialize_entry("papers", &papers)?;
+                map.serialize_entry("added", &added)?;
+                map.serialize_entry("updated", &updated)?;
+                map.serialize_entry("embedded", &embedded)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl Update {
+    /// Papers in the index after the update.
+    pub fn papers(&self) -> usize {
+        match *self {
+            Update::Unchanged { papers } | Update::Written { papers, .. } => papers,
+        }
+    }
+}
+
+/// What indexing a set of digest files did: what was read, and the update.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    /// The index directory.
+    pub index: PathBuf,
+    /// Digest files read.
+    pub files: usize,
+    /// `[^N]:` entries read.
+    pub entries: usize,
+    /// Distinct papers read.
+    pub papers_read: usize,
+    /// Entries that named a paper already read.
+    pub duplicates: usize,
+    /// Entries skipped or incomplete, each naming its file and line.
+    #[serde(serialize_with = "as_strings")]
+    pub warnings: Vec<Warning>,
+    /// What the write did.
+    #[serde(flatten)]
+    pub update: Update,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+}
+
+fn as_strings<S: serde::Serializer>(
+    warnings: &[Warning],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(warnings.iter().map(ToString::to_string))
+}
+
+/// Parses the digest files (and directories of them) in `inputs` and adds their papers to the
+/// index in `dir`, creating it if needed. Nothing is written unless every file parses.
+pub fn index_files(
+    dir: &Path,
+    inputs: &[PathBuf],
+    embedder: &Embedder,
+    options: UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<IndexReport> {
+    let started = Instant::now();
+    let lock = WriteLock::acquire(dir)?;
+    let files = digest::digest_files(inputs)?;
+    let mut loaded = stage(progress, "parsing", files.len(), || {
+        digest::load(&files, || progress.inc())
+    })?;
+    let papers = std::mem::take(&mut loaded.papers);
+    let papers_read = papers.len();
+    let update = write_papers(&lock, papers, embedder, options, progress)?;
+    Ok(IndexReport {
+        index: dir.to_path_buf(),
+        files: loaded.files,
+        entries: loaded.entries,
+        papers_read,
+        duplicates: loaded.duplicates,
+        warnings: loaded.warnings,
+        update,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Adds or updates `incoming` papers: existing papers keep their numbers (and their vectors
+/// and topics, unless changed), new ones are appended and join their nearest topics.
+pub fn update(
+    dir: &Path,
+    incoming: Vec<Paper>,
+    embedder: &Embedder,
+    options: UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<Update> {
+    let lock = WriteLock::acquire(dir)?;
+    write_papers(&lock, incoming, embedder, options, progress)
+}
+
+fn write_papers(
+    lock: &WriteLock,
+    incoming: Vec<Paper>,
+    embedder: &Embedder,
+    options: UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<Update> {
+    let dir = lock.dir();
+    let previous = Store::exists(dir).then(|| Store::open(dir)).transpose()?;
+    let existing = match &previous {
+        Some(store) => store.papers()?,
+        None => Vec::new(),
+    };
+    let merged = merge_duplicates(existing.clone(), incoming);
+    let added = merged.len() - existing.len();
+    let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
+    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild {
+        return Ok(Update::Unchanged {
+            papers: merged.len(),
+        });
+    }
+    let reuse = previous.as_ref().filter(|_| !options.rebuild);
+    let changed: Vec<u32> = (0..merged.len())
+        .filter(|&i| reuse.is_none() || existing.get(i) != Some(&merged[i]))
+        .map(|i| i as u32)
+        .collect();
+    let vectors = match reuse {
+        Some(store) => {
+            let mut index = store.vectors(embedder)?;
+            let fresh = embed_papers(embedder, &merged, &changed, progress);
+            stage(progress, "graph", fresh.len(), || {
+                index.upsert(changed.iter().copied().zip(fresh).collect(), || {
+                    progress.inc()
+                })
+            });
+            index
+        }
+        None => {
+            let fresh = embed_papers(embedder, &merged, &changed, progress);
+            stage(progress, "graph", fresh.len(), || {
+                VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
+                    progress.inc()
+                })
+            })
+        }
+    };
+    let old_topics = match &previous {
+        Some(store) => store.topics()?,
+        None => None,
+    };
+    let staging = Staging::begin(lock, previous.as_ref())?;
+    let text_dir = staging.text_dir()?;
+    stage(progress, "indexing", merged.len(), || {
+        fulltext::build(&text_dir, &merged, || progress.inc())
+    })?;
+    vectors.save(&staging.vectors_dir())?;
+    let by_paper = vectors.by_paper(merged.len());
+    let model = match old_topics.filter(|_| !options.rebuild) {
+        Some(mut model) => {
+            topics::extend(&mut model, &merged, &by_paper);
+            Some(model)
+        }
+        None if merged.is_empty() => None,
+        None => Some(fit_topics(
+            &merged,
+            &by_paper,
+            options.topic_params,
+            progress,
+        )),
+    };
+    if let Some(model) = &model {
+        staging.write_topics(model)?;
+    }
+    let generation = staging.commit(merged.len(), ModelInfo::of(embedder, DEFAULT_RECIPE))?;
+    Ok(Update::Written {
+        generation,
+        papers: merged.len(),
+        added,
+        updated,
+        embedded: changed.len(),
+    })
+}
+
+fn embed_papers(
+    embedder: &Embedder,
+    papers: &[Paper],
+    numbers: &[u32],
+    progress: &dyn Progress,
+) -> Vec<Vec<f32>> {
+    stage(progress, "embedding", numbers.len(), || {
+        numbers
+            .par_iter()
+            .map(|&n| {
+                let v = embedder.paper_vector(&papers[n as usize], DEFAULT_RECIPE);
+                progress.inc();
+                v
+            })
+            .collect()
+    })
+}
+
+/// Fits topics afresh (four steps: terms, LSA, clustering, labels).
+pub fn fit_topics(
+    papers: &[Paper],
+    vectors_by_paper: &[Vec<f32>],
+    params: TopicParams,
+    progress: &dyn Progress,
+) -> TopicModel {
+    stage(progress, "topics", 4, || {
+        topics::fit(papers, vectors_by_paper, params, &|_step| progress.inc())
+    })
+}
+
+/// What a topic refit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refit {
+    /// The generation that holds the new topics.
+    pub generation: u64,
+    /// Topics after the refit.
+    pub topics: usize,
+    /// Topics that continue one of the previous fit and kept its id.
+    pub kept_ids: usize,
+    /// Papers grouped.
+    pub papers: usize,
+}
+
+/// Fits the topics again over every paper, in a new generation that keeps the live text and
+/// vector indexes as they are. Topics that continue a previous topic keep its id (and so links
+/// and bookmarks to it keep working).
+pub fn refit_topics(
+    dir: &Path,
+    embedder: &Embedder,
+    params: TopicParams,
+    progress: &dyn Progress,
+) -> Result<Refit> {
+    let lock = WriteLock::acquire(dir)?;
+    let store = Store::open(dir)?;
+    let papers = store.papers()?;
+    if papers.is_empty() {
+        return Err(Error::invalid(
+            "topics",
+            format!(
+                "index {} is empty: nothing to group into topics",
+                dir.display()
+            ),
+        ));
+    }
+    let vectors = store.vectors(embedder)?;
+    let by_paper = vectors.by_paper(papers.len());
+    let previous = store.topics()?;
+    let model = stage(progress, "topics", 4, || match &previous {
+        Some(old) => topics::refit(&papers, &by_paper, params, old, &|_| progress.inc()),
+        None => topics::fit(&papers, &by_paper, params, &|_| progress.inc()),
+    });
+    let kept_ids = match &previous {
+        Some(old) => model
+            .topics
+            .iter()
+            .filter(|t| old.topics.iter().any(|o| o.id == t.id))
+            .count(),
+        None => 0,
+    };
+    let staging = Staging::begin(&lock, Some(&store))?;
+    staging.reuse_text(&store)?;
+    staging.reuse_vectors(&store)?;
+    staging.write_topics(&model)?;
+    let generation = staging.commit(papers.len(), store.manifest.model.clone())?;
+    Ok(Refit {
+        generation,
+        topics: model.topics.len(),
+        kept_ids,
+        papers: papers.len(),
+    })
+}
