@@ -5,12 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use paperscope::Engine;
 use paperscope::digest::{self, parse_str};
 use paperscope::embed::{Embedder, Recipe};
 use paperscope::fulltext;
+use paperscope::progress::Quiet;
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{Engine, Mode};
-use paperscope::store::{self, Quiet, Store, UpdateOptions};
+use paperscope::search::Meaning;
+use paperscope::search::Mode;
+use paperscope::store::Store;
+use paperscope::update::{self, UpdateOptions};
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/digests")
@@ -37,7 +41,7 @@ fn all_papers() -> Vec<paperscope::Paper> {
 }
 
 fn embedder() -> Embedder {
-    Embedder::load(&Embedder::default_dir()).expect("shipped model loads")
+    Embedder::shipped().expect("shipped model loads")
 }
 
 fn parsing(c: &mut Criterion) {
@@ -106,7 +110,7 @@ fn embedding(c: &mut Criterion) {
 fn querying(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
     let embedder = embedder();
-    store::update(
+    update::update(
         dir.path(),
         all_papers(),
         &embedder,
@@ -116,7 +120,7 @@ fn querying(c: &mut Criterion) {
     .expect("index builds");
     let store = Store::open(dir.path()).expect("index opens");
     let vectors = store.vectors(&embedder).expect("vectors load");
-    let engine = Engine::new(&store, Some((&embedder, &vectors)));
+    let engine = Engine::new(store, Some(Meaning { embedder, vectors }));
     let filters = Filters::default();
     let mut group = c.benchmark_group("query (8,320 papers)");
     for (name, query) in [

@@ -2,6 +2,7 @@
 //! previous index still answers exactly as before.
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::support::*;
 
@@ -224,4 +225,47 @@ fn first_search_builds_the_default_index_from_data() {
         serde_json::from_slice(&output.stdout).expect("json on stdout only");
     assert!(ids(&response)[..10].contains(&"2403.05266".to_string()));
     assert!(tmp.path().join("index/manifest.json").is_file());
+}
+
+#[test]
+fn an_installed_binary_finds_its_model_from_any_directory() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin_dir = tmp.path().join("bin");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&bin_dir).expect("bin dir");
+    std::fs::create_dir_all(&elsewhere).expect("work dir");
+    let installed = bin_dir.join("paperscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_paperscope"), &installed).expect("install");
+    let digest = digest("2024-03-06_cs.CL_0a55959e.md");
+    let run_installed = |args: &[&str]| {
+        Command::new(&installed)
+            .current_dir(&elsewhere)
+            .env_remove("PAPERSCOPE_INDEX")
+            .env_remove("PAPERSCOPE_MODEL")
+            .args(args)
+            .output()
+            .expect("installed binary runs")
+    };
+    let built = run_installed(&["index", "--index", "idx", &digest.to_string_lossy()]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let found = run_installed(&["--json", "--index", "idx", "search", "hallucination"]);
+    assert!(found.status.success(), "{}", stderr(&found));
+    let response: serde_json::Value = serde_json::from_slice(&found.stdout).expect("json");
+    assert_eq!(
+        response["mode"], "hybrid",
+        "the vectors were used: {response}"
+    );
+    assert!(!ids(&response).is_empty());
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run(&["completions", shell]);
+        assert!(output.status.success(), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        for word in ["paperscope", "search", "related", "--since"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
 }

@@ -8,11 +8,36 @@ fn topics_json(extra: &[&str]) -> serde_json::Value {
     run_json(&args)
 }
 
+/// A copy of the shared index, for tests that write (a refit is a write: a new generation).
+fn copy_of_shared_index() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let copy = tmp.path().join("index");
+    copy_tree(std::path::Path::new(shared_index()), &copy);
+    (tmp, copy.to_string_lossy().into_owned())
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 #[test]
 fn topics_are_deterministic_readable_and_balanced() {
-    let first = topics_json(&["--refit"]);
-    let second = topics_json(&["--refit"]);
-    assert_eq!(first, second, "the same input must give the same topics");
+    let first = topics_json(&[]);
+    let (_tmp, copy) = copy_of_shared_index();
+    let second = run_json(&["--json", "--index", &copy, "topics", "--refit"]);
+    assert_eq!(
+        first, second,
+        "a refit of the same papers gives the topics fitted at index time, with their ids"
+    );
     let topics = first["topics"].as_array().expect("topics");
     assert!(topics.len() >= 10, "{}", topics.len());
     let assignments = first["assignments"].as_array().expect("assignments");
@@ -125,6 +150,7 @@ fn papers_indexed_later_join_existing_topics_without_a_refit() {
         "--index",
         &index,
         "topics",
+        "--refit",
         "--topics",
         "3",
         "--min-size",
@@ -147,4 +173,21 @@ fn papers_indexed_later_join_existing_topics_without_a_refit() {
     assert!(count(&after) > count(&before));
     let stats = run_json(&["--json", "--index", &index, "stats"]);
     assert_eq!(count(&after) as u64, stats["papers"].as_u64().unwrap_or(0));
+}
+
+#[test]
+fn a_refit_is_refused_while_another_writer_holds_the_lock() {
+    let (_tmp, index) = small_index();
+    let before = run_json(&["--json", "--index", &index, "topics"]);
+    let _lock = paperscope::store::WriteLock::acquire(std::path::Path::new(&index)).expect("lock");
+    let output = run(&["--index", &index, "topics", "--refit"]);
+    assert_fails_naming(&output, &format!("locked by pid {}", std::process::id()));
+    assert_eq!(run_json(&["--json", "--index", &index, "topics"]), before);
+}
+
+#[test]
+fn fitting_options_without_refit_are_refused() {
+    let output = run(&["--index", shared_index(), "topics", "--topics", "5"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--refit"), "{}", stderr(&output));
 }

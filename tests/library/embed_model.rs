@@ -6,14 +6,14 @@ use std::path::Path;
 use paperscope::embed::{Embedder, dot};
 
 fn model() -> Embedder {
-    Embedder::load(&Embedder::default_dir()).expect("shipped model loads")
+    Embedder::shipped().expect("shipped model loads")
 }
 
 #[test]
 fn token_ids_match_the_source_package() {
     let embedder = model();
-    let check = std::fs::read_to_string(Embedder::default_dir().join("tokenizer_check.json"))
-        .expect("check file");
+    let check =
+        std::fs::read_to_string(model_dir().join("tokenizer_check.json")).expect("check file");
     let cases: serde_json::Value = serde_json::from_str(&check).expect("json");
     let cases = cases.as_array().expect("array");
     assert!(cases.len() >= 8);
@@ -66,7 +66,7 @@ fn missing_or_corrupt_model_files_are_named() {
         .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
     std::fs::copy(
-        Embedder::default_dir().join("tokenizer.json"),
+        model_dir().join("tokenizer.json"),
         tmp.path().join("tokenizer.json"),
     )
     .expect("copy");
@@ -95,11 +95,26 @@ fn committed_files_match_their_recorded_checksums() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/model/README.md"))
             .expect("model README");
     for name in ["tokenizer.json", "model.safetensors"] {
-        let bytes = std::fs::read(Embedder::default_dir().join(name)).expect("model file");
+        let bytes = std::fs::read(model_dir().join(name)).expect("model file");
         let digest = paperscope::embed::sha256_hex(&bytes);
         assert!(
             readme.contains(&format!("{digest}  {name}")),
             "{name}: {digest} not recorded in data/model/README.md"
         );
     }
+}
+
+/// The model's source files in the repository (the binary carries a copy of them).
+fn model_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/model")
+}
+
+#[test]
+fn the_built_in_model_is_the_one_in_data_model() {
+    let built_in = Embedder::shipped().expect("built-in model");
+    let from_files = Embedder::load(&model_dir()).expect("model files");
+    assert_eq!(built_in.checksum(), from_files.checksum());
+    assert_eq!(built_in.model_id(), from_files.model_id());
+    let text = "检索增强生成 retrieval augmented generation";
+    assert_eq!(built_in.embed(text), from_files.embed(text));
 }

@@ -1,6 +1,7 @@
-//! The library in-process, without the binary: parsing and rendering digests, and the
-//! shipped embedding model.
+//! The library in-process, without the binary: parsing and rendering digests, the shipped
+//! embedding model, and the write path and `Engine` on small indexes of real digests.
 
 mod embed_model;
+mod engine;
 mod parse_data;
 mod render_roundtrip;

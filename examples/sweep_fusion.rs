@@ -1,21 +1,22 @@
 //! Compares fusion methods on the judged queries (the figures in BENCHMARKS.md).
-//! cargo run --release --example fusion_sweep  (uses the index in index/)
+//! cargo run --release --example sweep_fusion  (uses the index in index/)
 
 use std::path::Path;
 
-use paperscope::embed::{Embedder, dot};
+use paperscope::embed::dot;
 use paperscope::eval;
 use paperscope::hybrid::{Fusion, fuse};
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{Engine, Mode};
-use paperscope::store::Store;
+use paperscope::search::Mode;
+use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let store = Store::open(Path::new("index"))?;
-    let embedder = Embedder::load(&Embedder::default_dir())?;
-    let vectors = store.vectors(&embedder)?;
-    let engine = Engine::new(&store, Some((&embedder, &vectors)));
-    let ids: Vec<String> = store.papers()?.into_iter().map(|p| p.arxiv_id).collect();
+    let engine = Engine::open(Path::new("index"), &ModelSource::Shipped, Needs::Meaning)?;
+    let meaning = engine
+        .meaning()
+        .ok_or_else(|| anyhow::anyhow!("no vectors"))?;
+    let (embedder, vectors) = (&meaning.embedder, &meaning.vectors);
+    let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
     let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
     let depth: usize = std::env::var("DEPTH")
         .ok()

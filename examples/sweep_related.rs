@@ -1,21 +1,18 @@
 //! A proxy check of `related`: papers judged highly relevant to the same query of
 //! tests/queries.tsv are taken as related to each other; for each of the first three such
 //! papers of a query, how many of `related`'s top 10 are others of the set (precision@10).
-//! cargo run --release --example related_sweep  (uses the index in index/)
+//! cargo run --release --example sweep_related  (uses the index in index/)
 
 use std::path::Path;
 
-use paperscope::embed::Embedder;
 use paperscope::eval;
 use paperscope::hybrid::Fusion;
 use paperscope::query::Filters;
-use paperscope::search::{Engine, RelatedTo};
-use paperscope::store::Store;
+use paperscope::search::RelatedTo;
+use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let store = Store::open(Path::new("index"))?;
-    let embedder = Embedder::load(&Embedder::default_dir())?;
-    let vectors = store.vectors(&embedder)?;
+    let mut engine = Engine::open(Path::new("index"), &ModelSource::Shipped, Needs::Meaning)?;
     let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
     let fusions = [
         Fusion::Convex { alpha: 0.0 },
@@ -30,7 +27,6 @@ fn main() -> anyhow::Result<()> {
         paperscope::hybrid::RELATED_FUSION,
     ];
     for fusion in fusions {
-        let mut engine = Engine::new(&store, Some((&embedder, &vectors)));
         engine.fusion = fusion;
         let (mut hits, mut total) = (0usize, 0usize);
         for q in queries.iter().filter(|q| q.qid.starts_with("en")) {

@@ -1,12 +1,12 @@
 //! Where exact search stops being faster than HNSW: synthetic collections of N unit vectors made
-//! from the real paper vectors plus noise. cargo run --release --example ann_scale
+//! from the real paper vectors plus noise. cargo run --release --example sweep_ann_scale
 use paperscope::embed::{Embedder, normalize};
 use paperscope::store::Store;
 use paperscope::vectors::{VectorIndex, VectorParams};
 
 fn main() -> anyhow::Result<()> {
     let store = Store::open(std::path::Path::new("index"))?;
-    let embedder = Embedder::load(&Embedder::default_dir())?;
+    let embedder = Embedder::shipped()?;
     let base = store.vectors(&embedder)?;
     let n0 = base.len() as u32;
     for n in [8_000u32, 16_000, 32_000, 64_000] {

@@ -1,7 +1,7 @@
 //! Measures the ways of making a paper's vector (embed::Recipe) on the judged queries, and the
 //! cross-lingual known-item test, for the model in `data/model` or the directory given.
 //!
-//! cargo run --release --example vector_recipes [MODEL_DIR]
+//! cargo run --release --example sweep_vector_recipes [MODEL_DIR]
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     let model_dir = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(Embedder::default_dir);
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/model"));
     let embedder = Embedder::load(&model_dir)?;
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let files = digest::digest_files(&[repo.join("data/digests")])?;
@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         model_dir.display(),
         papers.len()
     );
-    let cross = eval::crosslingual(&embedder, &papers, || {});
+    let cross = eval::crosslingual(&embedder, &papers, &paperscope::progress::Quiet);
     println!("crosslingual: {}", serde_json::to_string(&cross)?);
     for recipe in Recipe::ALL {
         let started = std::time::Instant::now();

@@ -1,0 +1,341 @@
+//! The library in process (no binary): the write path and the `Engine` on small indexes of
+//! real digests, the way the CLI and the server use them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use paperscope::progress::Quiet;
+use paperscope::query::{Filters, SearchQuery};
+use paperscope::search::{Mode, RelatedTo, TopicLevel};
+use paperscope::store::WriteLock;
+use paperscope::topics::{TopicModel, TopicParams};
+use paperscope::update::{self, Update, UpdateOptions};
+use paperscope::{Engine, Error, ModelSource, Needs, Store};
+
+/// The sample digests whose names start with one of `prefixes` (a month: `2024-03`).
+fn digests(prefixes: &[&str]) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("data/digests")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            prefixes.iter().any(|m| name.starts_with(m))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no digests for {prefixes:?}");
+    files
+}
+
+fn index_into(dir: &Path, months: &[&str]) -> Update {
+    let embedder = ModelSource::Shipped.load().expect("shipped model");
+    update::index_files(
+        dir,
+        &digests(months),
+        &embedder,
+        UpdateOptions::default(),
+        &Quiet,
+    )
+    .expect("index builds")
+    .update
+}
+
+/// One index of March 2024 (789 papers) shared by the read-only tests of this binary.
+fn march_2024() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        index_into(dir.path(), &["2024-03"]);
+        dir
+    })
+    .path()
+}
+
+fn engine(needs: Needs) -> Engine {
+    Engine::open(march_2024(), &ModelSource::Shipped, needs).expect("index opens")
+}
+
+fn mentions(result: &paperscope::search::SearchResult, words: &[&str]) -> bool {
+    let text = format!(
+        "{} {} {}",
+        result.title_en, result.title_zh, result.summary_zh
+    )
+    .to_lowercase();
+    words.iter().any(|w| text.contains(w))
+}
+
+/// Every file under `dir` with its size and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.insert(entry.path(), (meta.len(), meta.modified().expect("mtime")));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn hybrid_search_finds_hallucination_papers_with_the_why_of_each() {
+    let engine = engine(Needs::WordsAndMeaning);
+    let query = SearchQuery::parse("hallucination benchmark").expect("query");
+    let response = engine
+        .search(&query, &Filters::default(), 5, Mode::Hybrid)
+        .expect("search");
+    assert_eq!(response.mode, Mode::Hybrid);
+    assert!(response.warnings.is_empty(), "{:?}", response.warnings);
+    assert_eq!(response.results.len(), 5);
+    for r in &response.results[..3] {
+        assert!(
+            mentions(r, &["hallucinat", "幻觉"]),
+            "off topic: {}",
+            r.title_en
+        );
+        assert!(
+            r.why.bm25_rank.is_some() && r.why.cosine.is_some(),
+            "{:?}",
+            r.why
+        );
+    }
+}
+
+#[test]
+fn hybrid_without_vectors_answers_with_bm25_and_says_so() {
+    let engine = engine(Needs::Words);
+    let query = SearchQuery::parse("幻觉").expect("query");
+    let response = engine
+        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .expect("search");
+    assert_eq!(response.mode, Mode::Bm25);
+    assert_eq!(response.warnings.len(), 1, "{:?}", response.warnings);
+    let vector = engine.search(&query, &Filters::default(), 3, Mode::Vector);
+    assert!(
+        matches!(vector, Err(Error::InvalidParameter { ref parameter, .. }) if parameter == "mode")
+    );
+}
+
+#[test]
+fn related_papers_never_include_the_seed() {
+    let engine = engine(Needs::Meaning);
+    let query = SearchQuery::parse("hallucination").expect("query");
+    let top = engine
+        .search(&query, &Filters::default(), 1, Mode::Bm25)
+        .expect("search");
+    let seed = top.results[0].arxiv_id.as_str();
+    let response = engine
+        .related(&RelatedTo::Ids(vec![seed.into()]), &Filters::default(), 10)
+        .expect("related");
+    assert_eq!(response.results.len(), 10);
+    assert!(response.results.iter().all(|r| r.arxiv_id != seed));
+    assert!(
+        response
+            .results
+            .iter()
+            .filter(|r| mentions(r, &["hallucinat", "幻觉", "factual", "事实"]))
+            .count()
+            >= 3,
+        "{:?}",
+        response
+            .results
+            .iter()
+            .map(|r| &r.title_en)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn papers_are_found_by_id_with_or_without_version() {
+    let engine = engine(Needs::Words);
+    let first = engine.papers().expect("papers").remove(0);
+    assert_eq!(engine.paper(&first.arxiv_id).expect("known"), first);
+    assert_eq!(engine.paper(&first.versioned_id()).expect("known"), first);
+    assert!(matches!(
+        engine.paper("9999.99999"),
+        Err(Error::UnknownId { .. })
+    ));
+}
+
+#[test]
+fn topics_are_fitted_at_index_time_and_cover_every_paper() {
+    let engine = engine(Needs::Meaning);
+    let papers = engine.papers().expect("papers");
+    let model = engine.topics(TopicLevel::Fine).expect("topics");
+    assert!(model.topics.len() >= 2);
+    assert_eq!(model.assignments.len(), papers.len());
+    let coarse = engine.topics(TopicLevel::Coarse).expect("coarse topics");
+    assert!(coarse.topics.len() < model.topics.len());
+    let first = model.topics[0].id;
+    let (topic, members) = engine.topic(&model, first, 5).expect("topic");
+    assert_eq!(topic.id, first);
+    let assigned: HashSet<&str> = model
+        .assignments
+        .iter()
+        .filter(|a| a.nearest == first)
+        .map(|a| a.arxiv_id.as_str())
+        .collect();
+    assert!(
+        members
+            .iter()
+            .all(|p| assigned.contains(p.arxiv_id.as_str()))
+    );
+    assert!(matches!(
+        engine.topic(&model, 9999, 5),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
+
+#[test]
+fn reading_never_writes_the_index_directory() {
+    let dir = march_2024();
+    let engine = engine(Needs::Meaning);
+    let before = snapshot(dir);
+    let query = SearchQuery::parse("retrieval augmented generation").expect("query");
+    for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
+        engine
+            .search(&query, &Filters::default(), 10, mode)
+            .expect("search");
+    }
+    engine.topics(TopicLevel::Coarse).expect("topics");
+    engine
+        .related(
+            &RelatedTo::Text("retrieval for question answering".into()),
+            &Filters::default(),
+            5,
+        )
+        .expect("related");
+    drop(engine);
+    assert_eq!(before, snapshot(dir), "a read changed the index directory");
+}
+
+/// Which new topic holds most of each old topic's papers, and what share of them.
+fn successors(old: &TopicModel, new: &TopicModel) -> HashMap<usize, (usize, f64)> {
+    let new_of: HashMap<&str, usize> = new
+        .assignments
+        .iter()
+        .map(|a| (a.arxiv_id.as_str(), a.nearest))
+        .collect();
+    let mut counts: HashMap<usize, HashMap<usize, usize>> = HashMap::new();
+    for a in &old.assignments {
+        if let Some(&n) = new_of.get(a.arxiv_id.as_str()) {
+            *counts.entry(a.nearest).or_default().entry(n).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(old_id, to)| {
+            let total: usize = to.values().sum();
+            let (&best, &n) = to
+                .iter()
+                .max_by_key(|&(id, n)| (*n, std::cmp::Reverse(*id)))
+                .expect("one");
+            (old_id, (best, n as f64 / total as f64))
+        })
+        .collect()
+}
+
+#[test]
+fn a_refit_with_one_more_month_keeps_the_ids_and_labels_of_continuing_topics() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-02", "2024-03"]);
+    let added = index_into(dir.path(), &["2024-04"]);
+    assert!(matches!(added, Update::Written { added, .. } if added > 0));
+    let store = Store::open(dir.path()).expect("opens");
+    let before = store
+        .topics()
+        .expect("readable")
+        .expect("fitted at index time");
+    let generation = store.manifest.generation;
+    drop(store);
+    let embedder = ModelSource::Shipped.load().expect("model");
+    let refit =
+        update::refit_topics(dir.path(), &embedder, TopicParams::default(), &Quiet).expect("refit");
+    assert_eq!(refit.generation, generation + 1);
+    let after = Store::open(dir.path())
+        .expect("opens")
+        .topics()
+        .expect("ok")
+        .expect("topics");
+    let mut continuing = 0;
+    for (old_id, (new_id, share)) in successors(&before, &after) {
+        if share < 0.8 {
+            continue;
+        }
+        continuing += 1;
+        assert_eq!(
+            old_id, new_id,
+            "topic {old_id} continued as {new_id} ({share:.2} of its papers)"
+        );
+        let old = before.topics.iter().find(|t| t.id == old_id).expect("old");
+        let new = after.topics.iter().find(|t| t.id == new_id).expect("new");
+        let words = |labels: &[String], n: usize| -> HashSet<String> {
+            labels[..n.min(labels.len())]
+                .iter()
+                .flat_map(|l| l.split(' ').map(str::to_string).collect::<Vec<_>>())
+                .collect()
+        };
+        let shared = words(&old.label_en, 5)
+            .intersection(&words(&new.label_en, 8))
+            .count();
+        assert!(
+            shared >= 3,
+            "labels drifted: {:?} -> {:?}",
+            &old.label_en[..5],
+            &new.label_en[..8]
+        );
+    }
+    assert!(
+        continuing >= before.topics.len() / 2,
+        "only {continuing} of {} topics continued",
+        before.topics.len()
+    );
+    assert_eq!(
+        refit.kept_ids,
+        after
+            .topics
+            .iter()
+            .filter(|t| before.topics.iter().any(|o| o.id == t.id))
+            .count()
+    );
+}
+
+#[test]
+fn a_second_writer_gets_the_locked_error_for_every_kind_of_write() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-05"]);
+    let _held = WriteLock::acquire(dir.path()).expect("first writer");
+    let before = snapshot(dir.path());
+    let embedder = ModelSource::Shipped.load().expect("model");
+    let refit = update::refit_topics(dir.path(), &embedder, TopicParams::default(), &Quiet);
+    assert!(
+        matches!(refit, Err(Error::IndexLocked { .. })),
+        "{:?}",
+        refit.err()
+    );
+    let index = update::index_files(
+        dir.path(),
+        &digests(&["2024-04"]),
+        &embedder,
+        UpdateOptions::default(),
+        &Quiet,
+    );
+    assert!(
+        matches!(index, Err(Error::IndexLocked { .. })),
+        "{:?}",
+        index.err()
+    );
+    assert_eq!(
+        before,
+        snapshot(dir.path()),
+        "a refused writer changed the index"
+    );
+}
