@@ -11,8 +11,11 @@ use tantivy::tokenizer::{
     TokenStream, Tokenizer,
 };
 
+/// Name of the English analyzer (lowercase, stem) registered on the index.
 pub const ENGLISH: &str = "paperscope_en";
+/// Name of the Chinese analyzer (jieba `cut_for_search`).
 pub const CHINESE: &str = "paperscope_zh";
+/// Name of the mixed analyzer: each script run to its own analyzer.
 pub const MIXED: &str = "paperscope_mixed";
 
 /// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
@@ -22,6 +25,7 @@ static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
 pub use crate::text::is_cjk;
 use crate::text::is_han;
 
+/// Lowercases and stems English words; acronym plurals (`LLMs`) are singularised too.
 pub fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(EnglishTokenizer {
         stemmed: TextAnalyzer::builder(SimpleTokenizer::default())
@@ -72,12 +76,15 @@ fn acronym_singular(original: &str, stemmed: &str) -> Option<String> {
     (capitals || no_vowel).then(|| stem.to_string())
 }
 
+/// Segments Han text with jieba (search mode) and lowercases the Latin words inside it.
 pub fn chinese_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(ChineseTokenizer {
         jieba: JIEBA.clone(),
     })
 }
 
+/// Sends Han runs to jieba and everything else to the English analyzer: for the combined
+/// field and for queries that mix the two (`LLM 幻觉`).
 pub fn mixed_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(MixedTokenizer {
         jieba: JIEBA.clone(),
@@ -85,6 +92,7 @@ pub fn mixed_analyzer() -> TextAnalyzer {
     })
 }
 
+/// Registers the three analyzers on `index` under their names.
 pub fn register(index: &Index) {
     let tokenizers = index.tokenizers();
     tokenizers.register(ENGLISH, english_analyzer());
@@ -201,6 +209,7 @@ impl VecTokenStream {
     }
 }
 
+/// jieba as a Tantivy tokenizer, sharing one dictionary.
 #[derive(Clone)]
 pub struct ChineseTokenizer {
     jieba: Arc<Jieba>,
@@ -232,6 +241,7 @@ impl Tokenizer for ChineseTokenizer {
     }
 }
 
+/// Han runs through jieba, other runs through the English analyzer, positions counted across both.
 #[derive(Clone)]
 pub struct MixedTokenizer {
     jieba: Arc<Jieba>,

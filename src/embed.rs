@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::paper::Paper;
 use serde::{Deserialize, Serialize};
 
+/// The tokenizer file of a model directory.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// The weights file of a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Token rows, as stored: int8 with a per-row scale (the shipped model) or f16 (for comparison).
@@ -24,6 +26,7 @@ enum Rows {
     Float(Vec<f32>),
 }
 
+/// A loaded embedding model: text in, unit vector out.
 pub struct Embedder {
     tokenizer: Tokenizer,
     rows: Rows,
@@ -163,10 +166,12 @@ impl Embedder {
         })
     }
 
+    /// Vector dimensions.
     pub fn dims(&self) -> usize {
         self.dims
     }
 
+    /// The model's name, from its weights file.
     pub fn model_id(&self) -> &str {
         &self.model_id
     }
@@ -271,6 +276,7 @@ pub fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
     sum
 }
 
+/// The SHA-256 of `bytes`, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
@@ -292,6 +298,7 @@ pub enum Recipe {
 }
 
 impl Recipe {
+    /// Every recipe, for comparisons.
     pub const ALL: [Recipe; 4] = [
         Recipe::OneText,
         Recipe::OneTextPlusTitles,
@@ -315,6 +322,7 @@ fn titles(p: &Paper) -> String {
 }
 
 impl Embedder {
+    /// The vector of a paper, made from its fields by `recipe`.
     pub fn paper_vector(&self, p: &Paper, recipe: Recipe) -> Vec<f32> {
         match recipe {
             Recipe::OneText => self.embed(&format!("{} {}", english_side(p), chinese_side(p))),
@@ -333,6 +341,7 @@ impl Embedder {
         }
     }
 
+    /// The vectors of many papers in parallel, calling `on_done` after each.
     pub fn paper_vectors(
         &self,
         papers: &[Paper],

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+/// Everything that can go wrong in the library, each naming what it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed.
@@ -16,38 +17,84 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A digest file is not UTF-8 text.
     #[error("{}:{line}: not valid UTF-8 (byte {byte_offset}); digests must be UTF-8 text", path.display())]
     NotUtf8 {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the first bad byte.
         line: usize,
+        /// Offset of the first bad byte in the file.
         byte_offset: usize,
     },
+    /// A digest file is larger than one digest can be.
     #[error("{}: file is {size} bytes, over the {limit}-byte limit for one digest", path.display())]
     TooLarge {
+        /// The file.
         path: PathBuf,
+        /// Its size in bytes.
         size: u64,
+        /// The limit in bytes.
         limit: u64,
     },
+    /// A file has no digest entries.
     #[error("{}: no papers found (expected `[^N]:` entries under `# 详细`)", path.display())]
-    NoPapers { path: PathBuf },
+    NoPapers {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A directory given as input holds no digest files.
     #[error("{}: no digest files (*.md) found", path.display())]
-    NoDigestFiles { path: PathBuf },
+    NoDigestFiles {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// There is no index where one was expected.
     #[error("index {} does not exist; build it with `paperscope index --index {} <digests>`", path.display(), path.display())]
-    IndexMissing { path: PathBuf },
+    IndexMissing {
+        /// The index directory.
+        path: PathBuf,
+    },
+    /// A file of the index is damaged or from an unsupported format.
     #[error("index {}: {reason}; rebuild it with `paperscope index`", path.display())]
-    IndexCorrupt { path: PathBuf, reason: String },
+    IndexCorrupt {
+        /// The damaged file (or the index directory).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another process holds the index's writer lock.
     #[error("index {} is locked by pid {pid} (another `paperscope index` is running)", path.display())]
-    IndexLocked { path: PathBuf, pid: String },
+    IndexLocked {
+        /// The index directory.
+        path: PathBuf,
+        /// The process id recorded by the lock holder.
+        pid: String,
+    },
+    /// The embedding model cannot be loaded.
     #[error("embedding model {}: {reason}", path.display())]
-    Model { path: PathBuf, reason: String },
+    Model {
+        /// The model file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The index's vectors were made by another model than the one loaded.
     #[error("index {} was built with embedding model `{built_with}`, but this paperscope uses `{current}`: re-index with `paperscope index --rebuild`", path.display())]
     ModelMismatch {
+        /// The index directory.
         path: PathBuf,
+        /// The model recorded in the manifest.
         built_with: String,
+        /// The model loaded now.
         current: String,
     },
+    /// An arXiv id that is not in the index.
     #[error("unknown arXiv id `{id}`: not in the index")]
-    UnknownId { id: String },
+    UnknownId {
+        /// The id as given.
+        id: String,
+    },
     /// A parameter of a request (a CLI argument, an HTTP query parameter) has a value the
     /// library cannot use. Named by parameter, not by flag, so every front end can show it.
     #[error("{parameter}: {reason}")]
@@ -67,10 +114,12 @@ pub enum Error {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// Tantivy failed where no file can be named.
     #[error("search engine error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
 }
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

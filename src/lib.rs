@@ -25,6 +25,8 @@
 //! # Ok::<(), paperscope::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod analyze;
 pub mod atomic;
 pub mod compose;

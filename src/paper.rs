@@ -15,18 +15,25 @@ pub enum Variant {
     Plain,
 }
 
+/// One paper of a digest: both languages, and where it was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Paper {
     /// arXiv identifier without version, e.g. `2404.02115`.
     pub arxiv_id: String,
+    /// The version read (`v2`), when the digest names one.
     pub version: Option<u32>,
+    /// English title.
     pub title_en: String,
+    /// Chinese title.
     pub title_zh: String,
+    /// Chinese one-line summary.
     pub summary_zh: String,
     /// Older digests follow the Chinese one-line summary with an English rendering of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary_en: Option<String>,
+    /// Chinese translation of the abstract.
     pub abstract_zh: String,
+    /// English abstract.
     pub abstract_en: String,
     /// Primary category when the entry names it (`[cs.CL]`); newer entries do not.
     pub category: Option<String>,
@@ -35,12 +42,16 @@ pub struct Paper {
     /// `UPDATED` / `CROSS LISTED` after the category in the older title suffix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_note: Option<String>,
+    /// The arXiv link as the digest gives it.
     pub url: String,
+    /// Which digest layout the entry was written in (renders back the same way).
     pub variant: Variant,
     /// arXiv listings (from digest file names, e.g. `cs.CL`) the paper appeared in.
     #[serde(default)]
     pub listings: Vec<String>,
+    /// The digest file the record was read from.
     pub source_file: String,
+    /// The line of its `[^N]:` entry in that file.
     pub source_line: usize,
 }
 

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::paper::Paper;
 
+/// A parsed query: words, phrases, exclusions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchQuery {
     /// The query as typed.
@@ -17,6 +18,18 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
+    /// Parses the query syntax; a query with nothing to search for is an error naming `query`.
+    ///
+    /// ```
+    /// use paperscope::query::SearchQuery;
+    ///
+    /// let q = SearchQuery::parse(r#"hallucination "large language models" -survey"#)?;
+    /// assert_eq!(q.text, "hallucination");
+    /// assert_eq!(q.phrases, vec!["large language models"]);
+    /// assert_eq!(q.excluded, vec!["survey"]);
+    /// assert!(SearchQuery::parse("  ").is_err());
+    /// # Ok::<(), paperscope::Error>(())
+    /// ```
     pub fn parse(raw: &str) -> Result<Self> {
         let mut query = SearchQuery {
             raw: raw.to_string(),
@@ -75,10 +88,13 @@ pub struct Filters {
     pub categories: Vec<String>,
     /// Inclusive bounds as `yyyymm`.
     pub since: Option<u32>,
+    /// Inclusive upper bound as `yyyymm`.
     pub until: Option<u32>,
 }
 
 impl Filters {
+    /// Filters from user values: categories (comma-separated allowed), and months as `YYYY`,
+    /// `YYYY-MM` or `YYYY-MM-DD`; a bad value is an error naming `since` or `until`.
     pub fn new(categories: &[String], since: Option<&str>, until: Option<&str>) -> Result<Self> {
         let filters = Filters {
             categories: categories
@@ -105,10 +121,12 @@ impl Filters {
         Ok(filters)
     }
 
+    /// Whether nothing is filtered.
     pub fn is_empty(&self) -> bool {
         self.categories.is_empty() && self.since.is_none() && self.until.is_none()
     }
 
+    /// Whether `paper` passes every filter.
     pub fn matches(&self, paper: &Paper) -> bool {
         let month = paper.year_month().map(|(y, m)| y * 100 + m);
         let in_range = match month {

@@ -386,17 +386,25 @@ impl Engine {
     /// with snippets and the why of each. Hybrid without loaded vectors answers with BM25 and
     /// says so in `warnings`.
     ///
-    /// ```no_run
-    /// use paperscope::{Engine, ModelSource, Needs};
+    /// ```
+    /// use paperscope::progress::Quiet;
     /// use paperscope::query::{Filters, SearchQuery};
     /// use paperscope::search::Mode;
+    /// use paperscope::update::{self, UpdateOptions};
+    /// use paperscope::{Engine, ModelSource, Needs};
     ///
-    /// let engine = Engine::open("index".as_ref(), &ModelSource::Shipped, Needs::WordsAndMeaning)?;
-    /// let query = SearchQuery::parse("hallucination benchmark")?;
-    /// let response = engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?;
-    /// for result in &response.results {
-    ///     println!("{} {}", result.arxiv_id, result.title_en);
-    /// }
+    /// // A small index of one real digest.
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let digest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    ///     .join("data/digests/2024-03-06_cs.CL_0a55959e.md");
+    /// let model = ModelSource::Shipped;
+    /// update::index_files(dir.path(), &[digest], &model.load()?, UpdateOptions::default(), &Quiet)?;
+    ///
+    /// let engine = Engine::open(dir.path(), &model, Needs::WordsAndMeaning)?;
+    /// let query = SearchQuery::parse("hallucination")?;
+    /// let response = engine.search(&query, &Filters::default(), 3, Mode::Hybrid)?;
+    /// assert_eq!(response.results.len(), 3);
+    /// assert!(response.results[0].title_en.to_lowercase().contains("hallucinat"));
     /// # Ok::<(), paperscope::Error>(())
     /// ```
     pub fn search(

@@ -6,17 +6,22 @@ use serde::Serialize;
 
 use crate::paper::Paper;
 
+/// Counts of a collection.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Stats {
+    /// Papers in all.
     pub papers: usize,
     /// Primary category where the digest names it, else the listing it was announced in.
     pub by_category: BTreeMap<String, usize>,
     /// `YYYY-MM` of first submission (from the arXiv id).
     pub by_month: BTreeMap<String, usize>,
+    /// Papers with a Chinese abstract.
     pub with_chinese_abstract: usize,
+    /// Papers with an English abstract.
     pub with_english_abstract: usize,
 }
 
+/// Counts `papers` by category and by month.
 pub fn compute(papers: &[Paper]) -> Stats {
     let mut stats = Stats {
         papers: papers.len(),

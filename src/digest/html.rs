@@ -16,6 +16,7 @@ nav ol{columns:2}article{margin:1rem 0 1.5rem}article h3{font-size:1rem;margin:.
 .zh{color:#444}.id{font-family:monospace;color:#666}.summary{margin:.3rem 0}details{margin:.2rem 0}\
 .related{font-size:.9rem;color:#555}";
 
+/// The sections as one self-contained HTML page.
 pub fn render_html(sections: &[Section], related: &RelatedOf) -> String {
     let count: usize = sections.iter().map(|s| s.papers.len()).sum();
     let mut out = format!(

@@ -86,9 +86,13 @@ pub fn write(sections: &[Section], related: &RelatedOf, format: Format) -> Resul
 /// Papers read from a set of digest files, one per arXiv id.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The papers, one per arXiv id.
     pub papers: Vec<Paper>,
+    /// Entries that could not be read whole, each naming its file and line.
     pub warnings: Vec<Warning>,
+    /// Files read.
     pub files: usize,
+    /// `[^N]:` entries seen.
     pub entries: usize,
     /// Entries that named a paper already read (same arXiv id).
     pub duplicates: usize,

@@ -20,10 +20,14 @@ pub const RELATED_PREFIX: &str = "相关论文：";
 /// A digest larger than this is refused rather than read into memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// An entry skipped or read incompletely.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// The file.
     pub file: String,
+    /// The entry's line.
     pub line: usize,
+    /// What was wrong.
     pub message: String,
 }
 
@@ -33,9 +37,12 @@ impl std::fmt::Display for Warning {
     }
 }
 
+/// What one digest file gave.
 #[derive(Debug, Default)]
 pub struct ParsedFile {
+    /// The papers read.
     pub papers: Vec<Paper>,
+    /// Entries skipped or incomplete.
     pub warnings: Vec<Warning>,
     /// Number of `[^N]:` entries seen, read or not.
     pub entries: usize,

@@ -52,7 +52,7 @@ pub struct TopicParams {
 }
 
 /// What papers are clustered by (compared in BENCHMARKS.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Representation {
     /// LSA of the TF-IDF of the analyzers' terms (measured best).

@@ -264,7 +264,7 @@ fn completions_are_generated_for_each_shell() {
         let output = run(&["completions", shell]);
         assert!(output.status.success(), "{shell}: {}", stderr(&output));
         let script = stdout(&output);
-        for word in ["paperscope", "search", "related", "--since"] {
+        for word in ["paperscope", "search", "related", "since"] {
             assert!(script.contains(word), "{shell} completion lacks {word}");
         }
     }

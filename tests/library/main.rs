@@ -3,5 +3,6 @@
 
 mod embed_model;
 mod engine;
+mod layers;
 mod parse_data;
 mod render_roundtrip;
