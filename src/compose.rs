@@ -82,7 +82,7 @@ pub fn compose(
                 selection.limit,
                 Mode::Hybrid,
             )?;
-            ranked.iter().map(|r| r.number as usize).collect()
+            ranked.iter().map(|r| r.number.index()).collect()
         }
         None => (0..papers.len())
             .filter(|&i| selection.filters.matches(&papers[i]))

@@ -24,9 +24,9 @@ use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDoc
 
 use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
 use crate::error::{Error, Result};
-use crate::paper::Paper;
 /// Temporary: callers should name `paper::strip_version`.
 pub use crate::paper::strip_version;
+use crate::paper::{Paper, PaperNumber};
 use crate::query::{Filters, SearchQuery, category_terms};
 use crate::text::{is_cjk, truncate_chars};
 
@@ -85,8 +85,8 @@ pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
     analyze::register(&index);
     // One indexing thread keeps one segment in insertion order: the same papers give the same index.
     let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 256_000_000)?;
-    for (number, paper) in papers.iter().enumerate() {
-        writer.add_document(document(&f, number as u64, paper)?)?;
+    for (index, paper) in papers.iter().enumerate() {
+        writer.add_document(document(&f, PaperNumber::from_index(index), paper)?)?;
         on_paper();
     }
     writer.commit()?;
@@ -94,9 +94,9 @@ pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
     Ok(())
 }
 
-fn document(f: &Fields, number: u64, p: &Paper) -> Result<TantivyDocument> {
+fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
-    doc.add_u64(f.number, number);
+    doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
     doc.add_text(f.title_en, &p.title_en);
     doc.add_text(f.title_zh, &p.title_zh);
@@ -139,7 +139,7 @@ pub fn combined_texts(p: &Paper) -> Vec<&str> {
 /// One ranked result of the full-text side.
 #[derive(Debug, Clone)]
 pub struct Hit {
-    pub number: u32,
+    pub number: PaperNumber,
     pub score: f32,
     pub address: DocAddress,
 }
@@ -207,7 +207,7 @@ impl TextIndex {
         Ok((hits, total))
     }
 
-    fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<u32> {
+    fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<PaperNumber> {
         let column = searcher
             .segment_reader(address.segment_ord)
             .fast_fields()
@@ -218,7 +218,7 @@ impl TextIndex {
                 path: self.dir.clone(),
                 reason: format!("document {address:?} has no paper number"),
             })?;
-        Ok(number as u32)
+        Ok(PaperNumber(number as u32))
     }
 
     fn to_tantivy(&self, query: &SearchQuery, filters: &Filters) -> BooleanQuery {
@@ -245,7 +245,7 @@ impl TextIndex {
         &self,
         texts: &[String],
         filters: &Filters,
-        exclude: &[u32],
+        exclude: &[PaperNumber],
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let searcher = self.searcher();
@@ -324,8 +324,8 @@ impl TextIndex {
         let docs = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
         let mut allowed = vec![false; searcher.num_docs() as usize];
         for address in docs {
-            let number = self.number_of(&searcher, address)? as usize;
-            if let Some(slot) = allowed.get_mut(number) {
+            let number = self.number_of(&searcher, address)?;
+            if let Some(slot) = allowed.get_mut(number.index()) {
                 *slot = true;
             }
         }
@@ -333,7 +333,7 @@ impl TextIndex {
     }
 
     /// The paper number of an arXiv id (with or without version).
-    pub fn number_by_id(&self, arxiv_id: &str) -> Result<u32> {
+    pub fn number_by_id(&self, arxiv_id: &str) -> Result<PaperNumber> {
         let searcher = self.searcher();
         let query = TermQuery::new(
             Term::from_field_text(self.fields.arxiv_id, strip_version(arxiv_id)),
@@ -346,7 +346,7 @@ impl TextIndex {
         self.number_of(&searcher, address)
     }
 
-    pub fn paper_by_number(&self, number: u32) -> Result<Paper> {
+    pub fn paper_by_number(&self, number: PaperNumber) -> Result<Paper> {
         let searcher = self.searcher();
         let query = TermQuery::new(
             Term::from_field_u64(self.fields.number, u64::from(number)),

@@ -15,6 +15,41 @@ pub enum Variant {
     Plain,
 }
 
+/// A paper's dense number: its position in the index (`0..paper_count`, in the order papers were
+/// first indexed), the one key the full-text index (its `number` fast field), the vectors and the
+/// topics share. A type of its own, not a bare `u32`, so it cannot be confused with a vector slot,
+/// a topic id or a count. Serialised as the plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PaperNumber(pub u32);
+
+impl PaperNumber {
+    /// The number of the paper at `index` in a list of papers in number order.
+    ///
+    /// # Panics
+    /// When `index` does not fit a `u32` (an index of over four billion papers).
+    pub fn from_index(index: usize) -> Self {
+        PaperNumber(u32::try_from(index).expect("paper numbers fit in a u32"))
+    }
+
+    /// The paper's position in a list of papers (or of anything per paper) in number order.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<PaperNumber> for u64 {
+    fn from(number: PaperNumber) -> u64 {
+        u64::from(number.0)
+    }
+}
+
+impl std::fmt::Display for PaperNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One paper of a digest: both languages, and where it was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Paper {

@@ -206,7 +206,7 @@ pub fn evaluate_methods(engine: &mut Engine, queries: &[JudgedQuery]) -> Result<
                 engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
             Ok(ranked
                 .iter()
-                .filter_map(|r| ids.get(r.number as usize).cloned())
+                .filter_map(|r| ids.get(r.number.index()).cloned())
                 .collect())
         });
         engine.fusion = original;
