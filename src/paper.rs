@@ -157,7 +157,7 @@ pub fn strip_version(arxiv_id: &str) -> &str {
 }
 
 /// The year and month a new-style arXiv id (`YYMM.NNNNN`) was first submitted in.
-pub fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
+pub(crate) fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
     let yymm = id.get(..4)?;
     if !yymm.bytes().all(|b| b.is_ascii_digit()) || id.as_bytes().get(4) != Some(&b'.') {
         return None;

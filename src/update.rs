@@ -20,7 +20,7 @@ use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
 /// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
-pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
+pub(crate) const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
 
 /// Choices for a write.
 #[derive(Debug, Clone, Copy, Default)]

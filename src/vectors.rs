@@ -27,7 +27,7 @@ const REBUILD_DEAD_SHARE: f64 = 0.20;
 /// Cosine distance on unit vectors. hnsw_rs's own `DistDot` asserts `dot <= 1.000002`, which float
 /// rounding of near-identical unit vectors can break; this one clamps instead.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct UnitDot;
+pub(crate) struct UnitDot;
 
 impl Distance<f32> for UnitDot {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
@@ -166,7 +166,7 @@ impl VectorIndex {
         self.params
     }
 
-    pub fn set_ef_search(&mut self, ef: usize) {
+    pub(crate) fn set_ef_search(&mut self, ef: usize) {
         self.params.ef_search = ef;
     }
 
@@ -190,7 +190,11 @@ impl VectorIndex {
     }
 
     /// Adds or replaces papers' vectors: a changed paper's old slot becomes a tombstone.
-    pub fn upsert(&mut self, changed: Vec<(PaperNumber, Vec<f32>)>, on_insert: impl Fn() + Sync) {
+    pub(crate) fn upsert(
+        &mut self,
+        changed: Vec<(PaperNumber, Vec<f32>)>,
+        on_insert: impl Fn() + Sync,
+    ) {
         let first_new = self.slot_paper.len();
         for (paper, vector) in changed {
             if let Some(old) = self.paper_slot.insert(paper, self.slot_paper.len()) {
@@ -326,7 +330,7 @@ impl VectorIndex {
         found
     }
 
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = self.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
         write_atomically(&dir.join(VECTORS_FILE), &bytes)?;
@@ -354,7 +358,7 @@ impl VectorIndex {
     }
 
     /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
         let meta: Meta = serde_json::from_str(&text)
