@@ -1,6 +1,7 @@
 //! Where exact search stops being faster than HNSW: synthetic collections of N unit vectors made
 //! from the real paper vectors plus noise. cargo run --release --example sweep_ann_scale
 use paperscope::embed::{Embedder, normalize};
+use paperscope::paper::PaperNumber;
 use paperscope::store::Store;
 use paperscope::vectors::{VectorIndex, VectorParams};
 
@@ -13,7 +14,7 @@ fn main() -> anyhow::Result<()> {
         let vectors: Vec<Vec<f32>> = (0..n)
             .map(|i| {
                 let src = base
-                    .vector_of(i % n0)
+                    .vector_of(PaperNumber(i % n0))
                     .map(<[f32]>::to_vec)
                     .unwrap_or_default();
                 let mut v: Vec<f32> = src

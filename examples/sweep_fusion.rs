@@ -6,6 +6,7 @@ use std::path::Path;
 use paperscope::embed::dot;
 use paperscope::eval;
 use paperscope::hybrid::{Fusion, fuse};
+use paperscope::paper::PaperNumber;
 use paperscope::query::{Filters, SearchQuery};
 use paperscope::search::Mode;
 use paperscope::{Engine, ModelSource, Needs};
@@ -46,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     for fusion in configs {
         let report = eval::evaluate(&format!("{fusion:?}"), &queries, |q| {
             let query = SearchQuery::parse(q)?;
-            let side = |mode| -> paperscope::Result<Vec<(u32, f32)>> {
+            let side = |mode| -> paperscope::Result<Vec<(PaperNumber, f32)>> {
                 let (ranked, _) = engine.rank(&query, &Filters::default(), depth, mode)?;
                 Ok(ranked.iter().map(|r| (r.number, r.score)).collect())
             };
@@ -62,7 +63,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(fused
                 .iter()
-                .map(|f| ids[f.number as usize].clone())
+                .map(|f| ids[f.number.index()].clone())
                 .collect())
         })?;
         let g = |name: &str| report.by_group.get(name).map_or(0.0, |m| m.ndcg10);

@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
             let hits = index.search(&embedder.embed(q), 100, None);
             Ok(hits
                 .iter()
-                .map(|(n, _)| papers[*n as usize].arxiv_id.clone())
+                .map(|(n, _)| papers[n.index()].arxiv_id.clone())
                 .collect())
         })?;
         let groups: Vec<String> = report

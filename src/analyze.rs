@@ -12,11 +12,11 @@ use tantivy::tokenizer::{
 };
 
 /// Name of the English analyzer (lowercase, stem) registered on the index.
-pub const ENGLISH: &str = "paperscope_en";
+pub(crate) const ENGLISH: &str = "paperscope_en";
 /// Name of the Chinese analyzer (jieba `cut_for_search`).
-pub const CHINESE: &str = "paperscope_zh";
+pub(crate) const CHINESE: &str = "paperscope_zh";
 /// Name of the mixed analyzer: each script run to its own analyzer.
-pub const MIXED: &str = "paperscope_mixed";
+pub(crate) const MIXED: &str = "paperscope_mixed";
 
 /// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
 static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
@@ -26,7 +26,7 @@ pub use crate::text::is_cjk;
 use crate::text::is_han;
 
 /// Lowercases and stems English words; acronym plurals (`LLMs`) are singularised too.
-pub fn english_analyzer() -> TextAnalyzer {
+pub(crate) fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(EnglishTokenizer {
         stemmed: TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
@@ -39,7 +39,7 @@ pub fn english_analyzer() -> TextAnalyzer {
 /// Tantivy's lowercasing English stemmer, plus the plural of acronyms: Snowball leaves `llms`,
 /// `gpus`, `cnns` alone (no vowel before the `s`), so `LLMs` would never match `LLM`.
 #[derive(Clone)]
-pub struct EnglishTokenizer {
+pub(crate) struct EnglishTokenizer {
     stemmed: TextAnalyzer,
 }
 
@@ -77,7 +77,7 @@ fn acronym_singular(original: &str, stemmed: &str) -> Option<String> {
 }
 
 /// Segments Han text with jieba (search mode) and lowercases the Latin words inside it.
-pub fn chinese_analyzer() -> TextAnalyzer {
+pub(crate) fn chinese_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(ChineseTokenizer {
         jieba: JIEBA.clone(),
     })
@@ -85,7 +85,7 @@ pub fn chinese_analyzer() -> TextAnalyzer {
 
 /// Sends Han runs to jieba and everything else to the English analyzer: for the combined
 /// field and for queries that mix the two (`LLM 幻觉`).
-pub fn mixed_analyzer() -> TextAnalyzer {
+pub(crate) fn mixed_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(MixedTokenizer {
         jieba: JIEBA.clone(),
         english: english_analyzer(),
@@ -93,7 +93,7 @@ pub fn mixed_analyzer() -> TextAnalyzer {
 }
 
 /// Registers the three analyzers on `index` under their names.
-pub fn register(index: &Index) {
+pub(crate) fn register(index: &Index) {
     let tokenizers = index.tokenizers();
     tokenizers.register(ENGLISH, english_analyzer());
     tokenizers.register(CHINESE, chinese_analyzer());
@@ -155,7 +155,7 @@ pub fn strip_query_stop_words(text: &str) -> String {
 }
 
 /// The ranking terms of a query: its analyzed terms without stop words, unless that leaves none.
-pub fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+pub(crate) fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let all = terms(analyzer, text);
     let content: Vec<String> = all
         .iter()
@@ -166,7 +166,7 @@ pub fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 }
 
 /// Whole jieba words (`cut`, not the overlapping search-mode pieces), for labels people read.
-pub fn chinese_words(text: &str) -> Vec<String> {
+pub(crate) fn chinese_words(text: &str) -> Vec<String> {
     JIEBA
         .cut(text, true)
         .into_iter()
@@ -175,7 +175,7 @@ pub fn chinese_words(text: &str) -> Vec<String> {
 }
 
 /// The terms an analyzer makes of `text`, in order.
-pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+pub(crate) fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
@@ -185,7 +185,7 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 }
 
 /// A token stream over tokens computed up front (jieba segments whole strings at once).
-pub struct VecTokenStream {
+pub(crate) struct VecTokenStream {
     tokens: Vec<Token>,
     next: usize,
 }
@@ -211,7 +211,7 @@ impl VecTokenStream {
 
 /// jieba as a Tantivy tokenizer, sharing one dictionary.
 #[derive(Clone)]
-pub struct ChineseTokenizer {
+pub(crate) struct ChineseTokenizer {
     jieba: Arc<Jieba>,
 }
 
@@ -243,7 +243,7 @@ impl Tokenizer for ChineseTokenizer {
 
 /// Han runs through jieba, other runs through the English analyzer, positions counted across both.
 #[derive(Clone)]
-pub struct MixedTokenizer {
+pub(crate) struct MixedTokenizer {
     jieba: Arc<Jieba>,
     english: TextAnalyzer,
 }
@@ -274,7 +274,7 @@ impl Tokenizer for MixedTokenizer {
 }
 
 /// Splits text into maximal runs of Han and non-Han characters: `(byte start, run, is_han)`.
-pub fn script_runs(text: &str) -> Vec<(usize, &str, bool)> {
+pub(crate) fn script_runs(text: &str) -> Vec<(usize, &str, bool)> {
     let mut runs = Vec::new();
     let mut run_start = 0;
     let mut run_han = None;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// Suffix of every temporary file this module creates; stale ones can be recognised by it.
-pub const TEMP_SUFFIX: &str = ".tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` atomically (see the module doc).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -30,7 +30,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
-pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let json = serde_json::to_vec_pretty(value).map_err(|e| Error::IndexCorrupt {
         path: path.to_path_buf(),
         reason: format!("cannot serialise: {e}"),
@@ -39,7 +39,7 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()>
 }
 
 /// Flushes a directory's entries (a rename is durable only once its directory is).
-pub fn sync_dir(dir: Option<&Path>) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: Option<&Path>) -> std::io::Result<()> {
     match dir {
         Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
         _ => File::open(".")?.sync_all(),

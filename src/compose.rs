@@ -82,7 +82,7 @@ pub fn compose(
                 selection.limit,
                 Mode::Hybrid,
             )?;
-            ranked.iter().map(|r| r.number as usize).collect()
+            ranked.iter().map(|r| r.number.index()).collect()
         }
         None => (0..papers.len())
             .filter(|&i| selection.filters.matches(&papers[i]))
@@ -214,7 +214,7 @@ pub fn read_id_file(path: &Path) -> Result<Vec<String>> {
 
 /// The papers grouped by topic: topics by how many of the papers they hold, papers inside a
 /// topic by closeness to its centre. A section's title is the topic's label.
-pub fn group_by_topic<'a>(papers: &[&'a Paper], model: &TopicModel) -> Vec<Section<'a>> {
+pub(crate) fn group_by_topic<'a>(papers: &[&'a Paper], model: &TopicModel) -> Vec<Section<'a>> {
     let placement: HashMap<&str, (usize, f32)> = model
         .assignments
         .iter()
@@ -250,7 +250,7 @@ pub fn group_by_topic<'a>(papers: &[&'a Paper], model: &TopicModel) -> Vec<Secti
 }
 
 /// `hallucination · benchmark · factuality / 幻觉 · 基准 · 事实`
-pub fn topic_title(model: &TopicModel, id: usize) -> String {
+pub(crate) fn topic_title(model: &TopicModel, id: usize) -> String {
     let topic = model.topics.iter().find(|t| t.id == id);
     let words = |list: Option<&Vec<String>>| {
         list.map(|l| l.iter().take(3).cloned().collect::<Vec<_>>().join(" · "))

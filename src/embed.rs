@@ -16,9 +16,9 @@ use crate::paper::Paper;
 use serde::{Deserialize, Serialize};
 
 /// The tokenizer file of a model directory.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub(crate) const TOKENIZER_FILE: &str = "tokenizer.json";
 /// The weights file of a model directory.
-pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub(crate) const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Token rows, as stored: int8 with a per-row scale (the shipped model) or f16 (for comparison).
 enum Rows {
@@ -264,7 +264,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Normalised sum of several unit vectors (their "mean direction").
-pub fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
+pub(crate) fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
     let dims = vectors.first().map_or(0, |v| v.len());
     let mut sum = vec![0f32; dims];
     for v in vectors {
@@ -308,12 +308,12 @@ impl Recipe {
 }
 
 /// English title and abstract.
-pub fn english_side(p: &Paper) -> String {
+pub(crate) fn english_side(p: &Paper) -> String {
     format!("{}. {}", p.title_en, p.abstract_en)
 }
 
 /// Chinese title, one-line summary and abstract.
-pub fn chinese_side(p: &Paper) -> String {
+pub(crate) fn chinese_side(p: &Paper) -> String {
     format!("{}。{}。{}", p.title_zh, p.summary_zh, p.abstract_zh)
 }
 
@@ -323,7 +323,7 @@ fn titles(p: &Paper) -> String {
 
 impl Embedder {
     /// The vector of a paper, made from its fields by `recipe`.
-    pub fn paper_vector(&self, p: &Paper, recipe: Recipe) -> Vec<f32> {
+    pub(crate) fn paper_vector(&self, p: &Paper, recipe: Recipe) -> Vec<f32> {
         match recipe {
             Recipe::OneText => self.embed(&format!("{} {}", english_side(p), chinese_side(p))),
             Recipe::OneTextPlusTitles => {

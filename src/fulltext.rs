@@ -24,14 +24,14 @@ use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDoc
 
 use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
 use crate::error::{Error, Result};
-use crate::paper::Paper;
 /// Temporary: callers should name `paper::strip_version`.
 pub use crate::paper::strip_version;
+use crate::paper::{Paper, PaperNumber};
 use crate::query::{Filters, SearchQuery, category_terms};
 use crate::text::{is_cjk, truncate_chars};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Fields {
+pub(crate) struct Fields {
     pub number: Field,
     pub arxiv_id: Field,
     pub title_en: Field,
@@ -53,7 +53,7 @@ fn text_field(tokenizer: &str) -> TextOptions {
     )
 }
 
-pub fn schema() -> (Schema, Fields) {
+pub(crate) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         number: b.add_u64_field("number", INDEXED | FAST | STORED),
@@ -85,8 +85,8 @@ pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
     analyze::register(&index);
     // One indexing thread keeps one segment in insertion order: the same papers give the same index.
     let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 256_000_000)?;
-    for (number, paper) in papers.iter().enumerate() {
-        writer.add_document(document(&f, number as u64, paper)?)?;
+    for (index, paper) in papers.iter().enumerate() {
+        writer.add_document(document(&f, PaperNumber::from_index(index), paper)?)?;
         on_paper();
     }
     writer.commit()?;
@@ -94,9 +94,9 @@ pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
     Ok(())
 }
 
-fn document(f: &Fields, number: u64, p: &Paper) -> Result<TantivyDocument> {
+fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
-    doc.add_u64(f.number, number);
+    doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
     doc.add_text(f.title_en, &p.title_en);
     doc.add_text(f.title_zh, &p.title_zh);
@@ -122,7 +122,7 @@ fn document(f: &Fields, number: u64, p: &Paper) -> Result<TantivyDocument> {
 
 /// The values of the combined ranking field: titles twice (they say what the paper is about in
 /// few words), then summary and abstracts. Separate values keep phrases from spanning two of them.
-pub fn combined_texts(p: &Paper) -> Vec<&str> {
+pub(crate) fn combined_texts(p: &Paper) -> Vec<&str> {
     let mut texts = vec![
         p.title_en.as_str(),
         p.title_en.as_str(),
@@ -139,7 +139,7 @@ pub fn combined_texts(p: &Paper) -> Vec<&str> {
 /// One ranked result of the full-text side.
 #[derive(Debug, Clone)]
 pub struct Hit {
-    pub number: u32,
+    pub number: PaperNumber,
     pub score: f32,
     pub address: DocAddress,
 }
@@ -154,7 +154,7 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
-    pub fn open(dir: &Path) -> Result<Self> {
+    pub(crate) fn open(dir: &Path) -> Result<Self> {
         let index = Index::open_in_dir(dir).map_err(|e| tantivy_error(dir, e))?;
         analyze::register(&index);
         let (_, fields) = schema();
@@ -173,7 +173,7 @@ impl TextIndex {
         })
     }
 
-    pub fn searcher(&self) -> Searcher {
+    pub(crate) fn searcher(&self) -> Searcher {
         self.reader.searcher()
     }
 
@@ -182,7 +182,7 @@ impl TextIndex {
     }
 
     /// BM25 over the combined field; returns the top `limit` hits and the number of matches.
-    pub fn search(
+    pub(crate) fn search(
         &self,
         query: &SearchQuery,
         filters: &Filters,
@@ -207,7 +207,7 @@ impl TextIndex {
         Ok((hits, total))
     }
 
-    fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<u32> {
+    fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<PaperNumber> {
         let column = searcher
             .segment_reader(address.segment_ord)
             .fast_fields()
@@ -218,7 +218,7 @@ impl TextIndex {
                 path: self.dir.clone(),
                 reason: format!("document {address:?} has no paper number"),
             })?;
-        Ok(number as u32)
+        Ok(PaperNumber(number as u32))
     }
 
     fn to_tantivy(&self, query: &SearchQuery, filters: &Filters) -> BooleanQuery {
@@ -241,11 +241,11 @@ impl TextIndex {
 
     /// BM25 more-like-this: papers sharing the distinctive terms of `texts` (tantivy's
     /// `MoreLikeThisQuery` over the combined field), within the filters, without `exclude`.
-    pub fn more_like_this(
+    pub(crate) fn more_like_this(
         &self,
         texts: &[String],
         filters: &Filters,
-        exclude: &[u32],
+        exclude: &[PaperNumber],
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let searcher = self.searcher();
@@ -311,7 +311,11 @@ impl TextIndex {
 
     /// Papers (by number) that pass the filters and the query's phrases and exclusions: what a
     /// meaning-based side may return. `None` when nothing restricts.
-    pub fn allowed(&self, query: &SearchQuery, filters: &Filters) -> Result<Option<Vec<bool>>> {
+    pub(crate) fn allowed(
+        &self,
+        query: &SearchQuery,
+        filters: &Filters,
+    ) -> Result<Option<Vec<bool>>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
         clauses.extend(self.phrase_clauses(query));
         if let Some(filter) = self.filter_query(filters) {
@@ -324,8 +328,8 @@ impl TextIndex {
         let docs = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
         let mut allowed = vec![false; searcher.num_docs() as usize];
         for address in docs {
-            let number = self.number_of(&searcher, address)? as usize;
-            if let Some(slot) = allowed.get_mut(number) {
+            let number = self.number_of(&searcher, address)?;
+            if let Some(slot) = allowed.get_mut(number.index()) {
                 *slot = true;
             }
         }
@@ -333,7 +337,7 @@ impl TextIndex {
     }
 
     /// The paper number of an arXiv id (with or without version).
-    pub fn number_by_id(&self, arxiv_id: &str) -> Result<u32> {
+    pub(crate) fn number_by_id(&self, arxiv_id: &str) -> Result<PaperNumber> {
         let searcher = self.searcher();
         let query = TermQuery::new(
             Term::from_field_text(self.fields.arxiv_id, strip_version(arxiv_id)),
@@ -346,7 +350,7 @@ impl TextIndex {
         self.number_of(&searcher, address)
     }
 
-    pub fn paper_by_number(&self, number: u32) -> Result<Paper> {
+    pub(crate) fn paper_by_number(&self, number: PaperNumber) -> Result<Paper> {
         let searcher = self.searcher();
         let query = TermQuery::new(
             Term::from_field_u64(self.fields.number, u64::from(number)),
@@ -378,7 +382,7 @@ impl TextIndex {
     }
 
     /// The filters alone, as a query matching every allowed paper (None when nothing is filtered).
-    pub fn filter_query(&self, filters: &Filters) -> Option<Box<dyn Query>> {
+    pub(crate) fn filter_query(&self, filters: &Filters) -> Option<Box<dyn Query>> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !filters.categories.is_empty() {
             let any: Vec<(Occur, Box<dyn Query>)> = filters
@@ -405,7 +409,7 @@ impl TextIndex {
         (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
     }
 
-    pub fn paper_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Paper> {
+    pub(crate) fn paper_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Paper> {
         let doc: TantivyDocument = searcher.doc(address)?;
         let json = doc
             .get_first(self.fields.paper)
@@ -436,7 +440,7 @@ impl TextIndex {
     }
 
     /// Every paper, in paper-number order.
-    pub fn all_papers(&self) -> Result<Vec<Paper>> {
+    pub(crate) fn all_papers(&self) -> Result<Vec<Paper>> {
         let searcher = self.searcher();
         let mut numbered = Vec::new();
         for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
@@ -453,7 +457,7 @@ impl TextIndex {
     }
 
     /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms.
-    pub fn snippets(&self, query: &SearchQuery) -> Snippets {
+    pub(crate) fn snippets(&self, query: &SearchQuery) -> Snippets {
         let searcher = self.searcher();
         let text = query.positive_text();
         let make = |field: Field, analyzer: &TextAnalyzer, max_bytes: usize| {
@@ -503,7 +507,7 @@ pub struct Snippet {
     pub highlights: Vec<(usize, usize)>,
 }
 
-pub struct Snippets {
+pub(crate) struct Snippets {
     english: SnippetGenerator,
     chinese: SnippetGenerator,
     prefer_chinese: bool,

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::paper::PaperNumber;
+
 /// Where a result came from: ranks and scores on each side, and the fused score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Why {
@@ -22,7 +24,7 @@ pub struct Why {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fused {
-    pub number: u32,
+    pub number: PaperNumber,
     pub why: Why,
 }
 
@@ -77,12 +79,12 @@ pub const RELATED_FUSION: Fusion = Fusion::Convex { alpha: 0.6 };
 /// Fuses two ranked lists (`(paper, score)`, best first). `cosine_of` gives a candidate's cosine
 /// to the query when it is not in the vector list (None: no vector).
 pub fn fuse(
-    bm25: &[(u32, f32)],
-    vector: &[(u32, f32)],
-    cosine_of: impl Fn(u32) -> Option<f32>,
+    bm25: &[(PaperNumber, f32)],
+    vector: &[(PaperNumber, f32)],
+    cosine_of: impl Fn(PaperNumber) -> Option<f32>,
     fusion: Fusion,
 ) -> Vec<Fused> {
-    let mut by_paper: HashMap<u32, Why> = HashMap::new();
+    let mut by_paper: HashMap<PaperNumber, Why> = HashMap::new();
     let blank = Why {
         bm25_rank: None,
         bm25_score: None,
@@ -161,25 +163,30 @@ mod tests {
     use super::*;
 
     fn ids(fused: &[Fused]) -> Vec<u32> {
-        fused.iter().map(|f| f.number).collect()
+        fused.iter().map(|f| f.number.0).collect()
+    }
+
+    /// `(paper number, score)` pairs from bare numbers.
+    fn list(pairs: &[(u32, f32)]) -> Vec<(PaperNumber, f32)> {
+        pairs.iter().map(|&(n, s)| (PaperNumber(n), s)).collect()
     }
 
     #[test]
     fn rrf_rewards_papers_in_both_lists() {
         let fused = fuse(
-            &[(1, 9.0), (2, 8.0)],
-            &[(3, 0.9), (2, 0.8)],
+            &list(&[(1, 9.0), (2, 8.0)]),
+            &list(&[(3, 0.9), (2, 0.8)]),
             |_| None,
             Fusion::Rrf { k: 60.0 },
         );
-        assert_eq!(fused[0].number, 2);
+        assert_eq!(fused[0].number, PaperNumber(2));
         assert_eq!(fused.len(), 3);
     }
 
     #[test]
     fn ties_break_by_bm25_rank_then_number() {
         let fused = fuse(
-            &[(5, 1.0), (4, 1.0)],
+            &list(&[(5, 1.0), (4, 1.0)]),
             &[],
             |_| None,
             Fusion::Rrf { k: 60.0 },
@@ -187,7 +194,7 @@ mod tests {
         assert_eq!(ids(&fused), vec![5, 4]);
         let fused = fuse(
             &[],
-            &[(9, 0.5), (7, 0.5)],
+            &list(&[(9, 0.5), (7, 0.5)]),
             |_| None,
             Fusion::Rrf { k: 60.0 },
         );
@@ -200,12 +207,12 @@ mod tests {
 
     #[test]
     fn one_empty_list_keeps_the_other_order() {
-        let bm25 = [(1, 3.0), (2, 2.0), (3, 1.0)];
+        let bm25 = list(&[(1, 3.0), (2, 2.0), (3, 1.0)]);
         assert_eq!(
             ids(&fuse(&bm25, &[], |_| None, Fusion::default())),
             vec![1, 2, 3]
         );
-        let vector = [(7, 0.9), (8, 0.5)];
+        let vector = list(&[(7, 0.9), (8, 0.5)]);
         assert_eq!(
             ids(&fuse(&[], &vector, |_| None, Fusion::default())),
             vec![7, 8]
@@ -217,19 +224,20 @@ mod tests {
     fn disjoint_lists_are_merged_with_both_scores_known() {
         let cosines = HashMap::from([(1, 0.2f32), (2, 0.1), (3, 0.9), (4, 0.8)]);
         let fused = fuse(
-            &[(1, 10.0), (2, 5.0)],
-            &[(3, 0.9), (4, 0.8)],
-            |p| cosines.get(&p).copied(),
+            &list(&[(1, 10.0), (2, 5.0)]),
+            &list(&[(3, 0.9), (4, 0.8)]),
+            |p| cosines.get(&p.0).copied(),
             Fusion::Convex { alpha: 0.3 },
         );
         assert_eq!(fused.len(), 4);
         assert_eq!(
-            fused[0].number, 1,
+            fused[0].number,
+            PaperNumber(1),
             "BM25's best stays first at a small vector weight"
         );
         let why = fused
             .iter()
-            .find(|f| f.number == 1)
+            .find(|f| f.number == PaperNumber(1))
             .map(|f| f.why)
             .expect("paper 1");
         assert_eq!((why.bm25_rank, why.vector_rank), (Some(1), None));
@@ -243,7 +251,7 @@ mod tests {
     #[test]
     fn duplicates_in_a_list_count_once_at_their_best_rank() {
         let fused = fuse(
-            &[(1, 5.0), (1, 4.0), (2, 3.0)],
+            &list(&[(1, 5.0), (1, 4.0), (2, 3.0)]),
             &[],
             |_| None,
             Fusion::Rrf { k: 60.0 },
@@ -268,9 +276,9 @@ mod tests {
     fn alpha_one_is_pure_vector_order() {
         let cosines = HashMap::from([(1, 0.1f32), (2, 0.9)]);
         let fused = fuse(
-            &[(1, 10.0), (2, 1.0)],
+            &list(&[(1, 10.0), (2, 1.0)]),
             &[],
-            |p| cosines.get(&p).copied(),
+            |p| cosines.get(&p.0).copied(),
             Fusion::Convex { alpha: 1.0 },
         );
         assert_eq!(ids(&fused), vec![2, 1]);

@@ -49,6 +49,6 @@ pub mod vectors;
 
 pub use embed::ModelSource;
 pub use error::{Error, Result};
-pub use paper::Paper;
+pub use paper::{Paper, PaperNumber};
 pub use search::{Engine, Needs};
 pub use store::Store;

@@ -15,6 +15,41 @@ pub enum Variant {
     Plain,
 }
 
+/// A paper's dense number: its position in the index (`0..paper_count`, in the order papers were
+/// first indexed), the one key the full-text index (its `number` fast field), the vectors and the
+/// topics share. A type of its own, not a bare `u32`, so it cannot be confused with a vector slot,
+/// a topic id or a count. Serialised as the plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PaperNumber(pub u32);
+
+impl PaperNumber {
+    /// The number of the paper at `index` in a list of papers in number order.
+    ///
+    /// # Panics
+    /// When `index` does not fit a `u32` (an index of over four billion papers).
+    pub fn from_index(index: usize) -> Self {
+        PaperNumber(u32::try_from(index).expect("paper numbers fit in a u32"))
+    }
+
+    /// The paper's position in a list of papers (or of anything per paper) in number order.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<PaperNumber> for u64 {
+    fn from(number: PaperNumber) -> u64 {
+        u64::from(number.0)
+    }
+}
+
+impl std::fmt::Display for PaperNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One paper of a digest: both languages, and where it was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Paper {
@@ -122,7 +157,7 @@ pub fn strip_version(arxiv_id: &str) -> &str {
 }
 
 /// The year and month a new-style arXiv id (`YYMM.NNNNN`) was first submitted in.
-pub fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
+pub(crate) fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
     let yymm = id.get(..4)?;
     if !yymm.bytes().all(|b| b.is_ascii_digit()) || id.as_bytes().get(4) != Some(&b'.') {
         return None;

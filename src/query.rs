@@ -142,7 +142,7 @@ impl Filters {
 }
 
 /// The lowercased categories and archives a paper is filed under (`cs.cl`, `cs`).
-pub fn category_terms(paper: &Paper) -> Vec<String> {
+pub(crate) fn category_terms(paper: &Paper) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for category in paper.categories() {
         let category = category.to_lowercase();

@@ -10,6 +10,7 @@ use crate::embed::{Embedder, ModelSource, dot, mean_direction};
 use crate::error::{Error, Result};
 use crate::fulltext::Snippet;
 use crate::hybrid::{Fusion, Why, fuse};
+use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
 use crate::store::Store;
 use crate::topics::{self, Topic, TopicModel};
@@ -80,7 +81,7 @@ pub struct SearchResult {
     /// Byte ranges of `snippet` that matched the query.
     pub highlights: Vec<(usize, usize)>,
     #[serde(skip)]
-    pub number: u32,
+    pub number: PaperNumber,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,7 +122,7 @@ pub enum RelatedTo {
 /// One ranked paper: its number, its score in the mode asked for, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ranked {
-    pub number: u32,
+    pub number: PaperNumber,
     pub score: f32,
     pub why: Why,
 }
@@ -340,7 +341,8 @@ impl Engine {
                 let (embedder, vectors) = self.need_meaning()?;
                 let depth = limit.max(FUSION_DEPTH);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
-                let bm25: Vec<(u32, f32)> = bm25.iter().map(|h| (h.number, h.score)).collect();
+                let bm25: Vec<(PaperNumber, f32)> =
+                    bm25.iter().map(|h| (h.number, h.score)).collect();
                 let query_vector = embedder.embed(&crate::analyze::strip_query_stop_words(
                     &query.positive_text(),
                 ));
@@ -364,7 +366,7 @@ impl Engine {
         query: &SearchQuery,
         filters: &Filters,
         limit: usize,
-    ) -> Result<(Vec<(u32, f32)>, usize)> {
+    ) -> Result<(Vec<(PaperNumber, f32)>, usize)> {
         let (embedder, vectors) = self.need_meaning()?;
         let allowed = self.store.text.allowed(query, filters)?;
         let total = allowed
@@ -458,7 +460,7 @@ impl Engine {
                         .ok_or_else(|| Error::UnknownId { id: id.clone() })?;
                     papers.push(paper);
                 }
-                let numbers: Vec<u32> = papers
+                let numbers: Vec<PaperNumber> = papers
                     .iter()
                     .map(|p| self.store.text.number_by_id(&p.arxiv_id))
                     .collect::<Result<_>>()?;
@@ -487,7 +489,7 @@ impl Engine {
             }
         };
         let depth = limit.max(FUSION_DEPTH);
-        let bm25: Vec<(u32, f32)> = self
+        let bm25: Vec<(PaperNumber, f32)> = self
             .store
             .text
             .more_like_this(&texts, filters, &exclude, depth)?
@@ -500,7 +502,7 @@ impl Engine {
             .allowed(&SearchQuery::default(), filters)?
             .unwrap_or_else(|| vec![true; self.store.manifest.paper_count]);
         for &n in &exclude {
-            if let Some(slot) = allowed.get_mut(n as usize) {
+            if let Some(slot) = allowed.get_mut(n.index()) {
                 *slot = false;
             }
         }

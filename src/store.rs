@@ -68,7 +68,7 @@ pub struct ModelInfo {
 
 impl ModelInfo {
     /// The record of `embedder` making paper vectors by `recipe`.
-    pub fn of(embedder: &Embedder, recipe: Recipe) -> Self {
+    pub(crate) fn of(embedder: &Embedder, recipe: Recipe) -> Self {
         ModelInfo {
             id: embedder.model_id().to_string(),
             dims: embedder.dims(),
@@ -233,7 +233,7 @@ impl WriteLock {
     }
 
     /// The locked index directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 }

@@ -13,14 +13,14 @@ use crate::digest::{self, Warning, merge_duplicates};
 use crate::embed::{Embedder, Recipe};
 use crate::error::{Error, Result};
 use crate::fulltext;
-use crate::paper::Paper;
+use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::store::{ModelInfo, Staging, Store, WriteLock};
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
 /// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
-pub const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
+pub(crate) const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
 
 /// Choices for a write.
 #[derive(Debug, Clone, Copy, Default)]
@@ -191,9 +191,9 @@ fn write_papers(
         });
     }
     let reuse = previous.as_ref().filter(|_| !options.rebuild);
-    let changed: Vec<u32> = (0..merged.len())
+    let changed: Vec<PaperNumber> = (0..merged.len())
         .filter(|&i| reuse.is_none() || existing.get(i) != Some(&merged[i]))
-        .map(|i| i as u32)
+        .map(PaperNumber::from_index)
         .collect();
     let vectors = match reuse {
         Some(store) => {
@@ -255,14 +255,14 @@ fn write_papers(
 fn embed_papers(
     embedder: &Embedder,
     papers: &[Paper],
-    numbers: &[u32],
+    numbers: &[PaperNumber],
     progress: &dyn Progress,
 ) -> Vec<Vec<f32>> {
     stage(progress, "embedding", numbers.len(), || {
         numbers
             .par_iter()
             .map(|&n| {
-                let v = embedder.paper_vector(&papers[n as usize], DEFAULT_RECIPE);
+                let v = embedder.paper_vector(&papers[n.index()], DEFAULT_RECIPE);
                 progress.inc();
                 v
             })

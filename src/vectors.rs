@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
 use crate::error::{Error, Result};
+use crate::paper::PaperNumber;
 
 const META_FILE: &str = "vectors.json";
 const VECTORS_FILE: &str = "vectors.f32";
@@ -26,7 +27,7 @@ const REBUILD_DEAD_SHARE: f64 = 0.20;
 /// Cosine distance on unit vectors. hnsw_rs's own `DistDot` asserts `dot <= 1.000002`, which float
 /// rounding of near-identical unit vectors can break; this one clamps instead.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct UnitDot;
+pub(crate) struct UnitDot;
 
 impl Distance<f32> for UnitDot {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
@@ -97,7 +98,7 @@ pub struct VectorIndex {
     params: VectorParams,
     vectors: Vec<f32>,
     slot_paper: Vec<u32>,
-    paper_slot: HashMap<u32, usize>,
+    paper_slot: HashMap<PaperNumber, usize>,
     graph: Option<Graph>,
 }
 
@@ -137,7 +138,7 @@ impl VectorIndex {
             .iter()
             .enumerate()
             .filter(|&(_, &p)| p != DEAD)
-            .map(|(slot, &p)| (p, slot))
+            .map(|(slot, &p)| (PaperNumber(p), slot))
             .collect();
     }
 
@@ -165,7 +166,7 @@ impl VectorIndex {
         self.params
     }
 
-    pub fn set_ef_search(&mut self, ef: usize) {
+    pub(crate) fn set_ef_search(&mut self, ef: usize) {
         self.params.ef_search = ef;
     }
 
@@ -173,25 +174,33 @@ impl VectorIndex {
         &self.vectors[slot * self.dims..(slot + 1) * self.dims]
     }
 
-    pub fn vector_of(&self, paper: u32) -> Option<&[f32]> {
+    pub fn vector_of(&self, paper: PaperNumber) -> Option<&[f32]> {
         self.paper_slot.get(&paper).map(|&s| self.slot_vector(s))
     }
 
     /// Copies of the vectors of papers `0..papers` (empty for a paper without one).
     pub fn by_paper(&self, papers: usize) -> Vec<Vec<f32>> {
-        (0..papers as u32)
-            .map(|n| self.vector_of(n).map(<[f32]>::to_vec).unwrap_or_default())
+        (0..papers)
+            .map(|i| {
+                self.vector_of(PaperNumber::from_index(i))
+                    .map(<[f32]>::to_vec)
+                    .unwrap_or_default()
+            })
             .collect()
     }
 
     /// Adds or replaces papers' vectors: a changed paper's old slot becomes a tombstone.
-    pub fn upsert(&mut self, changed: Vec<(u32, Vec<f32>)>, on_insert: impl Fn() + Sync) {
+    pub(crate) fn upsert(
+        &mut self,
+        changed: Vec<(PaperNumber, Vec<f32>)>,
+        on_insert: impl Fn() + Sync,
+    ) {
         let first_new = self.slot_paper.len();
         for (paper, vector) in changed {
             if let Some(old) = self.paper_slot.insert(paper, self.slot_paper.len()) {
                 self.slot_paper[old] = DEAD;
             }
-            self.slot_paper.push(paper);
+            self.slot_paper.push(paper.0);
             self.vectors.extend(vector);
         }
         let dead_share = self.tombstones() as f64 / self.slot_paper.len().max(1) as f64;
@@ -252,7 +261,12 @@ impl VectorIndex {
 
     /// The `k` papers nearest `query` (a unit vector) with their cosine, best first, among
     /// papers `allowed` says yes to. Exact when there is no graph or the filter is selective.
-    pub fn search(&self, query: &[f32], k: usize, allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&[bool]>,
+    ) -> Vec<(PaperNumber, f32)> {
         let allowed_count = allowed.map_or(self.len(), |a| a.iter().filter(|&&x| x).count());
         let selective = allowed_count * 10 < self.len();
         match &self.graph {
@@ -261,8 +275,17 @@ impl VectorIndex {
         }
     }
 
-    fn is_allowed(allowed: Option<&[bool]>, paper: u32) -> bool {
-        allowed.is_none_or(|a| a.get(paper as usize).copied().unwrap_or(false))
+    fn is_allowed(allowed: Option<&[bool]>, paper: PaperNumber) -> bool {
+        allowed.is_none_or(|a| a.get(paper.index()).copied().unwrap_or(false))
+    }
+
+    /// The paper in `slot`, `None` for a tombstone or a slot past the end.
+    fn paper_in(&self, slot: usize) -> Option<PaperNumber> {
+        self.slot_paper
+            .get(slot)
+            .copied()
+            .filter(|&p| p != DEAD)
+            .map(PaperNumber)
     }
 
     pub fn search_exact(
@@ -270,13 +293,11 @@ impl VectorIndex {
         query: &[f32],
         k: usize,
         allowed: Option<&[bool]>,
-    ) -> Vec<(u32, f32)> {
-        let mut scored: Vec<(u32, f32)> = self
-            .slot_paper
-            .iter()
-            .enumerate()
-            .filter(|&(_, &p)| p != DEAD && Self::is_allowed(allowed, p))
-            .map(|(slot, &p)| (p, dot(query, self.slot_vector(slot))))
+    ) -> Vec<(PaperNumber, f32)> {
+        let mut scored: Vec<(PaperNumber, f32)> = (0..self.slot_paper.len())
+            .filter_map(|slot| Some((slot, self.paper_in(slot)?)))
+            .filter(|&(_, p)| Self::is_allowed(allowed, p))
+            .map(|(slot, p)| (p, dot(query, self.slot_vector(slot))))
             .collect();
         let k = k.min(scored.len());
         if k == 0 {
@@ -294,25 +315,22 @@ impl VectorIndex {
         query: &[f32],
         k: usize,
         allowed: Option<&[bool]>,
-    ) -> Vec<(u32, f32)> {
+    ) -> Vec<(PaperNumber, f32)> {
         let ef = self.params.ef_search.max(k);
         let filter = |slot: &usize| {
-            let paper = self.slot_paper.get(*slot).copied().unwrap_or(DEAD);
-            paper != DEAD && Self::is_allowed(allowed, paper)
+            self.paper_in(*slot)
+                .is_some_and(|paper| Self::is_allowed(allowed, paper))
         };
         let neighbours = graph.with(|h| h.search_filter(query, k, ef, Some(&filter)));
-        let mut found: Vec<(u32, f32)> = neighbours
+        let mut found: Vec<(PaperNumber, f32)> = neighbours
             .into_iter()
-            .filter_map(|n| {
-                let paper = *self.slot_paper.get(n.d_id)?;
-                (paper != DEAD).then_some((paper, 1.0 - n.distance))
-            })
+            .filter_map(|n| Some((self.paper_in(n.d_id)?, 1.0 - n.distance)))
             .collect();
         found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         found
     }
 
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = self.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
         write_atomically(&dir.join(VECTORS_FILE), &bytes)?;
@@ -340,7 +358,7 @@ impl VectorIndex {
     }
 
     /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
         let meta: Meta = serde_json::from_str(&text)
@@ -415,7 +433,7 @@ mod tests {
         let index = VectorIndex::build(16, sample(50, 16), VectorParams::default(), || {});
         assert!(!index.uses_graph());
         let hits = index.search(&unit(7, 16), 3, None);
-        assert_eq!(hits[0].0, 7);
+        assert_eq!(hits[0].0, PaperNumber(7));
         assert!((hits[0].1 - 1.0).abs() < 1e-5);
     }
 
@@ -424,7 +442,7 @@ mod tests {
         let index = VectorIndex::build(16, sample(300, 16), graph_params(), || {});
         assert!(index.uses_graph());
         for q in [3, 77, 250] {
-            assert_eq!(index.search(&unit(q, 16), 1, None)[0].0, q);
+            assert_eq!(index.search(&unit(q, 16), 1, None)[0].0, PaperNumber(q));
         }
     }
 
@@ -434,21 +452,23 @@ mod tests {
         let allowed: Vec<bool> = (0..300).map(|i| i % 2 == 1).collect();
         let hits = index.search(&unit(4, 16), 10, Some(&allowed));
         assert_eq!(hits.len(), 10);
-        assert!(hits.iter().all(|(p, _)| p % 2 == 1));
+        assert!(hits.iter().all(|(p, _)| p.0 % 2 == 1));
     }
 
     #[test]
     fn upsert_tombstones_and_rebuilds_past_the_threshold() {
         let mut index = VectorIndex::build(16, sample(100, 16), graph_params(), || {});
-        index.upsert(vec![(5, unit(1000, 16))], || {});
+        index.upsert(vec![(PaperNumber(5), unit(1000, 16))], || {});
         assert_eq!(index.tombstones(), 1);
-        assert_eq!(index.search(&unit(1000, 16), 1, None)[0].0, 5);
+        assert_eq!(index.search(&unit(1000, 16), 1, None)[0].0, PaperNumber(5));
         assert_ne!(
             index.search(&unit(5, 16), 1, None)[0].0,
-            5,
+            PaperNumber(5),
             "old vector is a tombstone"
         );
-        let changed: Vec<(u32, Vec<f32>)> = (10..40).map(|p| (p, unit(p + 2000, 16))).collect();
+        let changed: Vec<(PaperNumber, Vec<f32>)> = (10..40)
+            .map(|p| (PaperNumber(p), unit(p + 2000, 16)))
+            .collect();
         index.upsert(changed, || {});
         assert_eq!(
             index.tombstones(),
@@ -456,7 +476,7 @@ mod tests {
             "more than 20% dead: compacted and rebuilt"
         );
         assert_eq!(index.len(), 100);
-        assert_eq!(index.search(&unit(2020, 16), 1, None)[0].0, 20);
+        assert_eq!(index.search(&unit(2020, 16), 1, None)[0].0, PaperNumber(20));
     }
 
     #[test]

@@ -17,7 +17,7 @@ nav ol{columns:2}article{margin:1rem 0 1.5rem}article h3{font-size:1rem;margin:.
 .related{font-size:.9rem;color:#555}";
 
 /// The sections as one self-contained HTML page.
-pub fn render_html(sections: &[Section], related: &RelatedOf) -> String {
+pub(crate) fn render_html(sections: &[Section], related: &RelatedOf) -> String {
     let count: usize = sections.iter().map(|s| s.papers.len()).sum();
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>paperscope digest</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>Digest · 摘要 ({count} papers)</h1>\n<nav><ol>\n"

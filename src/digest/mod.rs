@@ -1,7 +1,7 @@
 //! The digest format: reading Markdown digests (`parse`) and, across files, gathering one record
 //! per paper; writing papers back as Markdown (`render`), one HTML page (`html`) or JSON.
 
-pub mod html;
+mod html;
 pub mod parse;
 pub mod render;
 
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::paper::Paper;
 pub use parse::{ParsedFile, Warning, parse_file, parse_str};
-pub use render::{RelatedOf, Section};
+pub(crate) use render::{RelatedOf, Section};
 
 /// How a written digest is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ struct JsonPaper<'a> {
 }
 
 /// The sections written in `format`, each entry followed by its related papers.
-pub fn write(sections: &[Section], related: &RelatedOf, format: Format) -> Result<String> {
+pub(crate) fn write(sections: &[Section], related: &RelatedOf, format: Format) -> Result<String> {
     Ok(match format {
         Format::Markdown => render::render_sections(sections, related),
         Format::Html => html::render_html(sections, related),
@@ -164,7 +164,7 @@ pub fn load(files: &[PathBuf], on_file_done: impl Fn() + Sync) -> Result<Loaded>
 /// Folds `incoming` into `existing`, one record per arXiv id, keeping the existing order (a paper's
 /// position is its number in the index) and appending new ids. The higher version wins; on equal
 /// versions the later record wins. Listings accumulate.
-pub fn merge_duplicates(existing: Vec<Paper>, incoming: Vec<Paper>) -> Vec<Paper> {
+pub(crate) fn merge_duplicates(existing: Vec<Paper>, incoming: Vec<Paper>) -> Vec<Paper> {
     let mut position: HashMap<String, usize> = HashMap::new();
     let mut merged: Vec<Paper> = Vec::with_capacity(existing.len() + incoming.len());
     for paper in existing.into_iter().chain(incoming) {

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::paper::{Paper, Variant};
 
 /// Written by `render` after an entry's fields: a list of related papers, not a field.
-pub const RELATED_PREFIX: &str = "相关论文：";
+pub(crate) const RELATED_PREFIX: &str = "相关论文：";
 
 /// A digest larger than this is refused rather than read into memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -76,7 +76,7 @@ static ZH_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// File names of the sample digests are `YYYY-MM-DD_<listing>_<hash>.md`.
-pub fn listing_of_file_name(path: &Path) -> Option<String> {
+pub(crate) fn listing_of_file_name(path: &Path) -> Option<String> {
     let name = path.file_stem()?.to_str()?;
     let mut parts = name.split('_');
     let date = parts.next()?;

@@ -5,7 +5,7 @@
 use crate::paper::{Paper, Variant};
 
 /// A titled group of papers (a topic); an untitled section is a plain table.
-pub struct Section<'a> {
+pub(crate) struct Section<'a> {
     /// The heading (a topic's label); none for a plain table.
     pub title: Option<String>,
     /// The papers, in order.
@@ -13,7 +13,7 @@ pub struct Section<'a> {
 }
 
 /// Optional lines after an entry: related papers, as `(arxiv id, English title)`.
-pub type RelatedOf<'a> = dyn Fn(&Paper) -> Vec<(String, String)> + 'a;
+pub(crate) type RelatedOf<'a> = dyn Fn(&Paper) -> Vec<(String, String)> + 'a;
 
 /// One plain digest of `papers`, in input order.
 pub fn render(papers: &[Paper]) -> String {
@@ -28,7 +28,7 @@ pub fn render(papers: &[Paper]) -> String {
 
 /// A digest of titled sections: one `# 摘要` table per section, then every entry; each
 /// entry is followed by its related papers when `related` gives any.
-pub fn render_sections(sections: &[Section], related: &RelatedOf) -> String {
+pub(crate) fn render_sections(sections: &[Section], related: &RelatedOf) -> String {
     let mut out = String::from("# 摘要\n\n");
     let mut number = 0;
     for section in sections {

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::paper::PaperNumber;
 use crate::vectors::{VectorIndex, VectorParams};
 
 /// `(paper number, similarity)`, best first.
-type Ranked = Vec<(u32, f32)>;
+type Ranked = Vec<(PaperNumber, f32)>;
 
 /// One point of the HNSW recall/latency curve.
 #[derive(Debug, Clone, Serialize)]
@@ -42,10 +43,10 @@ pub struct AnnReport {
 /// Builds an HNSW graph over the index's vectors and compares its top 10 with exact search for
 /// every `stride`-th paper's vector used as a query, at each `ef`.
 pub fn ann_recall(index: &VectorIndex, papers: usize, efs: &[usize], stride: usize) -> AnnReport {
-    let vectors: Vec<Vec<f32>> = (0..papers as u32)
-        .map(|p| {
+    let vectors: Vec<Vec<f32>> = (0..papers)
+        .map(|i| {
             index
-                .vector_of(p)
+                .vector_of(PaperNumber::from_index(i))
                 .map(<[f32]>::to_vec)
                 .unwrap_or_else(|| vec![0.0; index.dims()])
         })
@@ -60,7 +61,7 @@ pub fn ann_recall(index: &VectorIndex, papers: usize, efs: &[usize], stride: usi
     let build_seconds = started.elapsed().as_secs_f64();
     let timed = |f: &dyn Fn(&[f32]) -> Ranked| {
         let started = Instant::now();
-        let results: Vec<Vec<u32>> = queries
+        let results: Vec<Vec<PaperNumber>> = queries
             .iter()
             .map(|q| f(q).into_iter().map(|(p, _)| p).collect())
             .collect();

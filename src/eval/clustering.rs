@@ -39,7 +39,10 @@ fn contingency<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(a: &[T], b: &[U
 }
 
 /// Normalised mutual information (arithmetic mean normalisation, as scikit-learn's default).
-pub fn nmi<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predicted: &[U]) -> f64 {
+pub(crate) fn nmi<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(
+    truth: &[T],
+    predicted: &[U],
+) -> f64 {
     let n = truth.len() as f64;
     if n == 0.0 {
         return 0.0;
@@ -64,7 +67,10 @@ pub fn nmi<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predic
 }
 
 /// Adjusted Rand index.
-pub fn ari<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(truth: &[T], predicted: &[U]) -> f64 {
+pub(crate) fn ari<T: std::hash::Hash + Eq, U: std::hash::Hash + Eq>(
+    truth: &[T],
+    predicted: &[U],
+) -> f64 {
     let n = truth.len() as f64;
     let (table, rows, cols) = contingency(truth, predicted);
     let pairs = |x: f64| x * (x - 1.0) / 2.0;

@@ -49,7 +49,7 @@ static LATIN_WORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(
 });
 
 /// Removes words written in Latin script, so only the Chinese wording can match.
-pub fn without_latin_words(text: &str) -> String {
+pub(crate) fn without_latin_words(text: &str) -> String {
     LATIN_WORD.replace_all(text, "").into_owned()
 }
 
@@ -61,7 +61,7 @@ fn matrix(vectors: Vec<Vec<f32>>, dims: usize) -> ndarray::Array2<f32> {
 }
 
 /// Ranks of document `i` for query `i` (1 = first); `None` for an empty query.
-pub fn known_item_ranks(
+pub(crate) fn known_item_ranks(
     queries: &ndarray::Array2<f32>,
     docs: &ndarray::Array2<f32>,
     empty: &[bool],
@@ -88,7 +88,7 @@ pub fn known_item_ranks(
 }
 
 /// R@1, R@10 and MRR of known-item ranks, over the non-empty queries.
-pub fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
+pub(crate) fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
     let found: Vec<usize> = ranks.iter().flatten().copied().collect();
     let n = found.len().max(1) as f64;
     KnownItem {

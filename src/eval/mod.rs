@@ -11,11 +11,9 @@ mod crosslingual;
 mod retrieval;
 
 pub use ann::{AnnPoint, AnnReport, ann_recall};
-pub use clustering::{TopicQuality, ari, nmi, topic_quality};
-pub use crosslingual::{
-    CrossLingual, KnownItem, crosslingual, known_item_ranks, summarize_ranks, without_latin_words,
-};
+pub use clustering::{TopicQuality, topic_quality};
+pub use crosslingual::{CrossLingual, KnownItem, crosslingual};
 pub use retrieval::{
     JudgedQuery, Metrics, QueryOutcome, Report, evaluate, evaluate_methods, load_queries,
-    percentile, search_methods,
+    search_methods,
 };

@@ -206,7 +206,7 @@ pub fn evaluate_methods(engine: &mut Engine, queries: &[JudgedQuery]) -> Result<
                 engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
             Ok(ranked
                 .iter()
-                .filter_map(|r| ids.get(r.number as usize).cloned())
+                .filter_map(|r| ids.get(r.number.index()).cloned())
                 .collect())
         });
         engine.fusion = original;
@@ -254,7 +254,7 @@ pub fn evaluate(
 }
 
 /// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -16,7 +16,7 @@ use crate::paper::Paper;
 /// (closeness weighted by size, so one broad topic does not swallow the rest, as plain centroid
 /// linkage did: 78% of papers in one topic) until `target` remain; labels and representatives
 /// are recomputed for the merged topics.
-pub fn coarsen(
+pub(crate) fn coarsen(
     model: &TopicModel,
     papers: &[Paper],
     vectors: &[Vec<f32>],

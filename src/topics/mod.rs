@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::embed::normalize;
 use crate::paper::Paper;
 
-pub use hierarchy::coarsen;
+pub(crate) use hierarchy::coarsen;
 // Topic quality (in eval) scores labels against the same terms the labels were chosen from.
 pub(crate) use terms::doc_terms;
 
@@ -137,7 +137,7 @@ impl Rng {
 }
 
 /// Fits topics over `papers` (`vectors[i]` is paper i's embedding vector).
-pub fn fit(
+pub(crate) fn fit(
     papers: &[Paper],
     vectors: &[Vec<f32>],
     params: TopicParams,
@@ -150,7 +150,7 @@ pub fn fit(
 /// centroid, so a topic the new papers leave alone comes out as it was. (A refit from random
 /// seeds reshuffled most topics after one more month: 2 of 9 continued on 2024-02..04.)
 /// Ids are then kept by [`keep_ids`].
-pub fn refit(
+pub(crate) fn refit(
     papers: &[Paper],
     vectors: &[Vec<f32>],
     params: TopicParams,
@@ -164,7 +164,7 @@ pub fn refit(
 
 /// A new topic continues an old one when more than this share of each one's papers (those both
 /// fits know) are in the other.
-pub const CONTINUED_SHARE: f64 = 0.5;
+pub(crate) const CONTINUED_SHARE: f64 = 0.5;
 
 fn fit_from(
     papers: &[Paper],
@@ -245,7 +245,7 @@ fn starting_centroids(
 
 /// Assigns papers the model has not seen (indexed after the fit) to the topic whose embedding
 /// centroid is nearest, keeping every existing topic, id and label. Returns whether any was added.
-pub fn extend(model: &mut TopicModel, papers: &[Paper], vectors: &[Vec<f32>]) -> bool {
+pub(crate) fn extend(model: &mut TopicModel, papers: &[Paper], vectors: &[Vec<f32>]) -> bool {
     let known: HashSet<&str> = model
         .assignments
         .iter()
@@ -278,7 +278,7 @@ pub fn extend(model: &mut TopicModel, papers: &[Paper], vectors: &[Vec<f32>]) ->
 
 /// The reference labels for NMI/ARI: a paper's primary category where the digest names it,
 /// grouped as the sample listings are (cs.* and stat.* by category, other archives whole).
-pub fn category_group(p: &Paper) -> Option<String> {
+pub(crate) fn category_group(p: &Paper) -> Option<String> {
     let category = p.category.clone()?;
     let archive = category.split('.').next().unwrap_or_default().to_string();
     Some(if archive == "cs" || archive == "stat" {
@@ -309,7 +309,7 @@ pub fn over_time(papers: &[Paper], model: &TopicModel) -> BTreeMap<usize, BTreeM
 /// one, so an id never comes back meaning something else. Returns how many ids were kept.
 /// (Matching by embedding-centroid cosine instead depended on the model: after `--rebuild`
 /// with another model the centroids are not comparable.)
-pub fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_share: f64) -> usize {
+pub(crate) fn keep_ids(old: &TopicModel, new: &mut TopicModel, min_share: f64) -> usize {
     let old_of: HashMap<&str, usize> = old
         .assignments
         .iter()

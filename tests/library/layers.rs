@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 /// The floors, bottom first (DESIGN.md): a module may use modules of lower floors only.
 const FLOORS: &[&[&str]] = &[
-    &["error", "paper", "text", "progress", "hybrid"],
-    &["atomic", "query", "analyze", "embed", "digest", "stats"],
+    &["error", "paper", "text", "progress"],
+    &[
+        "atomic", "query", "analyze", "embed", "digest", "stats", "hybrid",
+    ],
     &["fulltext", "vectors", "topics"],
     &["store"],
     &["update", "search"],
