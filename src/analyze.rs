@@ -21,8 +21,6 @@ pub(crate) const MIXED: &str = "paperscope_mixed";
 /// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
 static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
 
-/// Kept here until every caller names `text::is_cjk`.
-pub use crate::text::is_cjk;
 use crate::text::is_han;
 
 /// Lowercases and stems English words; acronym plurals (`LLMs`) are singularised too.

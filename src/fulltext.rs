@@ -24,8 +24,7 @@ use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDoc
 
 use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
 use crate::error::{Error, Result};
-/// Temporary: callers should name `paper::strip_version`.
-pub use crate::paper::strip_version;
+use crate::paper::strip_version;
 use crate::paper::{Paper, PaperNumber};
 use crate::query::{Filters, SearchQuery, category_terms};
 use crate::text::{is_cjk, truncate_chars};
@@ -137,13 +136,18 @@ pub(crate) fn combined_texts(p: &Paper) -> Vec<&str> {
 }
 
 /// One ranked result of the full-text side.
+/// One BM25 hit.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    /// The paper.
     pub number: PaperNumber,
+    /// Its BM25 score.
     pub score: f32,
+    /// Where Tantivy keeps it (to load the stored paper without a lookup).
     pub address: DocAddress,
 }
 
+/// A generation's Tantivy index, opened for reading.
 pub struct TextIndex {
     dir: std::path::PathBuf,
     reader: IndexReader,
@@ -175,10 +179,6 @@ impl TextIndex {
 
     pub(crate) fn searcher(&self) -> Searcher {
         self.reader.searcher()
-    }
-
-    pub fn num_papers(&self) -> u64 {
-        self.searcher().num_docs()
     }
 
     /// BM25 over the combined field; returns the top `limit` hits and the number of matches.
@@ -284,29 +284,6 @@ impl TextIndex {
                 })
             })
             .collect()
-    }
-
-    /// How much of the query BM25's best paper matched: its score over the score a paper holding
-    /// every query term (at saturation) would get, in [0, 1].
-    pub fn bm25_confidence(&self, query: &SearchQuery, top_score: f32) -> f32 {
-        let searcher = self.searcher();
-        let n = searcher.num_docs() as f32;
-        let terms = analyze::query_terms(&mut self.mixed.clone(), &query.text);
-        let ceiling: f32 = terms
-            .iter()
-            .map(|t| {
-                let df = searcher
-                    .doc_freq(&Term::from_field_text(self.fields.all, t))
-                    .unwrap_or(0) as f32;
-                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-                idf * (1.2 + 1.0)
-            })
-            .sum();
-        if ceiling > 0.0 {
-            (top_score / ceiling).min(1.0)
-        } else {
-            0.0
-        }
     }
 
     /// Papers (by number) that pass the filters and the query's phrases and exclusions: what a
@@ -426,6 +403,7 @@ impl TextIndex {
         }
     }
 
+    /// The paper with this arXiv id (a version suffix is ignored), if indexed.
     pub fn paper_by_id(&self, arxiv_id: &str) -> Result<Option<Paper>> {
         let id = strip_version(arxiv_id);
         let searcher = self.searcher();
@@ -503,7 +481,9 @@ fn phrase_query(field: Field, terms: &[String]) -> Option<Box<dyn Query>> {
 /// A snippet: a fragment of an abstract and the byte ranges in it that matched the query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snippet {
+    /// The fragment.
     pub text: String,
+    /// Byte ranges of `text` that matched.
     pub highlights: Vec<(usize, usize)>,
 }
 

@@ -15,30 +15,52 @@ use crate::paper::PaperNumber;
 /// Where a result came from: ranks and scores on each side, and the fused score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Why {
+    /// 1-based rank in the BM25 list, if the paper is in it.
     pub bm25_rank: Option<usize>,
+    /// BM25 score, if the paper is in the BM25 list.
     pub bm25_score: Option<f32>,
+    /// 1-based rank in the vector list, if the paper is in it.
     pub vector_rank: Option<usize>,
+    /// Cosine between the query and the paper (also for BM25-only candidates).
     pub cosine: Option<f32>,
+    /// The fused score the list is ordered by.
     pub fused: f32,
 }
 
+/// A paper of the fused list.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fused {
+    /// The paper.
     pub number: PaperNumber,
+    /// Where it came from.
     pub why: Why,
 }
 
+/// How two ranked lists become one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Fusion {
     /// Reciprocal rank fusion: sum of 1 / (k + rank) over the lists a paper is in.
-    Rrf { k: f32 },
+    Rrf {
+        /// Damping constant (60 in the literature).
+        k: f32,
+    },
     /// `(1 - alpha) * bm25 / max bm25 + alpha * min-max normalised cosine`, over all candidates.
-    Convex { alpha: f32 },
+    Convex {
+        /// Weight of the vector side, 0..=1.
+        alpha: f32,
+    },
     /// Convex, with the vector weight set per query by how close the nearest paper is: the
     /// vectors are trusted only when some paper is really near the query (top cosine `low` ->
     /// weight 0, `high` and above -> `max_alpha`).
-    Adaptive { max_alpha: f32, low: f32, high: f32 },
+    Adaptive {
+        /// The vector weight when the nearest paper is at least `high`.
+        max_alpha: f32,
+        /// Top cosine at or below which the vectors get no weight.
+        low: f32,
+        /// Top cosine from which the vectors get `max_alpha`.
+        high: f32,
+    },
 }
 
 impl Fusion {
@@ -72,7 +94,7 @@ impl Default for Fusion {
 }
 
 /// For `related`, where the "query" is a whole paper and paper-to-paper cosine is reliable:
-/// measured with examples/related_sweep.rs (precision@10 0.38 against 0.21 for BM25
+/// measured with examples/sweep_related.rs (precision@10 0.38 against 0.21 for BM25
 /// more-like-this alone and 0.26 for vectors alone; 0.5 to 0.7 are about equally good).
 pub const RELATED_FUSION: Fusion = Fusion::Convex { alpha: 0.6 };
 

@@ -64,15 +64,24 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// One result of a search or a related query, with what a reader needs to judge it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResult {
+    /// 1-based position.
     pub rank: usize,
+    /// arXiv id without version.
     pub arxiv_id: String,
+    /// The version indexed, when known.
     pub version: Option<u32>,
+    /// English title.
     pub title_en: String,
+    /// Chinese title.
     pub title_zh: String,
+    /// Chinese one-line summary.
     pub summary_zh: String,
+    /// Primary category (or the first listing).
     pub category: Option<String>,
+    /// The score in the mode used (BM25, cosine or fused).
     pub score: f32,
     /// Where the result came from: each side's rank and score, and the fused score.
     pub why: Why,
@@ -80,17 +89,23 @@ pub struct SearchResult {
     pub snippet: String,
     /// Byte ranges of `snippet` that matched the query.
     pub highlights: Vec<(usize, usize)>,
+    /// The paper's number in the index (not shown: it changes between indexes).
     #[serde(skip)]
     pub number: PaperNumber,
 }
 
+/// A ranked answer and how it was produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResponse {
+    /// The query as given (or what a related search is related to).
     pub query: String,
+    /// The ranking used (BM25 when hybrid fell back).
     pub mode: Mode,
+    /// Time to answer, milliseconds.
     pub took_ms: f64,
     /// Papers that matched before the cut to `limit` (for vectors: the papers allowed).
     pub total: usize,
+    /// The results, best first.
     pub results: Vec<SearchResult>,
     /// What the answer could not use (e.g. damaged vectors), each one line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -99,7 +114,7 @@ pub struct SearchResponse {
 
 /// The text a paper's more-like-this query is built from: English title twice, Chinese title,
 /// summary and the English abstract. Leaving out the Chinese abstract (a translation of the
-/// English one) raised related precision@10 from 0.34 to 0.38 (examples/related_sweep.rs).
+/// English one) raised related precision@10 from 0.34 to 0.38 (examples/sweep_related.rs).
 fn related_texts(p: &crate::Paper) -> [String; 5] {
     [
         p.title_en.clone(),
@@ -122,8 +137,11 @@ pub enum RelatedTo {
 /// One ranked paper: its number, its score in the mode asked for, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ranked {
+    /// The paper.
     pub number: PaperNumber,
+    /// Its score in the mode asked for.
     pub score: f32,
+    /// Where it came from.
     pub why: Why,
 }
 

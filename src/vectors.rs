@@ -35,11 +35,14 @@ impl Distance<f32> for UnitDot {
     }
 }
 
+/// How the vector index is built and searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VectorParams {
     /// Neighbours per node and layer (hnsw_rs exits the process above 256; keep it small).
     pub m: usize,
+    /// Candidate list size while building the graph (higher: better graph, slower build).
     pub ef_construction: usize,
+    /// Candidate list size while searching (higher: better recall, slower).
     pub ef_search: usize,
     /// Below this many live papers, search is exact and no graph is built (exact search over
     /// 256 dims overtakes hnsw_rs at ef=64 between 16k and 32k papers: BENCHMARKS.md).
@@ -93,6 +96,7 @@ struct Meta {
     crc_graph_files: Vec<(String, u32)>,
 }
 
+/// Paper vectors, searched exactly or through an HNSW graph.
 pub struct VectorIndex {
     dims: usize,
     params: VectorParams,
@@ -142,26 +146,32 @@ impl VectorIndex {
             .collect();
     }
 
+    /// Papers with a vector.
     pub fn len(&self) -> usize {
         self.paper_slot.len()
     }
 
+    /// Whether no paper has a vector.
     pub fn is_empty(&self) -> bool {
         self.paper_slot.is_empty()
     }
 
+    /// Vector dimensions.
     pub fn dims(&self) -> usize {
         self.dims
     }
 
+    /// Slots of replaced vectors still in the graph.
     pub fn tombstones(&self) -> usize {
         self.slot_paper.len() - self.paper_slot.len()
     }
 
+    /// Whether searches go through the HNSW graph (large collections) rather than exactly.
     pub fn uses_graph(&self) -> bool {
         self.graph.is_some()
     }
 
+    /// The parameters it was built with.
     pub fn params(&self) -> VectorParams {
         self.params
     }
@@ -174,6 +184,7 @@ impl VectorIndex {
         &self.vectors[slot * self.dims..(slot + 1) * self.dims]
     }
 
+    /// The paper's vector, if it has one.
     pub fn vector_of(&self, paper: PaperNumber) -> Option<&[f32]> {
         self.paper_slot.get(&paper).map(|&s| self.slot_vector(s))
     }
@@ -288,6 +299,7 @@ impl VectorIndex {
             .map(PaperNumber)
     }
 
+    /// The `k` nearest papers by exact cosine, among those `allowed` (all when `None`).
     pub fn search_exact(
         &self,
         query: &[f32],

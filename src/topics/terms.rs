@@ -111,7 +111,9 @@ pub(crate) fn doc_terms(papers: &[Paper]) -> (Vec<DocTerms>, Vocabulary) {
             let zh = analyze::chinese_words(&chinese)
                 .into_iter()
                 .filter(|w| {
-                    w.chars().count() >= 2 && w.chars().all(analyze::is_cjk) && !stop_zh.contains(w)
+                    w.chars().count() >= 2
+                        && w.chars().all(crate::text::is_cjk)
+                        && !stop_zh.contains(w)
                 })
                 .collect();
             (DocTerms { en, zh }, surfaces)
