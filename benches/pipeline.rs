@@ -120,6 +120,7 @@ fn querying(c: &mut Criterion) {
     .expect("index builds");
     let store = Store::open(dir.path()).expect("index opens");
     let vectors = store.vectors(&embedder).expect("vectors load");
+    let embedder = std::sync::Arc::new(embedder);
     let engine = Engine::new(store, Some(Meaning { embedder, vectors }));
     let filters = Filters::default();
     let mut group = c.benchmark_group("query (8,320 papers)");

@@ -114,6 +114,18 @@ pub enum Error {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// A version of a paper that the index does not hold.
+    #[error(
+        "{id}v{asked} is not in the index (it holds {id}v{held}); ask for `{id}` or `{id}v{held}`"
+    )]
+    UnknownVersion {
+        /// The arXiv id without version.
+        id: String,
+        /// The version asked for.
+        asked: u32,
+        /// The version indexed.
+        held: u32,
+    },
     /// Tantivy failed where no file can be named.
     #[error("search engine error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

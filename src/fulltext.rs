@@ -386,6 +386,20 @@ impl TextIndex {
         (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
     }
 
+    /// Categories of `filters` that no indexed paper has (a typo gives an error, not an empty
+    /// answer that looks like "nothing matches").
+    pub(crate) fn unknown_categories(&self, filters: &Filters) -> Result<Vec<String>> {
+        let searcher = self.searcher();
+        let mut unknown = Vec::new();
+        for category in &filters.categories {
+            let term = Term::from_field_text(self.fields.category, category);
+            if searcher.doc_freq(&term)? == 0 {
+                unknown.push(category.clone());
+            }
+        }
+        Ok(unknown)
+    }
+
     pub(crate) fn paper_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Paper> {
         let doc: TantivyDocument = searcher.doc(address)?;
         let json = doc

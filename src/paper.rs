@@ -156,6 +156,13 @@ pub fn strip_version(arxiv_id: &str) -> &str {
     }
 }
 
+/// The version a pasted id names (`2403.05266v2` -> 2), if any.
+pub fn version_of(arxiv_id: &str) -> Option<u32> {
+    let id = arxiv_id.trim();
+    let stripped = strip_version(id);
+    id.get(stripped.len() + 1..)?.parse().ok()
+}
+
 /// The year and month a new-style arXiv id (`YYMM.NNNNN`) was first submitted in.
 pub(crate) fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
     let yymm = id.get(..4)?;
@@ -170,6 +177,13 @@ pub(crate) fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_from_ids() {
+        assert_eq!(version_of("2403.05266v12"), Some(12));
+        assert_eq!(version_of("2403.05266"), None);
+        assert_eq!(version_of(" 2403.05266v "), None);
+    }
 
     #[test]
     fn versions_are_stripped_from_ids() {

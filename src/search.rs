@@ -2,6 +2,7 @@
 //! what a reader needs to judge them.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -186,8 +187,9 @@ impl std::str::FromStr for TopicLevel {
 
 /// The meaning side of an index: the embedding model and the paper vectors it made.
 pub struct Meaning {
-    /// The model that embeds queries (the one the vectors were made with).
-    pub embedder: Embedder,
+    /// The model that embeds queries (the one the vectors were made with); shared, so an engine
+    /// reopened on a new generation does not load the model again.
+    pub embedder: Arc<Embedder>,
     /// The paper vectors.
     pub vectors: VectorIndex,
 }
@@ -246,27 +248,64 @@ impl Engine {
         std::thread::scope(|scope| {
             let loading = scope.spawn(|| model.load());
             let store = Store::open(dir)?;
-            let meaning = loading
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(Error::Model {
-                        path: dir.to_path_buf(),
-                        reason: "loading the embedding model failed".into(),
-                    })
+            let embedder = loading.join().unwrap_or_else(|_| {
+                Err(Error::Model {
+                    path: dir.to_path_buf(),
+                    reason: "loading the embedding model failed".into(),
                 })
-                .and_then(|embedder| {
-                    let vectors = store.vectors(&embedder)?;
-                    Ok(Meaning { embedder, vectors })
-                });
-            match meaning {
-                Ok(meaning) => Ok(Engine::new(store, Some(meaning))),
-                Err(error) if needs == Needs::WordsAndMeaning => Ok(Engine {
-                    meaning_error: Some(error.to_string()),
-                    ..Engine::new(store, None)
-                }),
-                Err(error) => Err(error),
-            }
+            });
+            Self::with_meaning(store, embedder.map(Arc::new), needs)
         })
+    }
+
+    /// Opens the index in `dir` with an already loaded model (for a long-lived process that
+    /// reopens the index after each write).
+    pub fn open_with(dir: &Path, embedder: Arc<Embedder>, needs: Needs) -> Result<Engine> {
+        let store = Store::open(dir)?;
+        if needs == Needs::Words {
+            return Ok(Engine::new(store, None));
+        }
+        Self::with_meaning(store, Ok(embedder), needs)
+    }
+
+    /// Opens the index in `dir` for words only (BM25, papers, topics).
+    pub fn open_with_words(dir: &Path) -> Result<Engine> {
+        Ok(Engine::new(Store::open(dir)?, None))
+    }
+
+    fn with_meaning(store: Store, embedder: Result<Arc<Embedder>>, needs: Needs) -> Result<Engine> {
+        let meaning = embedder.and_then(|embedder| {
+            let vectors = store.vectors(&embedder)?;
+            Ok(Meaning { embedder, vectors })
+        });
+        match meaning {
+            Ok(meaning) => Ok(Engine::new(store, Some(meaning))),
+            Err(error) if needs == Needs::WordsAndMeaning => Ok(Engine {
+                meaning_error: Some(error.to_string()),
+                ..Engine::new(store, None)
+            }),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn check_categories(&self, filters: &Filters) -> Result<()> {
+        let unknown = self.store.text.unknown_categories(filters)?;
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "category",
+            format!(
+                "no indexed paper is in {} (`paperscope stats` lists the categories)",
+                unknown.join(", ")
+            ),
+        ))
+    }
+
+    /// `limit` cut to the number of papers: a huge limit asks for nothing more than all of them
+    /// (and must not size an allocation).
+    fn clamp(&self, limit: usize) -> usize {
+        limit.min(self.store.manifest.paper_count).max(1)
     }
 
     /// The opened index.
@@ -316,6 +355,8 @@ impl Engine {
         limit: usize,
         mode: Mode,
     ) -> Result<(Vec<Ranked>, usize)> {
+        let limit = self.clamp(limit);
+        self.check_categories(filters)?;
         match self.effective_mode(mode) {
             Mode::Bm25 => {
                 let (hits, total) = self.store.text.search(query, filters, limit)?;
@@ -466,18 +507,15 @@ impl Engine {
         limit: usize,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
+        let limit = self.clamp(limit);
+        self.check_categories(filters)?;
         let (embedder, vectors) = self.need_meaning()?;
         let (texts, query_vector, exclude, description) = match target {
             RelatedTo::Ids(ids) => {
-                let mut papers = Vec::new();
-                for id in ids {
-                    let paper = self
-                        .store
-                        .text
-                        .paper_by_id(id)?
-                        .ok_or_else(|| Error::UnknownId { id: id.clone() })?;
-                    papers.push(paper);
-                }
+                let papers = ids
+                    .iter()
+                    .map(|id| self.paper(id))
+                    .collect::<Result<Vec<_>>>()?;
                 let numbers: Vec<PaperNumber> = papers
                     .iter()
                     .map(|p| self.store.text.number_by_id(&p.arxiv_id))
@@ -495,8 +533,11 @@ impl Engine {
                 )
             }
             RelatedTo::Text(text) => {
-                if text.trim().is_empty() {
-                    return Err(Error::invalid("text", "the text is empty"));
+                if SearchQuery::parse(text).is_err() {
+                    return Err(Error::invalid(
+                        "text",
+                        "has no words to compare papers with",
+                    ));
                 }
                 (
                     vec![text.clone()],
@@ -553,14 +594,22 @@ impl Engine {
         })
     }
 
-    /// One paper by arXiv id (with or without version).
+    /// One paper by arXiv id, as a researcher pastes it: `2403.05266`, `2403.05266v1`. A
+    /// version the index does not hold is an error (not another version's record).
     pub fn paper(&self, arxiv_id: &str) -> Result<crate::Paper> {
-        self.store
-            .text
-            .paper_by_id(arxiv_id)?
-            .ok_or_else(|| Error::UnknownId {
-                id: arxiv_id.to_string(),
-            })
+        let unknown = || Error::UnknownId {
+            id: arxiv_id.trim().to_string(),
+        };
+        let paper = self.store.text.paper_by_id(arxiv_id)?.ok_or_else(unknown)?;
+        let asked = crate::paper::version_of(arxiv_id);
+        match (asked, paper.version) {
+            (Some(asked), Some(held)) if asked != held => Err(Error::UnknownVersion {
+                id: paper.arxiv_id,
+                asked,
+                held,
+            }),
+            _ => Ok(paper),
+        }
     }
 
     /// Every paper, in paper-number order.
@@ -645,5 +694,90 @@ impl Engine {
             });
         }
         Ok(results)
+    }
+}
+
+/// An engine that follows its index across writes, for a long-lived process (the server): each
+/// [`LiveEngine::current`] returns the engine of the live generation, opening the new one once
+/// a write has committed. Requests in flight keep the engine they started with, so a switch
+/// never fails a request; the model is loaded once and shared by every generation.
+pub struct LiveEngine {
+    dir: std::path::PathBuf,
+    embedder: Option<Arc<Embedder>>,
+    needs: Needs,
+    current: RwLock<(ManifestStamp, Arc<Engine>)>,
+}
+
+/// What identifies a manifest file version without reading it: a commit replaces the file by a
+/// rename, so its inode (and usually its mtime) changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct ManifestStamp {
+    inode: u64,
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl ManifestStamp {
+    fn of(dir: &Path) -> Option<ManifestStamp> {
+        let meta = std::fs::metadata(dir.join("manifest.json")).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(ManifestStamp {
+            inode,
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        })
+    }
+}
+
+impl LiveEngine {
+    /// Opens the index in `dir` (loading the model when `needs` asks for meaning).
+    pub fn open(dir: &Path, model: &ModelSource, needs: Needs) -> Result<LiveEngine> {
+        let embedder = match needs {
+            Needs::Words => None,
+            _ => Some(Arc::new(model.load()?)),
+        };
+        let stamp = ManifestStamp::of(dir);
+        let engine = Self::open_engine(dir, embedder.as_ref(), needs)?;
+        Ok(LiveEngine {
+            dir: dir.to_path_buf(),
+            embedder,
+            needs,
+            current: RwLock::new((stamp.unwrap_or_default(), Arc::new(engine))),
+        })
+    }
+
+    fn open_engine(dir: &Path, embedder: Option<&Arc<Embedder>>, needs: Needs) -> Result<Engine> {
+        match embedder {
+            Some(embedder) => Engine::open_with(dir, embedder.clone(), needs),
+            None => Engine::open_with_words(dir),
+        }
+    }
+
+    /// The engine of the live generation. When a write has committed since the last call, the
+    /// new generation is opened first; if that fails, the previous engine keeps answering and
+    /// the error is returned only when there is no engine at all.
+    pub fn current(&self) -> Arc<Engine> {
+        let stamp = ManifestStamp::of(&self.dir);
+        {
+            let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if stamp.is_none() || stamp == Some(guard.0) {
+                return guard.1.clone();
+            }
+        }
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(stamp) = stamp.filter(|s| *s != guard.0)
+            && let Ok(engine) = Self::open_engine(&self.dir, self.embedder.as_ref(), self.needs)
+        {
+            *guard = (stamp, Arc::new(engine));
+        }
+        guard.1.clone()
+    }
+
+    /// The generation the current engine serves.
+    pub fn generation(&self) -> u64 {
+        self.current().store().manifest.generation
     }
 }

@@ -22,6 +22,10 @@ pub(crate) fn coarsen(
     vectors: &[Vec<f32>],
     target: usize,
 ) -> TopicModel {
+    if model.topics.is_empty() {
+        // Nothing to merge (a model fitted on no papers); merging would index an empty list.
+        return model.clone();
+    }
     let mut groups: Vec<(Vec<usize>, Vec<f32>, usize)> = model
         .topics
         .iter()
@@ -78,4 +82,21 @@ pub(crate) fn coarsen(
         &centroids,
         model.params,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topics::TopicParams;
+
+    #[test]
+    fn a_model_without_topics_coarsens_to_itself() {
+        let empty = TopicModel {
+            params: TopicParams::default(),
+            topics: Vec::new(),
+            assignments: Vec::new(),
+            seconds: 0.0,
+        };
+        assert_eq!(coarsen(&empty, &[], &[], 3).topics.len(), 0);
+    }
 }

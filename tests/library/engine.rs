@@ -339,3 +339,143 @@ fn a_second_writer_gets_the_locked_error_for_every_kind_of_write() {
         "a refused writer changed the index"
     );
 }
+
+#[test]
+fn a_huge_limit_asks_for_every_paper_and_allocates_nothing_more() {
+    let engine = engine(Needs::Meaning);
+    let papers = engine.store().manifest.paper_count;
+    let query = SearchQuery::parse("language model").expect("query");
+    for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
+        let response = engine
+            .search(&query, &Filters::default(), usize::MAX, mode)
+            .expect("a huge limit is not an error");
+        assert!(response.results.len() <= papers, "{mode}");
+    }
+    let related = engine
+        .related(
+            &RelatedTo::Text("language model".into()),
+            &Filters::default(),
+            usize::MAX,
+        )
+        .expect("related with a huge limit");
+    assert!(related.results.len() <= papers);
+}
+
+#[test]
+fn a_version_the_index_does_not_hold_is_an_error_not_another_version() {
+    let engine = engine(Needs::Words);
+    let paper = engine
+        .papers()
+        .expect("papers")
+        .into_iter()
+        .find(|p| p.version.is_some())
+        .expect("a versioned paper");
+    let held = paper.version.expect("version");
+    let asked = format!("{}v{}", paper.arxiv_id, held + 7);
+    match engine.paper(&asked) {
+        Err(Error::UnknownVersion {
+            asked: a, held: h, ..
+        }) => assert_eq!((a, h), (held + 7, held)),
+        other => panic!("expected UnknownVersion, got {other:?}"),
+    }
+}
+
+#[test]
+fn related_to_a_text_without_words_is_refused_like_a_search() {
+    let engine = engine(Needs::Meaning);
+    let related = engine.related(&RelatedTo::Text("!!! ...".into()), &Filters::default(), 5);
+    assert!(
+        matches!(related, Err(Error::InvalidParameter { ref parameter, .. }) if parameter == "text"),
+        "{:?}",
+        related.err()
+    );
+}
+
+/// A search that used everything it was asked to: no error, no fallback, no warning.
+fn clean_hybrid(engine: &Engine, query: &SearchQuery) -> Result<(), String> {
+    let response = engine
+        .search(query, &Filters::default(), 10, Mode::Hybrid)
+        .map_err(|e| e.to_string())?;
+    if response.mode != Mode::Hybrid || !response.warnings.is_empty() {
+        return Err(format!(
+            "fell back: {:?} {:?}",
+            response.mode, response.warnings
+        ));
+    }
+    if response.results.is_empty() {
+        return Err("no results".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn searches_never_fail_while_the_index_is_rebuilt() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-05", "2024-04"]);
+    let embedder = std::sync::Arc::new(ModelSource::Shipped.load().expect("model"));
+    let live = paperscope::search::LiveEngine::open(
+        dir.path(),
+        &ModelSource::Shipped,
+        Needs::WordsAndMeaning,
+    )
+    .expect("live engine");
+    let first_generation = live.generation();
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let query = SearchQuery::parse("retrieval augmented generation").expect("query");
+    let (searches, failures) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for _ in 0..3 {
+                let options = UpdateOptions {
+                    rebuild: true,
+                    ..UpdateOptions::default()
+                };
+                update::update(dir.path(), Vec::new(), &embedder, options, &Quiet)
+                    .expect("rebuild");
+            }
+            writing.store(false, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut failures = Vec::new();
+        let mut searches = 0;
+        while searches < 200 || writing.load(std::sync::atomic::Ordering::SeqCst) {
+            // A new reader each time, as a CLI process would be, and the long-lived one.
+            let fresh = Engine::open_with(dir.path(), embedder.clone(), Needs::WordsAndMeaning)
+                .map_err(|e| e.to_string())
+                .and_then(|engine| clean_hybrid(&engine, &query));
+            let long_lived = clean_hybrid(&live.current(), &query);
+            failures.extend(fresh.err());
+            failures.extend(long_lived.err());
+            searches += 2;
+        }
+        (searches, failures)
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {searches} searches failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(
+        live.generation(),
+        first_generation + 3,
+        "the long-lived reader follows the writes"
+    );
+}
+
+#[test]
+fn an_unknown_category_is_an_error_naming_it() {
+    let engine = engine(Needs::Words);
+    let query = SearchQuery::parse("retrieval").expect("query");
+    let filters = Filters::new(&["cs.IR,cs.XYZ".into()], None, None).expect("filters");
+    match engine.search(&query, &filters, 5, Mode::Bm25) {
+        Err(Error::InvalidParameter { parameter, reason }) => {
+            assert_eq!(parameter, "category");
+            assert!(
+                reason.contains("cs.xyz") && !reason.contains("cs.ir"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected an error naming the category, got {other:?}"),
+    }
+    let known = Filters::new(&["cs.IR".into()], None, None).expect("filters");
+    assert!(engine.search(&query, &known, 5, Mode::Bm25).is_ok());
+}
