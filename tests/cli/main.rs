@@ -7,6 +7,7 @@
 
 mod support;
 
+mod crash;
 mod digest;
 mod hybrid;
 mod index;
