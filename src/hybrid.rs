@@ -64,6 +64,15 @@ pub enum Fusion {
 }
 
 impl Fusion {
+    /// A short name for output: `adaptive`, `convex 0.30`, `rrf`.
+    pub fn name(self) -> String {
+        match self {
+            Fusion::Rrf { .. } => "rrf".into(),
+            Fusion::Convex { alpha } => format!("convex {alpha:.2}"),
+            Fusion::Adaptive { .. } => "adaptive".into(),
+        }
+    }
+
     /// The vector weight this fusion gives a query whose nearest paper has cosine `top_cosine`.
     pub fn alpha(self, top_cosine: f32) -> f32 {
         match self {

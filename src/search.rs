@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::embed::{Embedder, ModelSource, dot, mean_direction};
 use crate::error::{Error, Result};
 use crate::fulltext::Snippet;
-use crate::hybrid::{Fusion, Why, fuse};
+use crate::hybrid::{Fused, Fusion, Why, fuse};
 use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
 use crate::store::Store;
@@ -100,8 +100,17 @@ pub struct SearchResult {
 pub struct SearchResponse {
     /// The query as given (or what a related search is related to).
     pub query: String,
+    /// The query as typed, when it matched nothing and `query` is its spelling correction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_from: Option<String>,
+    /// A spelling correction of a query some of whose words matched nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub did_you_mean: Option<String>,
     /// The ranking used (BM25 when hybrid fell back).
     pub mode: Mode,
+    /// How hybrid fused the two sides (`adaptive`, `convex 0.30`, `rrf`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
     /// Time to answer, milliseconds.
     pub took_ms: f64,
     /// Papers that matched before the cut to `limit` (for vectors: the papers allowed).
@@ -413,8 +422,20 @@ impl Engine {
                     |p| vectors.vector_of(p).map(|v| dot(&query_vector, v)),
                     self.fusion,
                 );
-                let total = bm25_total.max(vector.len());
-                let ranked = fused.into_iter().take(limit).map(Ranked::from).collect();
+                // A paper with no evidence (no query word, and a cosine the fusion gives no
+                // weight) is not a result, however many were asked for.
+                let evidenced: Vec<Fused> =
+                    fused.into_iter().filter(|f| f.why.fused > 0.0).collect();
+                let meaning_only = evidenced
+                    .iter()
+                    .filter(|f| f.why.bm25_rank.is_none())
+                    .count();
+                let total = bm25_total + meaning_only;
+                let ranked = evidenced
+                    .into_iter()
+                    .take(limit)
+                    .map(Ranked::from)
+                    .collect();
                 Ok((ranked, total))
             }
         }
@@ -476,7 +497,24 @@ impl Engine {
         mode: Mode,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
-        let (ranked, total) = self.rank(query, filters, limit, mode)?;
+        let (mut ranked, mut total) = self.rank(query, filters, limit, mode)?;
+        let mut query = query.clone();
+        let mut corrected_from = None;
+        let spelling = match mode {
+            Mode::Vector => None,
+            _ => self.store.text.suggest(&query.raw),
+        };
+        let mut did_you_mean = None;
+        if let Some(fixed) = spelling.and_then(|f| SearchQuery::parse(&f).ok()) {
+            if self.store.text.search(&query, filters, 1)?.1 == 0 {
+                // Nothing matched the words as typed: answer the correction, and say so.
+                (ranked, total) = self.rank(&fixed, filters, limit, mode)?;
+                corrected_from = Some(std::mem::replace(&mut query, fixed).raw);
+            } else {
+                did_you_mean = Some(fixed.raw);
+            }
+        }
+        let query = &query;
         let snippets = self.store.text.snippets(query);
         let results = self.results(&ranked, |paper| snippets.for_paper(paper))?;
         let effective = self.effective_mode(mode);
@@ -490,7 +528,10 @@ impl Engine {
         }
         Ok(SearchResponse {
             query: query.raw.clone(),
+            corrected_from,
+            did_you_mean,
             mode: effective,
+            fusion: (effective == Mode::Hybrid).then(|| self.fusion.name()),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total,
             results,
@@ -591,6 +632,9 @@ impl Engine {
             total: allowed.iter().filter(|&&a| a).count(),
             results,
             warnings: Vec::new(),
+            corrected_from: None,
+            did_you_mean: None,
+            fusion: Some(self.fusion.name()),
         })
     }
 

@@ -176,6 +176,12 @@ pub fn search(response: &SearchResponse, json: bool, explain: bool) -> Result<()
         return self::json(response);
     }
     let style = Style::stdout();
+    if let Some(typed) = &response.corrected_from {
+        println!(
+            "No papers match {typed:?}; showing results for {:?}.\n",
+            response.query
+        );
+    }
     if response.results.is_empty() {
         println!("No papers match {:?}.", response.query);
         return Ok(());
@@ -200,13 +206,19 @@ pub fn search(response: &SearchResponse, json: bool, explain: bool) -> Result<()
         }
         println!();
     }
+    let method = match &response.fusion {
+        Some(fusion) => format!("{}, {fusion}", response.mode),
+        None => response.mode.to_string(),
+    };
     println!(
-        "{} of {} matching papers, {:.1} ms ({})",
+        "{} of {} matching papers, {:.1} ms ({method})",
         response.results.len(),
         response.total,
         response.took_ms,
-        response.mode
     );
+    if let Some(suggestion) = &response.did_you_mean {
+        println!("Did you mean: {suggestion}?");
+    }
     Ok(())
 }
 

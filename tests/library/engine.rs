@@ -479,3 +479,70 @@ fn an_unknown_category_is_an_error_naming_it() {
     let known = Filters::new(&["cs.IR".into()], None, None).expect("filters");
     assert!(engine.search(&query, &known, 5, Mode::Bm25).is_ok());
 }
+
+#[test]
+fn a_misspelled_query_is_answered_for_its_correction_and_says_so() {
+    let engine = engine(Needs::WordsAndMeaning);
+    let typo = SearchQuery::parse("halucination").expect("query");
+    let response = engine
+        .search(&typo, &Filters::default(), 5, Mode::Hybrid)
+        .expect("search");
+    assert_eq!(response.corrected_from.as_deref(), Some("halucination"));
+    assert_eq!(response.query, "hallucination");
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| mentions(r, &["hallucinat", "幻觉"]))
+    );
+    let partly = SearchQuery::parse("retreival augmented generation").expect("query");
+    let response = engine
+        .search(&partly, &Filters::default(), 5, Mode::Bm25)
+        .expect("search");
+    assert_eq!(
+        response.corrected_from, None,
+        "some words matched: answer as typed"
+    );
+    assert_eq!(
+        response.did_you_mean.as_deref(),
+        Some("retrieval augmented generation")
+    );
+}
+
+#[test]
+fn hybrid_returns_only_papers_with_evidence_and_counts_them_truly() {
+    let engine = engine(Needs::WordsAndMeaning);
+    let query = SearchQuery::parse("hallucination").expect("query");
+    let response = engine
+        .search(&query, &Filters::default(), 1000, Mode::Hybrid)
+        .expect("search");
+    assert!(
+        response.results.iter().all(|r| r.score > 0.0),
+        "a result with no evidence"
+    );
+    assert_eq!(response.results.len(), response.total.min(1000));
+    assert!(
+        response.total < engine.store().manifest.paper_count / 2,
+        "{}",
+        response.total
+    );
+}
+
+#[test]
+fn the_fusion_used_is_reported() {
+    let mut engine = engine(Needs::WordsAndMeaning);
+    let query = SearchQuery::parse("retrieval").expect("query");
+    let adaptive = engine
+        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .expect("search");
+    assert_eq!(adaptive.fusion.as_deref(), Some("adaptive"));
+    engine.fusion = paperscope::hybrid::Fusion::Rrf { k: 60.0 };
+    let rrf = engine
+        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .expect("search");
+    assert_eq!(rrf.fusion.as_deref(), Some("rrf"));
+    let bm25 = engine
+        .search(&query, &Filters::default(), 3, Mode::Bm25)
+        .expect("search");
+    assert_eq!(bm25.fusion, None);
+}
