@@ -953,4 +953,49 @@ mod tests {
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from(LOCK)]);
     }
+
+    #[test]
+    fn the_lock_holder_is_found_by_device_and_inode() {
+        let locks = "1: POSIX  ADVISORY  WRITE 77 fd:01:999 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 5151 08:02:1234 0 EOF\n";
+        assert_eq!(holder_in(locks, 8, 1, 1234).as_deref(), Some("4242"));
+        assert_eq!(holder_in(locks, 8, 2, 1234).as_deref(), Some("5151"));
+        assert_eq!(holder_in(locks, 8, 1, 1), None);
+    }
+
+    #[test]
+    fn a_held_lock_names_this_process_not_what_the_file_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = WriteLock::acquire(dir.path()).unwrap();
+        fs::write(dir.path().join(LOCK), "1").unwrap();
+        let Err(Error::IndexLocked { pid, .. }) = WriteLock::acquire(dir.path()) else {
+            panic!("locked");
+        };
+        if Path::new("/proc/locks").is_file() {
+            assert_eq!(pid, std::process::id().to_string());
+        } else {
+            assert!(pid.contains("as recorded"), "{pid}");
+        }
+    }
+
+    #[test]
+    fn generations_are_numbered_past_every_directory_even_without_a_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(next_generation(dir.path()).unwrap(), 1);
+        fs::create_dir(dir.path().join("gen-000004")).unwrap();
+        fs::create_dir(dir.path().join("gen-000009.tmp")).unwrap();
+        fs::write(dir.path().join(MANIFEST), "{ damaged").unwrap();
+        assert_eq!(next_generation(dir.path()).unwrap(), 10);
+        assert_eq!(generation_number("gen-x"), None);
+        assert_eq!(generation_number("gen-000012"), Some(12));
+    }
+
+    #[test]
+    fn manifest_paths_outside_the_generation_are_refused() {
+        assert!(is_plain_relative("text/meta.json"));
+        for bad in ["", "../x", "/etc/passwd", "text/../../x"] {
+            assert!(!is_plain_relative(bad), "{bad}");
+        }
+    }
 }
