@@ -71,7 +71,8 @@ pub enum Error {
     IndexLocked {
         /// The index directory.
         path: PathBuf,
-        /// The process id recorded by the lock holder.
+        /// The process id of the lock holder (from /proc/locks; else as the holder recorded it,
+        /// which the value then says).
         pid: String,
     },
     /// The embedding model cannot be loaded.
