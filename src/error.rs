@@ -55,8 +55,11 @@ pub enum Error {
         /// The index directory.
         path: PathBuf,
     },
-    /// A file of the index is damaged or from an unsupported format.
-    #[error("index {}: {reason}; rebuild it with `paperscope index`", path.display())]
+    /// Something about the index cannot be used as it is (a file of it that cannot be read, or
+    /// a part it lacks); `reason` says what, and how to fix it where that is not a rebuild.
+    /// Damage found while opening an index is [`Error::IndexDamaged`], which names the command
+    /// that recovers.
+    #[error("index {}: {reason}", path.display())]
     IndexCorrupt {
         /// The damaged file (or the index directory).
         path: PathBuf,
@@ -68,7 +71,8 @@ pub enum Error {
     IndexLocked {
         /// The index directory.
         path: PathBuf,
-        /// The process id recorded by the lock holder.
+        /// The process id of the lock holder (from /proc/locks; else as the holder recorded it,
+        /// which the value then says).
         pid: String,
     },
     /// The embedding model cannot be loaded.
@@ -129,6 +133,26 @@ pub enum Error {
     /// Tantivy failed where no file can be named.
     #[error("search engine error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    /// A file of the index is damaged (a checksum, size or count that does not match, a file
+    /// that does not parse): the message names the file and the one command that recovers.
+    #[error("{}: {reason}; recover with `{}`", path.display(), recovery_command(index))]
+    IndexDamaged {
+        /// The index directory.
+        index: PathBuf,
+        /// The damaged file (or directory).
+        path: PathBuf,
+        /// What is wrong with it, in a few words.
+        reason: String,
+    },
+}
+
+/// The one command that recovers a damaged index in `index`: a rebuild from the digests, which
+/// works whatever state the live generation is in.
+pub fn recovery_command(index: &std::path::Path) -> String {
+    format!(
+        "paperscope index --index {} --rebuild <digests>",
+        index.display()
+    )
 }
 
 /// The library's result type.
@@ -150,6 +174,19 @@ impl Error {
             path: path.into(),
             action: "write",
             source,
+        }
+    }
+
+    /// `path` of the index in `index` is damaged: `reason` says how.
+    pub fn damaged(
+        index: impl Into<PathBuf>,
+        path: impl Into<PathBuf>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::IndexDamaged {
+            index: index.into(),
+            path: path.into(),
+            reason: reason.into(),
         }
     }
 

@@ -70,10 +70,149 @@ pub(crate) fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// A Tantivy error about the index in `dir` (a generation's `text/`), as one short line naming
+/// the file it is about where Tantivy's message names one (else the directory). Tantivy's
+/// messages can hold debug dumps and whole files (`meta.json`): only the first sentence is kept.
 fn tantivy_error(dir: &Path, e: tantivy::TantivyError) -> Error {
-    Error::IndexCorrupt {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
+    let message = e.to_string();
+    let file = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| message.contains(name.as_str()))
+        .max_by_key(String::len);
+    let path = file.map_or_else(|| dir.to_path_buf(), |name| dir.join(name));
+    Error::damaged(index_of(dir), path, short_reason(&message))
+}
+
+/// The index directory of a generation's text directory (`index/gen-N/text`).
+fn index_of(text_dir: &Path) -> &Path {
+    text_dir.parent().and_then(Path::parent).unwrap_or(text_dir)
+}
+
+/// The first line of `message`, without what Tantivy appends after it (a file's content, a
+/// debug dump), at most 160 characters.
+fn short_reason(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    let cut = [" Content:", ". Content", "{", " Error(", " Os {"]
+        .iter()
+        .filter_map(|marker| first.find(marker))
+        .min()
+        .unwrap_or(first.len());
+    let reason = first[..cut].trim_end_matches([' ', '.', ':', '(']).trim();
+    truncate_chars(if reason.is_empty() { first } else { reason }, 160)
+}
+
+/// Files of the Tantivy index in `dir` whose own checksums (in each file's footer) do not
+/// match their content.
+pub(crate) fn damaged_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let index = open_index(dir)?;
+    let mut damaged: Vec<_> = index
+        .validate_checksum()
+        .map_err(|e| tantivy_error(dir, e))?
+        .into_iter()
+        .map(|p| dir.join(p))
+        .collect();
+    damaged.sort();
+    Ok(damaged)
+}
+
+fn open_index(dir: &Path) -> Result<Index> {
+    let directory = ReadOnlyDirectory::open(dir)?;
+    Index::open(directory).map_err(|e| tantivy_error(dir, e))
+}
+
+/// A committed generation's Tantivy directory, opened for reading only: its files never change
+/// once committed, so Tantivy's meta lock (a file it would create, and which fails on a
+/// read-only index) is not needed; every write is refused.
+#[derive(Debug, Clone)]
+struct ReadOnlyDirectory {
+    inner: tantivy::directory::MmapDirectory,
+}
+
+impl ReadOnlyDirectory {
+    fn open(dir: &Path) -> Result<Self> {
+        let inner = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| Error::damaged(index_of(dir), dir, short_reason(&e.to_string())))?;
+        Ok(ReadOnlyDirectory { inner })
+    }
+
+    fn refused() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "a committed generation is read-only",
+        )
+    }
+}
+
+impl tantivy::Directory for ReadOnlyDirectory {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<
+        std::sync::Arc<dyn tantivy::directory::FileHandle>,
+        tantivy::directory::error::OpenReadError,
+    > {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<(), tantivy::directory::error::DeleteError> {
+        Err(tantivy::directory::error::DeleteError::IoError {
+            io_error: std::sync::Arc::new(Self::refused()),
+            filepath: path.to_path_buf(),
+        })
+    }
+
+    fn exists(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<bool, tantivy::directory::error::OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError>
+    {
+        Err(tantivy::directory::error::OpenWriteError::wrap_io_error(
+            Self::refused(),
+            path.to_path_buf(),
+        ))
+    }
+
+    fn atomic_read(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, _: &Path, _: &[u8]) -> std::io::Result<()> {
+        Err(Self::refused())
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn acquire_lock(
+        &self,
+        _: &tantivy::directory::Lock,
+    ) -> std::result::Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError>
+    {
+        Ok(tantivy::directory::DirectoryLock::from(Box::new(())))
+    }
+
+    fn watch(
+        &self,
+        _: tantivy::directory::WatchCallback,
+    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
+        Ok(tantivy::directory::WatchHandle::empty())
     }
 }
 
@@ -158,8 +297,10 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
+    /// Opens the Tantivy index in `dir` for reading (it takes no lock and writes nothing, so a
+    /// read-only index opens too).
     pub(crate) fn open(dir: &Path) -> Result<Self> {
-        let index = Index::open_in_dir(dir).map_err(|e| tantivy_error(dir, e))?;
+        let index = open_index(dir)?;
         analyze::register(&index);
         let (_, fields) = schema();
         let reader = index
@@ -175,6 +316,11 @@ impl TextIndex {
             chinese: analyze::chinese_analyzer(),
             mixed: analyze::mixed_analyzer(),
         })
+    }
+
+    /// Documents in the index (one per paper).
+    pub(crate) fn num_docs(&self) -> usize {
+        usize::try_from(self.reader.searcher().num_docs()).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn searcher(&self) -> Searcher {
@@ -214,10 +360,7 @@ impl TextIndex {
             .u64("number")?;
         let number = column
             .first(address.doc_id)
-            .ok_or_else(|| Error::IndexCorrupt {
-                path: self.dir.clone(),
-                reason: format!("document {address:?} has no paper number"),
-            })?;
+            .ok_or_else(|| self.corrupt(format!("document {address:?} has no paper number")))?;
         Ok(PaperNumber(number as u32))
     }
 
@@ -447,20 +590,23 @@ impl TextIndex {
     }
 
     pub(crate) fn paper_at(&self, searcher: &Searcher, address: DocAddress) -> Result<Paper> {
-        let doc: TantivyDocument = searcher.doc(address)?;
+        let store = || {
+            let segment = searcher.segment_reader(address.segment_ord).segment_id();
+            self.dir.join(format!("{}.store", segment.uuid_string()))
+        };
+        let damaged = |reason: String| Error::damaged(index_of(&self.dir), store(), reason);
+        let doc: TantivyDocument = searcher
+            .doc(address)
+            .map_err(|e| damaged(short_reason(&e.to_string())))?;
         let json = doc
             .get_first(self.fields.paper)
             .and_then(|v| v.as_str())
-            .ok_or_else(|| self.corrupt(format!("document {address:?} has no stored paper")))?;
-        serde_json::from_str(json)
-            .map_err(|e| self.corrupt(format!("stored paper is unreadable: {e}")))
+            .ok_or_else(|| damaged(format!("document {address:?} has no stored paper")))?;
+        serde_json::from_str(json).map_err(|e| damaged(format!("stored paper is unreadable ({e})")))
     }
 
     fn corrupt(&self, reason: String) -> Error {
-        Error::IndexCorrupt {
-            path: self.dir.clone(),
-            reason,
-        }
+        Error::damaged(index_of(&self.dir), &self.dir, reason)
     }
 
     /// The paper with this arXiv id (a version suffix is ignored), if indexed.

@@ -55,6 +55,9 @@ pub enum Update {
         updated: usize,
         /// Papers whose vector was computed by this write.
         embedded: usize,
+        /// What the write had to work around, each one line (a damaged topic model refitted,
+        /// an unreadable live generation left out of a rebuild).
+        notices: Vec<String>,
     },
 }
 
@@ -62,7 +65,7 @@ impl Serialize for Update {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        match *self {
+        match self {
             Update::Unchanged { papers } => {
                 map.serialize_entry("changed", &false)?;
                 map.serialize_entry("papers", &papers)?;
@@ -74,13 +77,17 @@ impl Serialize for Update {
                 added,
                 updated,
                 embedded,
+                notices,
             } => {
                 map.serialize_entry("changed", &true)?;
-                map.serialize_entry("generation", &generation)?;
-                map.serialize_entry("papers", &papers)?;
-                map.serialize_entry("added", &added)?;
-                map.serialize_entry("updated", &updated)?;
-                map.serialize_entry("embedded", &embedded)?;
+                map.serialize_entry("generation", generation)?;
+                map.serialize_entry("papers", papers)?;
+                map.serialize_entry("added", added)?;
+                map.serialize_entry("updated", updated)?;
+                map.serialize_entry("embedded", embedded)?;
+                if !notices.is_empty() {
+                    map.serialize_entry("notices", notices)?;
+                }
             }
         }
         map.end()
@@ -177,22 +184,48 @@ fn write_papers(
     progress: &dyn Progress,
 ) -> Result<Update> {
     let dir = lock.dir();
-    let previous = Store::exists(dir).then(|| Store::open(dir)).transpose()?;
-    let existing = match &previous {
-        Some(store) => store.papers()?,
-        None => Vec::new(),
+    let mut notices = Vec::new();
+    let (previous, existing) = match live_generation(dir, options.rebuild) {
+        Ok(Some((store, papers))) => (Some(store), papers),
+        Ok(None) => (None, Vec::new()),
+        Err(error) if options.rebuild => {
+            notices.push(format!(
+                "the live generation is unreadable ({}): rebuilt from the digests given only",
+                short(&error)
+            ));
+            (None, Vec::new())
+        }
+        Err(error) => return Err(error),
+    };
+    // The topic model is checked before anything is written: a damaged one is refitted.
+    let old_topics = match previous.as_ref().filter(|_| !options.rebuild) {
+        Some(store) => match store.topics() {
+            Ok(model) => model,
+            Err(error @ Error::IndexDamaged { .. }) => {
+                notices.push(format!(
+                    "the topic model is damaged ({}): topics refitted",
+                    short(&error)
+                ));
+                None
+            }
+            Err(error) => return Err(error),
+        },
+        None => None,
     };
     let merged = merge_duplicates(existing.clone(), incoming);
     let added = merged.len() - existing.len();
     let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
-    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild {
+    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild && notices.is_empty() {
         return Ok(Update::Unchanged {
             papers: merged.len(),
         });
     }
     let reuse = previous.as_ref().filter(|_| !options.rebuild);
+    // Where a paper was read from does not change its vector: only its content does.
     let changed: Vec<PaperNumber> = (0..merged.len())
-        .filter(|&i| reuse.is_none() || existing.get(i) != Some(&merged[i]))
+        .filter(|&i| {
+            reuse.is_none() || !existing.get(i).is_some_and(|p| p.same_content(&merged[i]))
+        })
         .map(PaperNumber::from_index)
         .collect();
     let vectors = match reuse {
@@ -215,18 +248,14 @@ fn write_papers(
             })
         }
     };
-    let old_topics = match &previous {
-        Some(store) => store.topics()?,
-        None => None,
-    };
-    let staging = Staging::begin(lock, previous.as_ref())?;
+    let staging = Staging::begin(lock)?;
     let text_dir = staging.text_dir()?;
     stage(progress, "indexing", merged.len(), || {
         fulltext::build(&text_dir, &merged, || progress.inc())
     })?;
     vectors.save(&staging.vectors_dir())?;
     let by_paper = vectors.by_paper(merged.len());
-    let model = match old_topics.filter(|_| !options.rebuild) {
+    let model = match old_topics {
         Some(mut model) => {
             topics::extend(&mut model, &merged, &by_paper);
             Some(model)
@@ -249,7 +278,32 @@ fn write_papers(
         added,
         updated,
         embedded: changed.len(),
+        notices,
     })
+}
+
+/// The live generation and its papers, `None` for a new index. For a rebuild, the generation
+/// is first verified in full, and an error means it cannot be trusted (the rebuild then starts
+/// from the digests given); otherwise an error fails the write.
+fn live_generation(dir: &Path, rebuild: bool) -> Result<Option<(Store, Vec<Paper>)>> {
+    if !Store::exists(dir) {
+        // A manifest that is gone but generations that remain: a rebuild starts afresh.
+        return Ok(None);
+    }
+    let store = Store::open(dir)?;
+    if rebuild {
+        store.verify_all()?;
+    }
+    let papers = store.papers()?;
+    Ok(Some((store, papers)))
+}
+
+/// An error as a short clause: the damaged file and what is wrong, without the advice.
+fn short(error: &Error) -> String {
+    match error {
+        Error::IndexDamaged { path, reason, .. } => format!("{}: {reason}", path.display()),
+        other => other.to_string(),
+    }
 }
 
 fn embed_papers(
@@ -318,7 +372,12 @@ pub fn refit_topics(
     }
     let vectors = store.vectors(embedder)?;
     let by_paper = vectors.by_paper(papers.len());
-    let previous = store.topics()?;
+    // A damaged topic model is what a refit replaces: fit afresh instead of failing.
+    let previous = match store.topics() {
+        Ok(model) => model,
+        Err(Error::IndexDamaged { .. }) => None,
+        Err(error) => return Err(error),
+    };
     let model = stage(progress, "topics", 4, || match &previous {
         Some(old) => topics::refit(&papers, &by_paper, params, old, &|_| progress.inc()),
         None => topics::fit(&papers, &by_paper, params, &|_| progress.inc()),
@@ -331,7 +390,7 @@ pub fn refit_topics(
             .count(),
         None => 0,
     };
-    let staging = Staging::begin(&lock, Some(&store))?;
+    let mut staging = Staging::begin(&lock)?;
     staging.reuse_text(&store)?;
     staging.reuse_vectors(&store)?;
     staging.write_topics(&model)?;

@@ -18,7 +18,8 @@ use crate::embed::dot;
 use crate::error::{Error, Result};
 use crate::paper::PaperNumber;
 
-const META_FILE: &str = "vectors.json";
+/// The slot map, parameters and checksums.
+pub(crate) const META_FILE: &str = "vectors.json";
 const VECTORS_FILE: &str = "vectors.f32";
 const GRAPH_BASENAME: &str = "graph";
 const DEAD: u32 = u32::MAX;
@@ -372,14 +373,26 @@ impl VectorIndex {
     /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).
     pub(crate) fn load(dir: &Path) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => corrupt(&meta_path, "not UTF-8 text"),
+            _ => Error::io(&meta_path, e),
+        })?;
         let meta: Meta = serde_json::from_str(&text)
             .map_err(|e| corrupt(&meta_path, format!("not valid ({e})")))?;
+        let mut seen = std::collections::HashSet::new();
+        if meta.dims == 0 || !meta.slot_paper.iter().all(|&p| p == DEAD || seen.insert(p)) {
+            return Err(corrupt(
+                &meta_path,
+                "slot map names a paper twice (or vectors have no dimensions)",
+            ));
+        }
         let vectors_path = dir.join(VECTORS_FILE);
         let bytes = std::fs::read(&vectors_path).map_err(|e| Error::io(&vectors_path, e))?;
-        if crc32fast::hash(&bytes) != meta.crc_vectors
-            || bytes.len() != meta.slot_paper.len() * meta.dims * 4
-        {
+        let expected = meta
+            .dims
+            .checked_mul(4)
+            .and_then(|row| row.checked_mul(meta.slot_paper.len()));
+        if crc32fast::hash(&bytes) != meta.crc_vectors || Some(bytes.len()) != expected {
             return Err(corrupt(&vectors_path, "checksum or size mismatch"));
         }
         let vectors = bytes

@@ -145,6 +145,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Verify the whole index (every checksum, the counts of its parts) and say how to recover
+    Check,
 }
 
 /// The measurements.

@@ -73,6 +73,11 @@ fn index_with(ctx: &Context, inputs: &[PathBuf], rebuild: bool) -> Result<update
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
+    if let update::Update::Written { notices, .. } = &report.update {
+        for notice in notices {
+            eprintln!("warning: {notice}");
+        }
+    }
     Ok(report)
 }
 
@@ -352,5 +357,23 @@ pub fn eval_topics(
     } else {
         print::topic_quality(&quality);
         Ok(())
+    }
+}
+
+/// `check`: verifies the whole index; exits 1 (after the report) when anything is wrong.
+pub fn check(ctx: &Context) -> Result<()> {
+    let report = paperscope::store::check(&ctx.index);
+    if ctx.json {
+        print::json(&report)?;
+    } else {
+        print::check(&report);
+    }
+    match &report.recover {
+        Some(command) => bail!(
+            "index {} is damaged ({} problem(s)); recover with `{command}`",
+            ctx.index.display(),
+            report.problems.len()
+        ),
+        None => Ok(()),
     }
 }

@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut command, "paperscope", &mut std::io::stdout());
             Ok(())
         }
+        Command::Check => commands::check(&ctx),
     }
 }
 

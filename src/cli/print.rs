@@ -74,6 +74,7 @@ pub fn index_summary(report: &IndexReport) -> String {
             added,
             updated,
             embedded,
+            ..
         } => format!(
             "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded) in {:.1} s.",
             report.seconds
@@ -428,4 +429,27 @@ pub fn over_time(model: &TopicModel, table: &BTreeMap<usize, BTreeMap<String, us
         println!();
     }
     println!("\n(per month: --json)");
+}
+
+/// `check`: one line per problem (the file, what is wrong), then the command that recovers.
+pub fn check(report: &paperscope::store::CheckReport) {
+    let index = report.index.display();
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    if report.healthy {
+        println!(
+            "Index {index} is healthy: generation {}, {} papers, {} files checked.",
+            report.generation.unwrap_or_default(),
+            report.papers.unwrap_or_default(),
+            report.files_checked
+        );
+        return;
+    }
+    for problem in &report.problems {
+        println!("damaged: {}: {}", problem.path.display(), problem.reason);
+    }
+    if let Some(command) = &report.recover {
+        println!("Recover with: {command}");
+    }
 }

@@ -199,8 +199,14 @@ fn adding_files_appends_papers_and_swaps_generations() {
     let dir = Path::new(&index);
     assert!(dir.join("gen-000002").is_dir());
     assert!(
+        dir.join("gen-000001").is_dir(),
+        "the previous generation stays for readers that read the old manifest"
+    );
+    let output = run(&["--index", &index, "topics", "--refit"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
         !dir.join("gen-000001").exists(),
-        "the old generation is removed after the swap"
+        "generations older than the previous one are removed"
     );
 }
 
