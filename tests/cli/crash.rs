@@ -83,4 +83,14 @@ fn index_killed_at_any_moment_leaves_the_old_or_the_new_index() {
         "no kill landed before the commit: the test proves nothing"
     );
     eprintln!("{old_state} kills left the old index, {new_state} the new one");
+    // The last complete write cleaned up what the killed ones left behind.
+    let left: Vec<String> = std::fs::read_dir(&index)
+        .expect("index dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp") || name.starts_with("gen-"))
+        .collect();
+    assert!(
+        left.iter().all(|n| !n.ends_with(".tmp")) && left.len() <= 2,
+        "leftovers after a complete write: {left:?}"
+    );
 }
