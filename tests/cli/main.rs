@@ -10,6 +10,7 @@ mod support;
 mod digest;
 mod hybrid;
 mod index;
+mod inputs;
 mod search;
 mod topics;
 mod vector;
