@@ -560,7 +560,7 @@ mod tests {
         }
     }
 
-    /// Two digests in one file, both numbered from `[^1]`; the second digest's entry [^1] lost
+    /// Two digests in one file, both numbered from `[^1]`; the second digest's entry `[^1]` lost
     /// its English title line. Joined by number, it took the first digest's title.
     const CONCATENATED: &str = "# 摘要\n\n| Ref | Title | Summary |\n| --- | --- | --- |\n| [^1] | [First Paper](https://arxiv.org/abs/2401.00001) | 第一篇 |\n\n# 详细\n\n[^1]: 第一篇\n\n    First Paper\n\n    [https://arxiv.org/abs/2401.00001](https://arxiv.org/abs/2401.00001)\n\n    第一篇摘要\n\n    中文\n\n    English\n\n# 摘要\n\n| Ref | Title | Summary |\n| --- | --- | --- |\n| [^1] | [Second Paper](https://arxiv.org/abs/2402.00002) | 第二篇 |\n\n# 详细\n\n[^1]: 第二篇\n\n    [https://arxiv.org/abs/2402.00002](https://arxiv.org/abs/2402.00002)\n\n    第二篇摘要\n\n    中文\n\n    English\n";
 
