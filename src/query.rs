@@ -4,6 +4,11 @@
 use crate::error::{Error, Result};
 use crate::paper::Paper;
 
+/// The longest query accepted, in characters (not bytes, so Chinese queries get as many
+/// characters as English ones). A search query is words and phrases, not a document; longer
+/// texts belong to `related --text`.
+pub const MAX_QUERY_CHARS: usize = 1000;
+
 /// A parsed query: words, phrases, exclusions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchQuery {
@@ -31,6 +36,18 @@ impl SearchQuery {
     /// # Ok::<(), paperscope::Error>(())
     /// ```
     pub fn parse(raw: &str) -> Result<Self> {
+        // Checked before any work: the analyzers' cost grows with the query (a 900 KB query took
+        // 780 MB), and the error must not echo the query back.
+        let length = raw.chars().count();
+        if length > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "query",
+                format!(
+                    "the query is {length} characters long, over the limit of {MAX_QUERY_CHARS}: \
+                     search with its key words (to find papers like a whole text, use `related --text`)"
+                ),
+            ));
+        }
         let mut query = SearchQuery {
             raw: raw.to_string(),
             ..SearchQuery::default()
@@ -159,10 +176,12 @@ pub(crate) fn category_terms(paper: &Paper) -> Vec<String> {
 /// `2024`, `2024-03` or `2024-03-15` -> `202403` (a year alone means its first or last month
 /// depending on the bound, so `--until 2024` includes December).
 fn parse_month(argument: &str, value: &str) -> Result<u32> {
+    // A date is short: a long value is cut in the message so an error stays one line.
+    let shown = crate::text::truncate_chars(value, 40);
     let bad = || {
         Error::invalid(
             argument,
-            format!("`{value}` is not a date: use YYYY, YYYY-MM or YYYY-MM-DD"),
+            format!("`{shown}` is not a date: use YYYY, YYYY-MM or YYYY-MM-DD"),
         )
     };
     let mut parts = value.trim().split('-');
@@ -171,12 +190,10 @@ fn parse_month(argument: &str, value: &str) -> Result<u32> {
         Some(m) => Some(m.parse().map_err(|_| bad())?),
         None => None,
     };
-    if let Some(day) = parts.next() {
-        let day: u32 = day.parse().map_err(|_| bad())?;
-        if !(1..=31).contains(&day) {
-            return Err(bad());
-        }
-    }
+    let day: Option<u32> = match parts.next() {
+        Some(d) => Some(d.parse().map_err(|_| bad())?),
+        None => None,
+    };
     if parts.next().is_some() || !(1990..=2999).contains(&year) {
         return Err(bad());
     }
@@ -185,7 +202,33 @@ fn parse_month(argument: &str, value: &str) -> Result<u32> {
     if !(1..=12).contains(&month) {
         return Err(bad());
     }
+    // The day is checked against its month, so `2024-02-31` is an error rather than silently
+    // meaning February.
+    if let Some(day) = day
+        && !(1..=days_in_month(year, month)).contains(&day)
+    {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "`{shown}` is not a date: {} has {} days",
+                format_month(year * 100 + month),
+                days_in_month(year, month)
+            ),
+        ));
+    }
     Ok(year * 100 + month)
+}
+
+/// Days in `month` (1-12) of `year`, Gregorian leap years included.
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 fn format_month(yyyymm: u32) -> String {
@@ -225,5 +268,42 @@ mod tests {
         assert!(Filters::new(&[], Some("2024-05"), Some("2024-04")).is_err());
         assert!(Filters::new(&[], Some("March"), None).is_err());
         assert!(Filters::new(&[], Some("2024-13"), None).is_err());
+    }
+
+    #[test]
+    fn days_are_checked_against_their_month() {
+        for bad in [
+            "2024-02-31",
+            "2024-02-30",
+            "2023-02-29",
+            "2100-02-29",
+            "2024-04-31",
+            "2024-01-00",
+            "2024-01-32",
+        ] {
+            let err = Filters::new(&[], Some(bad), None)
+                .expect_err(bad)
+                .to_string();
+            assert!(err.starts_with("since: "), "{err}");
+        }
+        for good in [
+            "2024-02-29",
+            "2000-02-29",
+            "2023-02-28",
+            "2024-12-31",
+            "2024-04-30",
+        ] {
+            assert!(Filters::new(&[], None, Some(good)).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn overlong_queries_are_refused_without_echoing_them() {
+        let long = "词".repeat(MAX_QUERY_CHARS + 1);
+        let err = SearchQuery::parse(&long).expect_err("too long").to_string();
+        assert!(err.starts_with("query: "), "{err}");
+        assert!(err.len() < 300 && !err.contains("词词"), "{err}");
+        let longest = "a".repeat(MAX_QUERY_CHARS);
+        assert!(SearchQuery::parse(&longest).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::digest::{self, Warning, merge_duplicates};
+use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
 use crate::embed::{Embedder, Recipe};
 use crate::error::{Error, Result};
 use crate::fulltext;
@@ -108,7 +108,7 @@ impl Update {
 pub struct IndexReport {
     /// The index directory.
     pub index: PathBuf,
-    /// Digest files read.
+    /// Digest files that gave papers.
     pub files: usize,
     /// `[^N]:` entries read.
     pub entries: usize,
@@ -119,6 +119,8 @@ pub struct IndexReport {
     /// Entries skipped or incomplete, each naming its file and line.
     #[serde(serialize_with = "as_strings")]
     pub warnings: Vec<Warning>,
+    /// Files that gave no papers and were left out (JSON: `[{"file", "error"}]`).
+    pub skipped: Vec<Skipped>,
     /// What the write did.
     #[serde(flatten)]
     pub update: Update,
@@ -134,7 +136,8 @@ fn as_strings<S: serde::Serializer>(
 }
 
 /// Parses the digest files (and directories of them) in `inputs` and adds their papers to the
-/// index in `dir`, creating it if needed. Nothing is written unless every file parses.
+/// index in `dir`, creating it if needed. Bad files are skipped and listed in
+/// `IndexReport::skipped`; nothing is written when no file gives a paper.
 pub fn index_files(
     dir: &Path,
     inputs: &[PathBuf],
@@ -142,11 +145,24 @@ pub fn index_files(
     options: UpdateOptions,
     progress: &dyn Progress,
 ) -> Result<IndexReport> {
+    index_files_with(dir, inputs, OnBadFile::Skip, embedder, options, progress)
+}
+
+/// [`index_files`], choosing what a bad file does: with [`OnBadFile::Fail`] the first bad file
+/// is the error and nothing is written.
+pub fn index_files_with(
+    dir: &Path,
+    inputs: &[PathBuf],
+    on_bad_file: OnBadFile,
+    embedder: &Embedder,
+    options: UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<IndexReport> {
     let started = Instant::now();
     let lock = WriteLock::acquire(dir)?;
-    let files = digest::digest_files(inputs)?;
-    let mut loaded = stage(progress, "parsing", files.len(), || {
-        digest::load(&files, || progress.inc())
+    let found = digest::find_digests(inputs);
+    let mut loaded = stage(progress, "parsing", found.files.len(), || {
+        digest::load_with(found, on_bad_file, || progress.inc())
     })?;
     let papers = std::mem::take(&mut loaded.papers);
     let papers_read = papers.len();
@@ -158,6 +174,7 @@ pub fn index_files(
         papers_read,
         duplicates: loaded.duplicates,
         warnings: loaded.warnings,
+        skipped: loaded.skipped,
         update,
         seconds: started.elapsed().as_secs_f64(),
     })

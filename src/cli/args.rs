@@ -36,6 +36,10 @@ pub enum Command {
         /// Re-embed every paper and refit the topics (needed after changing the model)
         #[arg(long)]
         rebuild: bool,
+        /// Fail on the first bad file (unreadable, not UTF-8, too large, no papers) and write
+        /// nothing, instead of skipping it with a warning
+        #[arg(long)]
+        strict: bool,
     },
     /// Search the papers (English, Chinese or both; "phrases", -excluded)
     Search {

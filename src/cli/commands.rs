@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use paperscope::compose::{self, Selection};
-use paperscope::digest::Format;
+use paperscope::digest::{Format, OnBadFile};
 use paperscope::eval;
 use paperscope::hybrid::{Fusion, RELATED_FUSION};
 use paperscope::query::{Filters, SearchQuery};
@@ -47,7 +47,7 @@ impl Context {
                 "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
                 self.index.display()
             );
-            let report = index_with(self, &[PathBuf::from(DEFAULT_DATA)], false)?;
+            let report = index_with(self, &[PathBuf::from(DEFAULT_DATA)], false, OnBadFile::Skip)?;
             eprintln!("{}", print::index_summary(&report));
         }
         Ok(())
@@ -59,17 +59,28 @@ impl Context {
     }
 }
 
-fn index_with(ctx: &Context, inputs: &[PathBuf], rebuild: bool) -> Result<update::IndexReport> {
+fn index_with(
+    ctx: &Context,
+    inputs: &[PathBuf],
+    rebuild: bool,
+    on_bad_file: OnBadFile,
+) -> Result<update::IndexReport> {
     let embedder = ctx.model.load()?;
     let options = UpdateOptions {
         rebuild,
         ..UpdateOptions::default()
     };
-    let report =
-        update::index_files(&ctx.index, inputs, &embedder, options, &ctx.bars()).map_err(|e| {
-            anyhow::Error::new(e)
-                .context(format!("index {} was left as it was", ctx.index.display()))
-        })?;
+    let report = update::index_files_with(
+        &ctx.index,
+        inputs,
+        on_bad_file,
+        &embedder,
+        options,
+        &ctx.bars(),
+    )
+    .map_err(|e| {
+        anyhow::Error::new(e).context(format!("index {} was left as it was", ctx.index.display()))
+    })?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -77,6 +88,9 @@ fn index_with(ctx: &Context, inputs: &[PathBuf], rebuild: bool) -> Result<update
         for notice in notices {
             eprintln!("warning: {notice}");
         }
+    }
+    for skipped in &report.skipped {
+        eprintln!("{}", print::skipped(skipped));
     }
     Ok(report)
 }
@@ -108,14 +122,20 @@ fn check_limit(limit: usize) -> paperscope::Result<()> {
     Ok(())
 }
 
-/// `index`: add or update papers from digests.
-pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool) -> Result<()> {
+/// `index`: add or update papers from digests. Bad files are skipped with a warning unless
+/// `strict`, when the first one fails the run before anything is written.
+pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool, strict: bool) -> Result<()> {
     let inputs = if inputs.is_empty() {
         vec![PathBuf::from(DEFAULT_DATA)]
     } else {
         inputs
     };
-    let report = index_with(ctx, &inputs, rebuild)?;
+    let on_bad_file = if strict {
+        OnBadFile::Fail
+    } else {
+        OnBadFile::Skip
+    };
+    let report = index_with(ctx, &inputs, rebuild, on_bad_file)?;
     if ctx.json {
         print::json(&report)
     } else {

@@ -28,7 +28,11 @@ pub fn run(cli: Cli) -> Result<()> {
         json: cli.json,
     };
     match cli.command {
-        Command::Index { inputs, rebuild } => commands::index(&ctx, inputs, rebuild),
+        Command::Index {
+            inputs,
+            rebuild,
+            strict,
+        } => commands::index(&ctx, inputs, rebuild, strict),
         Command::Search {
             query,
             filters,

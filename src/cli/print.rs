@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 
 use anyhow::Result;
+use paperscope::digest::Skipped;
 use paperscope::eval::{self, Report};
 use paperscope::search::SearchResponse;
 use paperscope::text::truncate_chars;
@@ -65,6 +66,21 @@ pub fn index_summary(report: &IndexReport) -> String {
         report.duplicates,
         report.warnings.len()
     );
+    let read = match report.skipped.iter().filter(|s| !s.not_a_digest).count() {
+        0 => read,
+        bad => format!(
+            "{read}\nSkipped {bad} bad file{} (see the warnings above).",
+            if bad == 1 { "" } else { "s" }
+        ),
+    };
+    let read = match report.skipped.iter().filter(|s| s.not_a_digest).count() {
+        0 => read,
+        notes => format!(
+            "{read}\nPassed over {notes} Markdown file{} that {} not digests.",
+            if notes == 1 { "" } else { "s" },
+            if notes == 1 { "is" } else { "are" }
+        ),
+    };
     let index = report.index.display();
     let result = match report.update {
         Update::Unchanged { papers } => format!("Index {index} unchanged: {papers} papers."),
@@ -81,6 +97,19 @@ pub fn index_summary(report: &IndexReport) -> String {
         ),
     };
     format!("{read}\n{result}")
+}
+
+/// The line for a file left out of an index run: a warning for a bad file, a note for a
+/// Markdown file that is not a digest.
+pub fn skipped(skipped: &Skipped) -> String {
+    if skipped.not_a_digest {
+        format!(
+            "note: {}: not a digest (no `[^N]:` entries); skipped",
+            skipped.file.display()
+        )
+    } else {
+        format!("warning: {}; file skipped", skipped.error)
+    }
 }
 
 /// One topic and its papers.

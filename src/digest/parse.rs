@@ -6,6 +6,7 @@
 //! missing blank lines. The `# 摘要` table fills fields an entry lacks.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -87,28 +88,37 @@ pub(crate) fn listing_of_file_name(path: &Path) -> Option<String> {
 
 /// Reads and parses one digest file: size, UTF-8 and "has papers" are checked here.
 pub fn parse_file(path: &Path) -> Result<ParsedFile> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: MAX_FILE_BYTES,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_digest(path).map_err(|(error, _, _)| error)
+}
+
+/// Why a file gave no papers: a broken digest, or plainly not a digest at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoPapersKind {
+    /// Unreadable, too large, not UTF-8, empty, or digest-shaped (a table, a `# 详细` heading,
+    /// `[^N]:` entries) but with no readable paper: something the user would want to know.
+    Broken,
+    /// Text with no digest structure at all (notes, a README): passed over with a note.
+    NotADigest,
+}
+
+/// `parse_file`, but a file without papers also says whether it is a broken digest or no
+/// digest at all, and keeps the warnings of its unreadable entries.
+pub(crate) fn read_digest(
+    path: &Path,
+) -> std::result::Result<ParsedFile, (Error, NoPapersKind, Vec<Warning>)> {
+    let broken = |error| (error, NoPapersKind::Broken, Vec::new());
+    let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(broken)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let byte_offset = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..byte_offset]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        Error::NotUtf8 {
+        broken(Error::NotUtf8 {
             path: path.to_path_buf(),
             line,
             byte_offset,
-        }
+        })
     })?;
     let parsed = parse_str(
         &text,
@@ -116,18 +126,68 @@ pub fn parse_file(path: &Path) -> Result<ParsedFile> {
         listing_of_file_name(path),
     );
     if parsed.papers.is_empty() {
-        return Err(Error::NoPapers {
+        let kind = if parsed.entries == 0 && !text.trim().is_empty() && !looks_like_digest(&text) {
+            NoPapersKind::NotADigest
+        } else {
+            NoPapersKind::Broken
+        };
+        let error = Error::NoPapers {
             path: path.to_path_buf(),
-        });
+        };
+        return Err((error, kind, parsed.warnings));
     }
     Ok(parsed)
+}
+
+/// A digest's headings or table rows: a file with these but no entries is a damaged digest.
+fn looks_like_digest(text: &str) -> bool {
+    text.lines().map(str::trim).any(|line| {
+        line == "# 摘要" || line == "# 详细" || line.starts_with("| [^") || line.starts_with("|[^")
+    })
+}
+
+/// Reads at most `limit` bytes of `path`; anything more is `TooLarge`. The bound is enforced
+/// while reading, not from metadata, because pipes, `/dev/zero` and files that grow while being
+/// read report a size of 0 (or an old size) and would otherwise be read until memory runs out.
+/// For those, `TooLarge::size` is the `limit + 1` bytes actually read, a lower bound.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let too_large = |size| Error::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+    };
+    // A regular file already known to be too large is refused without reading a byte.
+    let known = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    if let Some(size) = known.filter(|&size| size > limit) {
+        return Err(too_large(size));
+    }
+    let capacity = known.unwrap_or(0).min(limit);
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 struct TableRow {
     title_en: String,
     url: String,
     summary: String,
+    /// The arXiv id of the row's link: what joins it to an entry.
+    arxiv_id: Option<String>,
 }
+
+/// `# 摘要` rows by footnote number. A number can have several rows: two digests concatenated
+/// into one file both number from `[^1]`, so a number alone does not say which paper a row is.
+type Table = HashMap<u32, Vec<TableRow>>;
 
 /// Parses digest text; never fails: unreadable entries become warnings.
 pub fn parse_str(text: &str, file: &str, listing: Option<String>) -> ParsedFile {
@@ -177,20 +237,57 @@ impl Location<'_> {
     }
 }
 
-fn read_table(lines: &[&str]) -> HashMap<u32, TableRow> {
-    lines
-        .iter()
-        .filter_map(|line| TABLE_ROW.captures(line))
-        .filter_map(|c| {
-            let number = c[1].parse().ok()?;
-            let row = TableRow {
-                title_en: unescape_cell(c[2].trim()),
-                url: c[3].to_string(),
-                summary: unescape_cell(c[4].trim()),
-            };
-            Some((number, row))
-        })
-        .collect()
+fn read_table(lines: &[&str]) -> Table {
+    let mut table = Table::new();
+    for c in lines.iter().filter_map(|line| TABLE_ROW.captures(line)) {
+        let Ok(number) = c[1].parse() else { continue };
+        let url = c[3].to_string();
+        table.entry(number).or_default().push(TableRow {
+            title_en: unescape_cell(c[2].trim()),
+            arxiv_id: ID_IN_URL.captures(&url).map(|id| id[1].to_string()),
+            url,
+            summary: unescape_cell(c[4].trim()),
+        });
+    }
+    table
+}
+
+/// The `# 摘要` row of entry `number`: only a row linking to the same arXiv id (or, for an
+/// entry without a URL of its own, a row with the same English title) is the same paper.
+/// `Err` names the paper the numbered rows are about, when none is this one.
+fn matching_row<'t>(
+    table: &'t Table,
+    number: Option<u32>,
+    own_id: Option<&str>,
+    own_title: &str,
+) -> std::result::Result<Option<&'t TableRow>, String> {
+    let rows = number
+        .and_then(|n| table.get(&n))
+        .map_or(&[][..], Vec::as_slice);
+    let found = match own_id {
+        Some(id) => rows.iter().find(|r| r.arxiv_id.as_deref() == Some(id)),
+        None if own_title.is_empty() => None,
+        None => rows.iter().find(|r| same_title(&r.title_en, own_title)),
+    };
+    match (found, rows.first()) {
+        (Some(row), _) => Ok(Some(row)),
+        (None, None) => Ok(None),
+        (None, Some(other)) => Err(other.arxiv_id.clone().unwrap_or_else(|| other.url.clone())),
+    }
+}
+
+/// Titles compared as written in a table cell and on an entry line (which may carry the 2023
+/// `(arXiv:...)` suffix and its period).
+fn same_title(a: &str, b: &str) -> bool {
+    let norm = |t: &str| {
+        strip_title_suffix(t)
+            .trim_end_matches('.')
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let a = norm(a);
+    !a.is_empty() && a == norm(b)
 }
 
 /// Table cells escape `|` as `\|` so the row still splits into three cells.
@@ -198,17 +295,17 @@ pub(crate) fn unescape_cell(cell: &str) -> String {
     cell.replace("\\|", "|")
 }
 
-/// Returns the paper and, when fields had to be left empty, a note for a warning.
+/// Returns the paper and, when fields had to be left empty or the table could not be used, a
+/// note for a warning.
 fn read_entry(
     entry: &[&str],
-    table: &HashMap<u32, TableRow>,
+    table: &Table,
     location: &Location,
 ) -> std::result::Result<(Paper, Option<String>), String> {
     let head = ENTRY_START
         .captures(entry[0])
         .ok_or_else(|| "not an entry".to_string())?;
     let number: Option<u32> = head[1].parse().ok();
-    let row = number.and_then(|n| table.get(&n));
     let fields: Vec<&str> = entry[1..]
         .iter()
         .map(|l| l.trim())
@@ -219,11 +316,38 @@ fn read_entry(
         Some(i) => (&fields[..i], &fields[i + 1..]),
         None => (&fields[..fields.len().min(1)], &[][..]),
     };
-    let url = url_at
+    let own_url = url_at
         .and_then(|i| URL_LINE.captures(fields[i]))
-        .map(|c| c[2].to_string())
+        .map(|c| c[2].to_string());
+    let own_id = own_url
+        .as_deref()
+        .and_then(|u| ID_IN_URL.captures(u))
+        .map(|c| c[1].to_string());
+    let title = title_lines.join(" ");
+    // The table is joined by arXiv id, never by footnote number alone: in a file of two
+    // concatenated digests, row [^2] of the first digest is another paper than entry [^2] of
+    // the second, and filling from it would index a wrong title without a word.
+    let needs_table = own_url.is_none() || title.is_empty() || rest.is_empty();
+    let (row, table_note) = match matching_row(table, number, own_id.as_deref(), &title) {
+        Ok(row) => (row, None),
+        Err(_) if !needs_table => (None, None),
+        Err(other) => (
+            None,
+            Some(format!(
+                "the `# 摘要` row [^{}] is another paper ({other}), so it was not used to fill this entry",
+                &head[1]
+            )),
+        ),
+    };
+    let with_table_note = |message: String| match &table_note {
+        Some(note) => format!("{message} ({note})"),
+        None => message,
+    };
+    let url = own_url
         .or_else(|| row.map(|r| r.url.clone()))
-        .ok_or_else(|| format!("entry [^{}] has no arXiv URL; skipped", &head[1]))?;
+        .ok_or_else(|| {
+            with_table_note(format!("entry [^{}] has no arXiv URL; skipped", &head[1]))
+        })?;
     let id_caps = ID_IN_URL.captures(&url).ok_or_else(|| {
         format!(
             "entry [^{}]: `{url}` is not an arXiv abstract URL; skipped",
@@ -241,7 +365,6 @@ fn read_entry(
         source_line: location.line,
         ..Paper::default()
     };
-    let title = title_lines.join(" ");
     read_title(
         &mut paper,
         if title.is_empty() {
@@ -255,14 +378,15 @@ fn read_entry(
         paper.summary_zh = row.map(|r| r.summary.clone()).unwrap_or_default();
     }
     if paper.title_en.is_empty() {
-        return Err(format!(
+        return Err(with_table_note(format!(
             "entry [^{}] ({}) has no English title; skipped",
             &head[1], paper.arxiv_id
-        ));
+        )));
     }
     // Judged by structure: an entry with all its lines is complete even when a translation came
     // out empty (an untranslated prefix alone), which the source sometimes has.
     let missing: Vec<&str> = [
+        ("Chinese summary", paper.summary_zh.is_empty()),
         (
             "Chinese abstract",
             rest.len() < 3 && paper.abstract_zh.is_empty(),
@@ -273,14 +397,19 @@ fn read_entry(
     .filter(|(_, empty)| *empty)
     .map(|(name, _)| *name)
     .collect();
-    let note = (!missing.is_empty()).then(|| {
-        format!(
+    let note = match (missing.is_empty(), &table_note) {
+        (true, None) => None,
+        (true, Some(note)) => Some(format!(
+            "entry [^{}] ({}): {note}",
+            &head[1], paper.arxiv_id
+        )),
+        (false, _) => Some(with_table_note(format!(
             "entry [^{}] ({}) is incomplete: no {}; indexed with what it has",
             &head[1],
             paper.arxiv_id,
             missing.join(", no ")
-        )
-    });
+        ))),
+    };
     Ok((paper, note))
 }
 
@@ -429,6 +558,123 @@ mod tests {
         ] {
             assert_eq!(strip_zh_prefix(raw), want, "{raw}");
         }
+    }
+
+    /// Two digests in one file, both numbered from `[^1]`; the second digest's entry `[^1]` lost
+    /// its English title line. Joined by number, it took the first digest's title.
+    const CONCATENATED: &str = "# 摘要\n\n| Ref | Title | Summary |\n| --- | --- | --- |\n| [^1] | [First Paper](https://arxiv.org/abs/2401.00001) | 第一篇 |\n\n# 详细\n\n[^1]: 第一篇\n\n    First Paper\n\n    [https://arxiv.org/abs/2401.00001](https://arxiv.org/abs/2401.00001)\n\n    第一篇摘要\n\n    中文\n\n    English\n\n# 摘要\n\n| Ref | Title | Summary |\n| --- | --- | --- |\n| [^1] | [Second Paper](https://arxiv.org/abs/2402.00002) | 第二篇 |\n\n# 详细\n\n[^1]: 第二篇\n\n    [https://arxiv.org/abs/2402.00002](https://arxiv.org/abs/2402.00002)\n\n    第二篇摘要\n\n    中文\n\n    English\n";
+
+    #[test]
+    fn table_rows_join_entries_by_arxiv_id_not_by_number() {
+        let parsed = parse_str(CONCATENATED, "two.md", None);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let second = parsed
+            .papers
+            .iter()
+            .find(|p| p.arxiv_id == "2402.00002")
+            .expect("second paper");
+        assert_eq!(second.title_en, "Second Paper");
+    }
+
+    #[test]
+    fn a_row_for_another_paper_is_not_used_and_is_reported() {
+        // The second digest's table is gone: only the first digest's row [^1] is left.
+        let text = CONCATENATED.replace(
+            "| [^1] | [Second Paper](https://arxiv.org/abs/2402.00002) | 第二篇 |\n",
+            "",
+        );
+        let parsed = parse_str(&text, "two.md", None);
+        assert!(
+            parsed
+                .papers
+                .iter()
+                .all(|p| p.title_en != "First Paper" || p.arxiv_id == "2401.00001"),
+            "{:?}",
+            parsed.papers
+        );
+        assert_eq!(
+            parsed.papers.len(),
+            1,
+            "the entry with no title of its own is skipped"
+        );
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        let warning = parsed.warnings[0].to_string();
+        let line = 1 + text
+            .lines()
+            .position(|l| l == "[^1]: 第二篇")
+            .expect("entry");
+        assert!(
+            warning.starts_with(&format!("two.md:{line}: ")),
+            "{warning}"
+        );
+        assert!(warning.contains("2401.00001"), "{warning}");
+    }
+
+    #[test]
+    fn a_row_for_another_paper_does_not_fill_a_summary() {
+        let text = "| [^1] | [Other](https://arxiv.org/abs/2401.00001) | 别的摘要 |\n\n# 详细\n\n[^1]: 标题\n\n    Own Title\n\n    [https://arxiv.org/abs/2402.00002](https://arxiv.org/abs/2402.00002)\n";
+        let parsed = parse_str(text, "d.md", None);
+        assert_eq!(parsed.papers[0].summary_zh, "");
+        assert!(parsed.warnings[0].message.contains("another paper"));
+    }
+
+    #[test]
+    fn an_entry_without_a_url_joins_only_a_row_with_its_title() {
+        let text = "| [^1] | [Own Title](https://arxiv.org/abs/2401.00001) | 摘要 |\n| [^2] | [Other](https://arxiv.org/abs/2401.00002) | 摘要 |\n\n# 详细\n\n[^1]: 标题\n\n    Own Title\n\n[^2]: 标题\n\n    Not The Other\n";
+        let parsed = parse_str(text, "d.md", None);
+        let ids: Vec<&str> = parsed.papers.iter().map(|p| p.arxiv_id.as_str()).collect();
+        assert_eq!(ids, vec!["2401.00001"]);
+        assert!(
+            parsed
+                .warnings
+                .iter()
+                .any(|w| w.line == 10 && w.message.contains("another paper"))
+        );
+    }
+
+    #[test]
+    fn reading_is_bounded_for_pipes_and_devices() {
+        // /dev/zero reports size 0 and never ends: only a bounded read stops.
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            match read_bounded(zero, 1024) {
+                Err(Error::TooLarge { path, limit, .. }) => {
+                    assert_eq!((path.as_path(), limit), (zero, 1024));
+                }
+                other => panic!("expected TooLarge, got {other:?}"),
+            }
+        }
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("small.md");
+        std::fs::write(&path, b"12345").expect("write");
+        assert_eq!(read_bounded(&path, 5).expect("at the limit"), b"12345");
+        assert!(matches!(
+            read_bounded(&path, 4),
+            Err(Error::TooLarge { size: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn files_without_papers_are_told_apart() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let kind = |name: &str, text: &str| {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            read_digest(&path).err().map(|(_, kind, _)| kind)
+        };
+        assert_eq!(
+            kind("notes.md", "# Notes\n\nsome text\n"),
+            Some(NoPapersKind::NotADigest)
+        );
+        assert_eq!(kind("empty.md", ""), Some(NoPapersKind::Broken));
+        assert_eq!(
+            kind(
+                "table.md",
+                "# 摘要\n\n| [^1] | [T](https://arxiv.org/abs/2401.00001) | s |\n"
+            ),
+            Some(NoPapersKind::Broken)
+        );
+        assert_eq!(kind("ok.md", ANNOUNCE), None);
     }
 
     #[test]

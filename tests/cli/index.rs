@@ -27,7 +27,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Runs a failing `index` against a small index and checks nothing changed.
+/// Runs a failing `index --strict` against a small index and checks nothing changed. (Without
+/// `--strict` the bad file is skipped and the good one indexed: tests/cli/inputs.rs.)
 fn assert_failed_write_keeps_index(extra_file: &str, needle: &str) {
     let (tmp, index) = small_index();
     let before = answers(&index);
@@ -35,6 +36,7 @@ fn assert_failed_write_keeps_index(extra_file: &str, needle: &str) {
     let good = digest("2024-04-03_cs.IR_59fc0cb9.md");
     let output = run(&[
         "index",
+        "--strict",
         "--index",
         &index,
         &good.to_string_lossy(),

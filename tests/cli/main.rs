@@ -11,6 +11,7 @@ mod crash;
 mod digest;
 mod hybrid;
 mod index;
+mod inputs;
 mod integrity;
 mod search;
 mod topics;

@@ -3,6 +3,7 @@
 
 mod embed_model;
 mod engine;
+mod fuzz;
 mod layers;
 mod parse_data;
 mod render_roundtrip;
