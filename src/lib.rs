@@ -35,6 +35,8 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fulltext;
+#[cfg(test)]
+mod fuzzing;
 pub mod hybrid;
 pub mod paper;
 pub mod progress;

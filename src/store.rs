@@ -998,4 +998,76 @@ mod tests {
             assert!(!is_plain_relative(bad), "{bad}");
         }
     }
+
+    /// A small real index (one digest) for the loaders' property tests.
+    fn small_index() -> (tempfile::TempDir, crate::embed::Embedder) {
+        let dir = crate::fuzzing::scratch();
+        let embedder = crate::embed::Embedder::shipped().expect("shipped model");
+        let digest =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests/2024-03-06_cs.CL_0a55959e.md");
+        let options = crate::update::UpdateOptions::default();
+        crate::update::index_files(
+            dir.path(),
+            &[digest],
+            &embedder,
+            options,
+            &crate::progress::Quiet,
+        )
+        .expect("index builds");
+        (dir, embedder)
+    }
+
+    /// A damaged manifest never panics: it is refused, or the index it describes opens and
+    /// answers (or refuses) its parts without a panic.
+    #[test]
+    fn damaged_manifests_never_panic() {
+        use crate::fuzzing::{apply, cases, mutation};
+        use proptest::test_runner::{Config, TestRunner};
+        let (index, embedder) = small_index();
+        let path = index.path().join(MANIFEST);
+        let original = fs::read(&path).expect("manifest");
+        let mut runner = TestRunner::new(Config {
+            cases: cases(),
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&mutation(), |damage| {
+                fs::write(&path, apply(&original, &damage)).expect("write");
+                if read_manifest(index.path()).is_ok()
+                    && let Ok(store) = Store::open(index.path())
+                {
+                    let _ = store.topics();
+                    let _ = store.vectors(&embedder);
+                }
+                Ok(())
+            })
+            .expect("no manifest panics the loader");
+    }
+
+    /// A damaged topic model (past its checksum, as a crafted file would be) never panics the
+    /// loader's checks.
+    #[test]
+    fn damaged_topic_models_never_panic() {
+        use crate::fuzzing::{apply, cases, mutation};
+        use proptest::test_runner::{Config, TestRunner};
+        let (index, _) = small_index();
+        let store = Store::open(index.path()).expect("opens");
+        let original = fs::read(store.generation_path().join(TOPICS_FILE)).expect("topics");
+        let papers = store.manifest.paper_count;
+        let mut runner = TestRunner::new(Config {
+            cases: cases(),
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&mutation(), |damage| {
+                let bytes = apply(&original, &damage);
+                if let Ok(model) = serde_json::from_slice::<TopicModel>(&bytes) {
+                    let _ = topics_problem(&model, papers);
+                }
+                Ok(())
+            })
+            .expect("no topic model panics the checks");
+    }
 }

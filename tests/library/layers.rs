@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The floors, bottom first (DESIGN.md): a module may use modules of lower floors only.
 const FLOORS: &[&[&str]] = &[
-    &["error", "paper", "text", "progress"],
+    &["error", "paper", "text", "progress", "fuzzing"],
     &[
         "atomic", "query", "analyze", "embed", "digest", "stats", "hybrid",
     ],
