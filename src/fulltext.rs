@@ -643,7 +643,8 @@ impl TextIndex {
     /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms.
     pub(crate) fn snippets(&self, query: &SearchQuery) -> Snippets {
         let searcher = self.searcher();
-        let text = query.positive_text();
+        // Highlight what ranked, not the question and function words ranking dropped.
+        let text = analyze::strip_query_stop_words(&query.positive_text());
         let make = |field: Field, analyzer: &TextAnalyzer, max_bytes: usize| {
             let terms = analyze::terms(&mut analyzer.clone(), &text);
             let weights: BTreeMap<String, f32> = terms

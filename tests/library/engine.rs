@@ -546,3 +546,36 @@ fn the_fusion_used_is_reported() {
         .expect("search");
     assert_eq!(bm25.fusion, None);
 }
+
+#[test]
+fn highlights_mark_the_words_that_ranked_not_stop_words() {
+    let engine = engine(Needs::Words);
+    for (query, stop) in [
+        (
+            "how to detect hallucination in a model",
+            ["how", "to", "in", "a"].as_slice(),
+        ),
+        ("如何 检测 的 幻觉", ["如何", "的"].as_slice()),
+    ] {
+        let query = SearchQuery::parse(query).expect("query");
+        let response = engine
+            .search(&query, &Filters::default(), 5, Mode::Bm25)
+            .expect("search");
+        let marked: Vec<String> = response
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.highlights
+                    .iter()
+                    .map(|&(a, b)| r.snippet[a..b].to_lowercase())
+            })
+            .collect();
+        assert!(!marked.is_empty(), "nothing highlighted for {}", query.raw);
+        for word in stop {
+            assert!(
+                !marked.iter().any(|m| m == word),
+                "`{word}` highlighted: {marked:?}"
+            );
+        }
+    }
+}
