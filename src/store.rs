@@ -539,13 +539,15 @@ impl<'lock> Staging<'lock> {
             fs::remove_dir_all(&path).map_err(|e| Error::write(&path, e))?;
         }
         fs::create_dir_all(&path).map_err(|e| Error::write(&path, e))?;
-        Ok(Staging {
+        let staging = Staging {
             lock,
             generation,
             path,
             committed: false,
             reused: Vec::new(),
-        })
+        };
+        failpoint("staging", &staging.path)?;
+        Ok(staging)
     }
 
     /// The number this generation will have.
@@ -625,6 +627,8 @@ impl<'lock> Staging<'lock> {
         }
         fs::rename(&self.path, &final_dir).map_err(|e| Error::write(&final_dir, e))?;
         self.committed = true;
+        // A crash here leaves a complete generation that no manifest names yet.
+        failpoint("rename", &final_dir)?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             generation: self.generation,
@@ -644,6 +648,22 @@ impl Drop for Staging<'_> {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.path);
         }
+    }
+}
+
+/// Fault injection for the tests of the write path (a real build, failing where a full disk or
+/// a crash could stop it): with `PAPERSCOPE_FAIL_AT=<point>` in the environment, the write fails
+/// at that point with an error naming `path`. Points: `staging`, `text`, `vectors`, `topics`,
+/// `rename` (after the new generation is renamed into place, before the manifest names it).
+pub(crate) fn failpoint(point: &str, path: &Path) -> Result<()> {
+    match std::env::var_os("PAPERSCOPE_FAIL_AT") {
+        Some(at) if at == point => Err(Error::write(
+            path,
+            std::io::Error::other(format!(
+                "injected failure at `{point}` (PAPERSCOPE_FAIL_AT)"
+            )),
+        )),
+        _ => Ok(()),
     }
 }
 

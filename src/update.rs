@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
-use crate::store::{ModelInfo, Staging, Store, WriteLock};
+use crate::store::{ModelInfo, Staging, Store, WriteLock, failpoint};
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
@@ -270,7 +270,9 @@ fn write_papers(
     stage(progress, "indexing", merged.len(), || {
         fulltext::build(&text_dir, &merged, || progress.inc())
     })?;
+    failpoint("text", &text_dir)?;
     vectors.save(&staging.vectors_dir())?;
+    failpoint("vectors", &staging.vectors_dir())?;
     let by_paper = vectors.by_paper(merged.len());
     let model = match old_topics {
         Some(mut model) => {
@@ -287,6 +289,7 @@ fn write_papers(
     };
     if let Some(model) = &model {
         staging.write_topics(model)?;
+        failpoint("topics", &staging.vectors_dir())?;
     }
     let generation = staging.commit(merged.len(), ModelInfo::of(embedder, DEFAULT_RECIPE))?;
     Ok(Update::Written {
@@ -411,6 +414,7 @@ pub fn refit_topics(
     staging.reuse_text(&store)?;
     staging.reuse_vectors(&store)?;
     staging.write_topics(&model)?;
+    failpoint("topics", dir)?;
     let generation = staging.commit(papers.len(), store.manifest.model.clone())?;
     Ok(Refit {
         generation,

@@ -9,6 +9,7 @@ mod support;
 
 mod crash;
 mod digest;
+mod failures;
 mod hybrid;
 mod index;
 mod inputs;
