@@ -216,24 +216,25 @@ mod tests {
 
     #[test]
     fn ties_break_by_bm25_rank_then_number() {
+        // Equal BM25 scores and no vector weight: equal fused scores, BM25's order kept even
+        // though paper 4 has the lower number.
         let fused = fuse(
             &list(&[(5, 1.0), (4, 1.0)]),
             &[],
             |_| None,
-            Fusion::Rrf { k: 60.0 },
+            Fusion::Convex { alpha: 0.0 },
         );
+        assert_eq!(fused[0].why.fused, fused[1].why.fused, "a real tie");
         assert_eq!(ids(&fused), vec![5, 4]);
+        // Equal cosines and only vector weight, neither in BM25: the lower number first.
         let fused = fuse(
             &[],
             &list(&[(9, 0.5), (7, 0.5)]),
             |_| None,
-            Fusion::Rrf { k: 60.0 },
+            Fusion::Convex { alpha: 1.0 },
         );
-        assert_eq!(
-            ids(&fused),
-            vec![9, 7],
-            "equal fused score, neither in BM25: lower rank first"
-        );
+        assert_eq!(fused[0].why.fused, fused[1].why.fused, "a real tie");
+        assert_eq!(ids(&fused), vec![7, 9]);
     }
 
     #[test]

@@ -87,7 +87,7 @@ fn huge_file_is_refused_without_reading_it() {
     let file = std::fs::File::create(&path).expect("create");
     file.set_len(paperscope::digest::parse::MAX_FILE_BYTES + 1)
         .expect("sparse file");
-    assert_failed_write_keeps_index(&path.to_string_lossy(), "huge.md");
+    assert_failed_write_keeps_index(&path.to_string_lossy(), "over the 67108864-byte limit");
 }
 
 #[test]
