@@ -579,3 +579,33 @@ fn highlights_mark_the_words_that_ranked_not_stop_words() {
         }
     }
 }
+
+#[test]
+fn a_quoted_phrase_must_occur_as_a_phrase() {
+    let engine = engine(Needs::Words);
+    let text_of = |id: &str| {
+        let p = engine.paper(id).expect("paper");
+        format!("{} {} {}", p.title_en, p.abstract_en, p.summary_zh).to_lowercase()
+    };
+    let words = |q: &str| -> Vec<String> {
+        let query = SearchQuery::parse(q).expect("query");
+        engine
+            .search(&query, &Filters::default(), 30, Mode::Bm25)
+            .expect("search")
+            .results
+            .into_iter()
+            .map(|r| r.arxiv_id)
+            .collect()
+    };
+    let phrase = words("\"graph learning\"");
+    assert!(!phrase.is_empty());
+    for id in &phrase {
+        assert!(text_of(id).contains("graph learn"), "{id} lacks the phrase");
+    }
+    // The same words unquoted also find papers where they stand apart: the quotes matter.
+    let loose = words("graph learning");
+    assert!(
+        loose.iter().any(|id| !text_of(id).contains("graph learn")),
+        "the unquoted query found only phrase matches; the test would not notice a broken phrase"
+    );
+}
