@@ -81,38 +81,78 @@ fn an_english_question_without_title_words_finds_unlearning_papers() {
 
 #[test]
 fn hybrid_matches_or_beats_each_side_on_the_judged_queries() {
-    let queries = repo().join("tests/queries.tsv");
-    let reports = run_json(&[
-        "--json",
-        "--index",
-        shared_index(),
-        "eval",
-        "search",
-        "--queries",
-        &queries.to_string_lossy(),
-    ]);
-    let by_name = |name: &str| {
-        reports
-            .as_array()
-            .and_then(|rs| rs.iter().find(|r| r["method"] == name))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let (bm25, vector, hybrid) = (by_name("bm25"), by_name("vector"), by_name("hybrid"));
-    let ndcg = |r: &serde_json::Value, group: Option<&str>| match group {
-        None => r["overall"]["ndcg10"].as_f64().unwrap_or(0.0),
-        Some(g) => r["by_group"][g]["ndcg10"].as_f64().unwrap_or(0.0),
-    };
+    /// nDCG@10 of each method (`bm25`, `vector`, `hybrid`, `rrf`, ...) of `eval search` on
+    /// one judged file, overall (`None`) or for one query group.
+    fn ndcg_by_method(queries: &str) -> impl Fn(&str, Option<&str>) -> f64 {
+        let queries = repo().join(queries);
+        let reports = run_json(&[
+            "--json",
+            "--index",
+            shared_index(),
+            "eval",
+            "search",
+            "--queries",
+            &queries.to_string_lossy(),
+        ]);
+        move |method: &str, group: Option<&str>| {
+            let report = reports
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["method"] == method))
+                .unwrap_or_else(|| panic!("no {method} report: {reports}"));
+            match group {
+                None => report["overall"]["ndcg10"].as_f64().unwrap_or(0.0),
+                Some(g) => report["by_group"][g]["ndcg10"].as_f64().unwrap_or(0.0),
+            }
+        }
+    }
+
+    // The claim that matters is on tests/queries_heldout.tsv: 24 queries judged after the fusion
+    // settings were chosen, from pools of bm25, vector and hybrid top 20, and never tuned on.
+    // Measured 2026-11-26 (nDCG@10, bm25 / vector / hybrid): all 0.669 / 0.520 / 0.677,
+    // en 0.837 / 0.581 / 0.835, zh 0.762 / 0.622 / 0.774, q 0.407 / 0.355 / 0.422.
+    // So hybrid beats both sides overall and beats the vector side in every group, but is NOT
+    // above BM25 on the English keyword queries: 0.002 below it (en-h05 0.85 against 0.89). That
+    // group is checked as "within 0.005 of BM25", which is what was measured, not ">=".
+    let heldout = ndcg_by_method("tests/queries_heldout.tsv");
+    const EN_BELOW_BM25: f64 = 0.005;
     for group in [None, Some("en"), Some("zh"), Some("q")] {
-        let best_side = ndcg(&bm25, group).max(ndcg(&vector, group));
+        let (bm25, vector, hybrid) = (
+            heldout("bm25", group),
+            heldout("vector", group),
+            heldout("hybrid", group),
+        );
         assert!(
-            ndcg(&hybrid, group) >= best_side - 1e-9,
-            "{group:?}: hybrid {} < {best_side}",
-            ndcg(&hybrid, group)
+            hybrid >= vector - 1e-9,
+            "held out {group:?}: hybrid {hybrid} < vector {vector}"
+        );
+        let allowed = if group == Some("en") {
+            EN_BELOW_BM25
+        } else {
+            0.0
+        };
+        assert!(
+            hybrid >= bm25 - allowed - 1e-9,
+            "held out {group:?}: hybrid {hybrid} < bm25 {bm25} - {allowed}"
         );
     }
     assert!(
-        ndcg(&by_name("rrf"), None) < ndcg(&hybrid, None),
+        heldout("rrf", None) < heldout("hybrid", None),
+        "RRF is reported and loses on the held-out queries too, as measured"
+    );
+
+    // The queries the fusion was tuned on (so this part shows no more than the tuning itself):
+    // hybrid >= each side overall and in every group.
+    let tuned = ndcg_by_method("tests/queries.tsv");
+    for group in [None, Some("en"), Some("zh"), Some("q")] {
+        let best_side = tuned("bm25", group).max(tuned("vector", group));
+        assert!(
+            tuned("hybrid", group) >= best_side - 1e-9,
+            "tuned {group:?}: hybrid {} < {best_side}",
+            tuned("hybrid", group)
+        );
+    }
+    assert!(
+        tuned("rrf", None) < tuned("hybrid", None),
         "RRF is reported and loses, as measured"
     );
 }
