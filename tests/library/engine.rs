@@ -609,3 +609,38 @@ fn a_quoted_phrase_must_occur_as_a_phrase() {
         "the unquoted query found only phrase matches; the test would not notice a broken phrase"
     );
 }
+
+#[test]
+fn damage_anywhere_in_the_text_index_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-05"]);
+    let generation = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("gen-"))
+        })
+        .expect("a generation");
+    // The largest file: postings or stored papers, past the small files checked cheaply.
+    let largest = std::fs::read_dir(generation.join("text"))
+        .expect("text dir")
+        .map(|e| e.expect("entry").path())
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a file");
+    let mut bytes = std::fs::read(&largest).expect("read");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&largest, &bytes).expect("damage");
+    let name = largest
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    match Engine::open(dir.path(), &ModelSource::Shipped, Needs::Words) {
+        Err(error) => assert!(error.to_string().contains(&name), "{error}"),
+        Ok(_) => panic!("a damaged {name} opened without an error"),
+    }
+}
