@@ -638,14 +638,22 @@ impl Engine {
         })
     }
 
-    /// One paper by arXiv id, as a researcher pastes it: `2403.05266`, `2403.05266v1`. A
+    /// One paper by arXiv id, as a researcher pastes it: `2403.05266`, `2403.05266v1`,
+    /// `arXiv:2403.05266`, an arxiv.org abs or pdf URL ([`crate::paper::parse_arxiv_id`]). A
     /// version the index does not hold is an error (not another version's record).
     pub fn paper(&self, arxiv_id: &str) -> Result<crate::Paper> {
         let unknown = || Error::UnknownId {
             id: arxiv_id.trim().to_string(),
         };
-        let paper = self.store.text.paper_by_id(arxiv_id)?.ok_or_else(unknown)?;
-        let asked = crate::paper::version_of(arxiv_id);
+        // Text that is no arXiv id is looked up as given: the index's ids come from digests,
+        // and an unknown id is reported the same way whatever it looks like.
+        let (id, asked) = crate::paper::parse_arxiv_id(arxiv_id).unwrap_or_else(|| {
+            (
+                arxiv_id.trim().to_string(),
+                crate::paper::version_of(arxiv_id),
+            )
+        });
+        let paper = self.store.text.paper_by_id(&id)?.ok_or_else(unknown)?;
         match (asked, paper.version) {
             (Some(asked), Some(held)) if asked != held => Err(Error::UnknownVersion {
                 id: paper.arxiv_id,

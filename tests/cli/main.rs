@@ -9,6 +9,7 @@ mod support;
 
 mod crash;
 mod digest;
+mod ergonomics;
 mod hybrid;
 mod index;
 mod inputs;
