@@ -803,7 +803,8 @@ pub fn over_time(model: &TopicModel, table: &BTreeMap<usize, BTreeMap<String, us
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let fit_years = (width().saturating_sub(LABEL + 2 * COLUMN) / COLUMN).clamp(1, 6);
+    // The label, ` earlier` (8) and ` total` take their columns first.
+    let fit_years = (width().saturating_sub(LABEL + 8 + COLUMN) / COLUMN).clamp(1, 6);
     let split = years.len().saturating_sub(fit_years);
     let (earlier, recent) = years.split_at(split);
     print!("{:<LABEL$}", "topic");
