@@ -455,7 +455,16 @@ fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) 
         .flatten()
         .collect();
     println!("{INDENT}{}", style.paint("2", &facts.join("  ")));
-    for (start, end) in wrap_ranges(&r.snippet, columns - INDENT.len()) {
+    if !style.on {
+        // The `[...]` markers take columns: wrap the marked text, not the snippet.
+        print_wrapped(INDENT, &style.highlight(&r.snippet, &r.highlights));
+    }
+    let lines = if style.on {
+        wrap_ranges(&r.snippet, columns - INDENT.len())
+    } else {
+        Vec::new()
+    };
+    for (start, end) in lines {
         let highlights: Vec<(usize, usize)> = r
             .highlights
             .iter()
@@ -674,12 +683,19 @@ pub fn crosslingual(r: &eval::CrossLingual, model: &str) {
 
 pub fn paper(p: &Paper) {
     let style = Style::stdout();
-    println!(
-        "{} {}",
-        style.paint("36", &p.versioned_id()),
-        style.paint("1", &p.title_en)
-    );
-    println!("{}", p.title_zh);
+    // `show` is read in full: the title wraps under itself rather than being cut.
+    let id = p.versioned_id();
+    let indent = " ".repeat(id.len() + 1);
+    let room = width().saturating_sub(indent.len());
+    for (i, (start, end)) in wrap_ranges(&p.title_en, room).into_iter().enumerate() {
+        let line = style.paint("1", &p.title_en[start..end]);
+        if i == 0 {
+            println!("{} {line}", style.paint("36", &id));
+        } else {
+            println!("{indent}{line}");
+        }
+    }
+    print_wrapped("", &p.title_zh);
     println!("{}", paperscope::paper::abs_url(&p.arxiv_id));
     let categories = p.categories().join(", ");
     let month = p
