@@ -12,9 +12,44 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args = cli::args::Cli::parse();
+    let args = match cli::args::Cli::try_parse() {
+        Ok(args) => args,
+        Err(error) => usage_error(&error),
+    };
     if let Err(error) = cli::run(args) {
         eprintln!("error: {}", cli::error_line(&error));
         std::process::exit(1);
+    }
+}
+
+/// A command line clap rejects ends like every other error, in one `error:` line, but with exit
+/// code 2 (the usage-error code of clap, ripgrep and most Unix tools) so that scripts can tell
+/// "called wrongly" from "failed". `--help`, `--version` and a bare `paperscope` print as clap
+/// prints them.
+fn usage_error(error: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => error.exit(),
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            // clap puts the missing arguments on the lines after "were not provided:".
+            let detail: Vec<&str> = rendered
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  ") && !l.trim_start().starts_with("tip:"))
+                .map(str::trim)
+                .collect();
+            let message = if detail.is_empty() {
+                message.to_string()
+            } else {
+                format!("{message} {}", detail.join(" "))
+            };
+            eprintln!("error: {message} (see --help)");
+            std::process::exit(2);
+        }
     }
 }

@@ -163,6 +163,86 @@ pub fn version_of(arxiv_id: &str) -> Option<u32> {
     id.get(stripped.len() + 1..)?.parse().ok()
 }
 
+/// An arXiv id in any form a researcher pastes, as `(id without version, version)`:
+/// `2403.05266`, `2403.05266v2`, `arXiv:2403.05266`, `https://arxiv.org/abs/2403.05266`,
+/// `arxiv.org/pdf/2403.05266v2.pdf`, and old-style ids (`hep-th/9901001v1`). `None` when what
+/// is left after the prefixes is not an arXiv id, so callers can say so instead of guessing.
+///
+/// ```
+/// use paperscope::paper::parse_arxiv_id;
+/// assert_eq!(
+///     parse_arxiv_id("https://arxiv.org/pdf/2403.05266v2.pdf"),
+///     Some(("2403.05266".to_string(), Some(2)))
+/// );
+/// assert_eq!(parse_arxiv_id("arXiv:2403.05266"), Some(("2403.05266".to_string(), None)));
+/// assert_eq!(parse_arxiv_id("not an id"), None);
+/// ```
+pub fn parse_arxiv_id(text: &str) -> Option<(String, Option<u32>)> {
+    let mut rest = text.trim();
+    // Prefixes are matched without regard to case: `arXiv:`, `ARXIV:` and `HTTPS://` all occur.
+    let strip = |s: &mut &str, prefix: &str| {
+        let matched = s
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+        if matched {
+            *s = &s[prefix.len()..];
+        }
+        matched
+    };
+    strip(&mut rest, "arxiv:");
+    if !strip(&mut rest, "https://") {
+        strip(&mut rest, "http://");
+    }
+    strip(&mut rest, "www.");
+    strip(&mut rest, "export.");
+    if strip(&mut rest, "arxiv.org/") {
+        // A URL names the paper after one of its pages; anything else is not a paper URL.
+        if !["abs/", "pdf/", "html/"]
+            .iter()
+            .any(|page| strip(&mut rest, page))
+        {
+            return None;
+        }
+    }
+    // Query strings, anchors and a trailing slash come along when a URL is copied from a browser.
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let mut rest = rest[..end].trim_end_matches('/');
+    if rest.len() > 4 && rest[rest.len() - 4..].eq_ignore_ascii_case(".pdf") {
+        rest = &rest[..rest.len() - 4];
+    }
+    let id = strip_version(rest);
+    let version = match rest.get(id.len()..) {
+        Some("") => None,
+        Some(v) => Some(v.get(1..)?.parse().ok()?),
+        None => return None,
+    };
+    is_arxiv_id(id).then(|| (id.to_string(), version))
+}
+
+/// A bare arXiv id without version: new style `YYMM.NNNN(N)` or old style `archive[.XX]/YYMMNNN`.
+fn is_arxiv_id(id: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((archive, number)) = id.split_once('/') {
+        let archive_ok = !archive.is_empty()
+            && archive
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'.');
+        return archive_ok && digits(number) && number.len() == 7;
+    }
+    match id.split_once('.') {
+        Some((yymm, number)) => {
+            yymm.len() == 4 && digits(yymm) && digits(number) && (4..=5).contains(&number.len())
+        }
+        None => false,
+    }
+}
+
+/// The arXiv page of a paper (`https://arxiv.org/abs/2403.05266`), without a version so that it
+/// shows the latest one.
+pub fn abs_url(arxiv_id: &str) -> String {
+    format!("https://arxiv.org/abs/{arxiv_id}")
+}
+
 /// The year and month a new-style arXiv id (`YYMM.NNNNN`) was first submitted in.
 pub(crate) fn year_month_of_id(id: &str) -> Option<(u32, u32)> {
     let yymm = id.get(..4)?;
@@ -198,5 +278,39 @@ mod tests {
         assert_eq!(year_month_of_id("2312.1234"), Some((2023, 12)));
         assert_eq!(year_month_of_id("2413.00001"), None);
         assert_eq!(year_month_of_id("hep-th/9901001"), None);
+    }
+
+    #[test]
+    fn pasted_ids_are_parsed_in_every_form() {
+        let id = |v: Option<u32>| Some(("2403.05266".to_string(), v));
+        for (text, expected) in [
+            ("2403.05266", id(None)),
+            (" 2403.05266v2 ", id(Some(2))),
+            ("arXiv:2403.05266", id(None)),
+            ("ARXIV:2403.05266v1", id(Some(1))),
+            ("https://arxiv.org/abs/2403.05266", id(None)),
+            ("http://www.arxiv.org/abs/2403.05266v3/", id(Some(3))),
+            ("https://arxiv.org/pdf/2403.05266v2", id(Some(2))),
+            ("https://arxiv.org/pdf/2403.05266v2.pdf", id(Some(2))),
+            ("arxiv.org/abs/2403.05266?context=cs", id(None)),
+            ("https://arxiv.org/html/2403.05266v1#S2", id(Some(1))),
+            ("2403.05266.pdf", id(None)),
+        ] {
+            assert_eq!(parse_arxiv_id(text), expected, "{text}");
+        }
+        assert_eq!(
+            parse_arxiv_id("hep-th/9901001v2"),
+            Some(("hep-th/9901001".to_string(), Some(2)))
+        );
+        for bad in [
+            "",
+            "2403.05266v",
+            "2403.5",
+            "arxiv.org/list/2403.05266",
+            "https://example.org/abs/2403.05266",
+            "hallucination",
+        ] {
+            assert_eq!(parse_arxiv_id(bad), None, "{bad}");
+        }
     }
 }

@@ -82,6 +82,10 @@ pub struct SearchResult {
     pub summary_zh: String,
     /// Primary category (or the first listing).
     pub category: Option<String>,
+    /// Month of first submission (`2024-03`), from the arXiv id; `None` for old-style ids.
+    pub month: Option<String>,
+    /// The paper's arXiv page, `https://arxiv.org/abs/<id>`.
+    pub url: String,
     /// The score in the mode used (BM25, cosine or fused).
     pub score: f32,
     /// Where the result came from: each side's rank and score, and the fused score.
@@ -115,11 +119,109 @@ pub struct SearchResponse {
     pub took_ms: f64,
     /// Papers that matched before the cut to `limit` (for vectors: the papers allowed).
     pub total: usize,
+    /// Where the page starts in the whole ranked list (0 for the first page).
+    pub offset: usize,
+    /// How the results are ordered.
+    pub sort: Sort,
+    /// The papers a related search is related to, in the order given (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<Seed>,
     /// The results, best first.
     pub results: Vec<SearchResult>,
     /// What the answer could not use (e.g. damaged vectors), each one line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// A paper a related search started from: what a reader needs to recognise it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seed {
+    /// arXiv id without version.
+    pub arxiv_id: String,
+    /// English title.
+    pub title_en: String,
+}
+
+/// The order of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Best first (the default).
+    #[default]
+    Relevance,
+    /// Newest first by the month of first submission (from the arXiv id), ties best first.
+    /// Orders the [`DATE_SORT_DEPTH`] most relevant papers (more when the page reaches
+    /// further): every paper matches a vector query, so "all matches by date" would be the
+    /// whole collection by date.
+    Date,
+}
+
+impl Sort {
+    /// Every order, as users write them.
+    pub const ALL: [Sort; 2] = [Sort::Relevance, Sort::Date];
+
+    /// The order's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Date => "date",
+        }
+    }
+}
+
+impl std::str::FromStr for Sort {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        Sort::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| {
+                Error::invalid("sort", format!("unknown value {value:?} (relevance, date)"))
+            })
+    }
+}
+
+/// How many of the most relevant papers `Sort::Date` orders by date.
+pub const DATE_SORT_DEPTH: usize = 100;
+
+/// Which slice of the ranked list to answer: `limit` results from position `offset` (0-based),
+/// in `sort` order. The same paging for the CLI and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Results skipped before the page (0 for the first page).
+    pub offset: usize,
+    /// Results on the page (at least 1).
+    pub limit: usize,
+    /// The order of the whole list the page is cut from.
+    pub sort: Sort,
+}
+
+impl Page {
+    /// The first `limit` results, best first.
+    pub fn first(limit: usize) -> Page {
+        Page {
+            offset: 0,
+            limit,
+            sort: Sort::Relevance,
+        }
+    }
+
+    /// How deep the relevance ranking must go for this page.
+    fn depth(self) -> usize {
+        let end = self.offset.saturating_add(self.limit);
+        match self.sort {
+            Sort::Relevance => end,
+            Sort::Date => end.max(DATE_SORT_DEPTH),
+        }
+    }
+
+    fn check(self) -> Result<()> {
+        if self.limit == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 /// The text a paper's more-like-this query is built from: English title twice, Chinese title,
@@ -496,7 +598,21 @@ impl Engine {
         limit: usize,
         mode: Mode,
     ) -> Result<SearchResponse> {
+        self.search_page(query, filters, Page::first(limit), mode)
+    }
+
+    /// One page of [`Engine::search`]'s answer: `page.limit` results from `page.offset`, in
+    /// `page.sort` order; ranks count from the start of the whole list.
+    pub fn search_page(
+        &self,
+        query: &SearchQuery,
+        filters: &Filters,
+        page: Page,
+        mode: Mode,
+    ) -> Result<SearchResponse> {
         let started = Instant::now();
+        page.check()?;
+        let limit = page.depth();
         let (mut ranked, mut total) = self.rank(query, filters, limit, mode)?;
         let mut query = query.clone();
         let mut corrected_from = None;
@@ -516,7 +632,7 @@ impl Engine {
         }
         let query = &query;
         let snippets = self.store.text.snippets(query);
-        let results = self.results(&ranked, |paper| snippets.for_paper(paper))?;
+        let results = self.page_of(ranked, page, |paper| snippets.for_paper(paper))?;
         let effective = self.effective_mode(mode);
         let mut warnings = Vec::new();
         if effective != mode {
@@ -534,6 +650,9 @@ impl Engine {
             fusion: (effective == Mode::Hybrid).then(|| self.fusion.name()),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total,
+            offset: page.offset,
+            sort: page.sort,
+            seeds: Vec::new(),
             results,
             warnings,
         })
@@ -547,11 +666,22 @@ impl Engine {
         filters: &Filters,
         limit: usize,
     ) -> Result<SearchResponse> {
+        self.related_page(target, filters, Page::first(limit))
+    }
+
+    /// One page of [`Engine::related`]'s answer (see [`Engine::search_page`]).
+    pub fn related_page(
+        &self,
+        target: &RelatedTo,
+        filters: &Filters,
+        page: Page,
+    ) -> Result<SearchResponse> {
         let started = Instant::now();
-        let limit = self.clamp(limit);
+        page.check()?;
+        let limit = self.clamp(page.depth());
         self.check_categories(filters)?;
         let (embedder, vectors) = self.need_meaning()?;
-        let (texts, query_vector, exclude, description) = match target {
+        let (texts, query_vector, exclude, description, seeds) = match target {
             RelatedTo::Ids(ids) => {
                 let papers = ids
                     .iter()
@@ -566,11 +696,21 @@ impl Engine {
                     .filter_map(|&n| vectors.vector_of(n))
                     .collect();
                 let texts: Vec<String> = papers.iter().flat_map(related_texts).collect();
+                // Named by the ids found, not as pasted: a URL is noise in a header.
+                let found: Vec<&str> = papers.iter().map(|p| p.arxiv_id.as_str()).collect();
+                let seeds = papers
+                    .iter()
+                    .map(|p| Seed {
+                        arxiv_id: p.arxiv_id.clone(),
+                        title_en: p.title_en.clone(),
+                    })
+                    .collect();
                 (
                     texts,
                     mean_direction(&own),
                     numbers,
-                    format!("related to {}", ids.join(", ")),
+                    format!("related to {}", found.join(", ")),
+                    seeds,
                 )
             }
             RelatedTo::Text(text) => {
@@ -585,6 +725,7 @@ impl Engine {
                     embedder.embed(text),
                     Vec::new(),
                     format!("related to text: {}", crate::text::truncate_chars(text, 60)),
+                    Vec::new(),
                 )
             }
         };
@@ -624,9 +765,12 @@ impl Engine {
             ..SearchQuery::default()
         };
         let snippets = self.store.text.snippets(&snippet_query);
-        let results = self.results(&ranked, |paper| snippets.for_paper(paper))?;
+        let results = self.page_of(ranked, page, |paper| snippets.for_paper(paper))?;
         Ok(SearchResponse {
             query: description,
+            offset: page.offset,
+            sort: page.sort,
+            seeds,
             mode: Mode::Hybrid,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total: allowed.iter().filter(|&&a| a).count(),
@@ -638,14 +782,22 @@ impl Engine {
         })
     }
 
-    /// One paper by arXiv id, as a researcher pastes it: `2403.05266`, `2403.05266v1`. A
+    /// One paper by arXiv id, as a researcher pastes it: `2403.05266`, `2403.05266v1`,
+    /// `arXiv:2403.05266`, an arxiv.org abs or pdf URL ([`crate::paper::parse_arxiv_id`]). A
     /// version the index does not hold is an error (not another version's record).
     pub fn paper(&self, arxiv_id: &str) -> Result<crate::Paper> {
         let unknown = || Error::UnknownId {
             id: arxiv_id.trim().to_string(),
         };
-        let paper = self.store.text.paper_by_id(arxiv_id)?.ok_or_else(unknown)?;
-        let asked = crate::paper::version_of(arxiv_id);
+        // Text that is no arXiv id is looked up as given: the index's ids come from digests,
+        // and an unknown id is reported the same way whatever it looks like.
+        let (id, asked) = crate::paper::parse_arxiv_id(arxiv_id).unwrap_or_else(|| {
+            (
+                arxiv_id.trim().to_string(),
+                crate::paper::version_of(arxiv_id),
+            )
+        });
+        let paper = self.store.text.paper_by_id(&id)?.ok_or_else(unknown)?;
         match (asked, paper.version) {
             (Some(asked), Some(held)) if asked != held => Err(Error::UnknownVersion {
                 id: paper.arxiv_id,
@@ -712,6 +864,37 @@ impl Engine {
         Ok((topic, papers))
     }
 
+    /// The page of `ranked` (best first, at least `page.depth()` long when there are that many)
+    /// as full result records, ordered by `page.sort`, ranked from the start of the list.
+    fn page_of(
+        &self,
+        mut ranked: Vec<Ranked>,
+        page: Page,
+        snippet: impl Fn(&crate::Paper) -> Snippet,
+    ) -> Result<Vec<SearchResult>> {
+        if page.sort == Sort::Date {
+            let mut dated = Vec::with_capacity(ranked.len());
+            for r in ranked {
+                let month = self.store.text.paper_by_number(r.number)?.year_month();
+                dated.push((month, r));
+            }
+            // Newest first; ids without a month (old style) last; a stable sort keeps ties in
+            // relevance order, which is "ties by score".
+            dated.sort_by_key(|d| std::cmp::Reverse(d.0));
+            ranked = dated.into_iter().map(|(_, r)| r).collect();
+        }
+        let on_page: Vec<Ranked> = ranked
+            .into_iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .collect();
+        let mut results = self.results(&on_page, snippet)?;
+        for r in &mut results {
+            r.rank += page.offset;
+        }
+        Ok(results)
+    }
+
     /// Full result records for ranked papers.
     pub fn results(
         &self,
@@ -725,6 +908,8 @@ impl Engine {
             results.push(SearchResult {
                 rank: i + 1,
                 category: paper.categories().into_iter().next(),
+                month: paper.year_month().map(|(y, m)| format!("{y}-{m:02}")),
+                url: crate::paper::abs_url(&paper.arxiv_id),
                 arxiv_id: paper.arxiv_id,
                 version: paper.version,
                 title_en: paper.title_en,

@@ -5,12 +5,20 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use paperscope::digest::Format;
-use paperscope::search::{Mode, TopicLevel};
+use paperscope::search::{Mode, Sort, TopicLevel};
 use paperscope::topics::Representation;
 
 /// Search and topics for bilingual arXiv paper digests.
 #[derive(Parser)]
-#[command(name = "paperscope", version)]
+// `help_expected`: every flag says what it does (checked by the test below); `next_line_help`:
+// one help layout for every command, since value lists with descriptions (--mode, --level)
+// force clap into the next-line layout wherever they appear.
+#[command(
+    name = "paperscope",
+    version,
+    help_expected = true,
+    next_line_help = true
+)]
 pub struct Cli {
     /// Index directory [default: index, or $PAPERSCOPE_INDEX]
     #[arg(long, global = true, env = "PAPERSCOPE_INDEX")]
@@ -18,9 +26,14 @@ pub struct Cli {
     /// Print one JSON document instead of text
     #[arg(long, global = true)]
     pub json: bool,
-    /// Embedding model directory [default: the model built into paperscope]
+    /// Embedding model directory [default: the model built into paperscope]; used by the
+    /// commands that embed text (index, search, related, topics, digest, eval), ignored by
+    /// show, stats and check
     #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]
     pub model: Option<PathBuf>,
+    /// Colour the output: auto (on a terminal, unless $NO_COLOR is set), always or never
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
     /// The command
     #[command(subcommand)]
     pub command: Command,
@@ -51,6 +64,8 @@ pub enum Command {
         /// Number of results
         #[arg(short = 'n', long, default_value_t = 10)]
         limit: usize,
+        #[command(flatten)]
+        page: PageArgs,
         /// Which ranking: hybrid (both, fused), bm25 (words) or vector (meaning, across languages)
         #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
         mode: ModeArg,
@@ -59,10 +74,13 @@ pub enum Command {
         /// Show where each result came from (BM25 and vector ranks and scores)
         #[arg(long)]
         explain: bool,
+        /// Output format (--json is the same as --format json)
+        #[arg(long, value_enum, default_value_t = ResultFormat::Text)]
+        format: ResultFormat,
     },
     /// Papers like a paper (or several together, or a text)
     Related {
-        /// arXiv ids; several mean "papers like these together"
+        /// arXiv ids or arxiv.org URLs; several mean "papers like these together"
         ids: Vec<String>,
         /// Find papers like this text instead (e.g. an abstract)
         #[arg(long, conflicts_with = "ids")]
@@ -73,14 +91,20 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 10)]
         limit: usize,
         #[command(flatten)]
+        page: PageArgs,
+        #[command(flatten)]
         fusion: FusionArgs,
         /// Show where each result came from (BM25 and vector ranks and scores)
         #[arg(long)]
         explain: bool,
+        /// Output format (--json is the same as --format json)
+        #[arg(long, value_enum, default_value_t = ResultFormat::Text)]
+        format: ResultFormat,
     },
     /// Show one paper in full
     Show {
-        /// arXiv id, with or without version (2403.05266)
+        /// arXiv id, with or without version, or as pasted (2403.05266v1, arXiv:2403.05266,
+        /// https://arxiv.org/abs/2403.05266)
         arxiv_id: String,
     },
     /// Counts of papers per category and month
@@ -113,6 +137,9 @@ pub enum Command {
         /// The level the id belongs to
         #[arg(long, value_enum, default_value_t = LevelArg::Fine)]
         level: LevelArg,
+        /// Output format (--json is the same as --format json)
+        #[arg(long, value_enum, default_value_t = ResultFormat::Text)]
+        format: ResultFormat,
     },
     /// Write a digest in the input's Markdown format (or HTML / JSON), optionally by topic
     Digest {
@@ -194,6 +221,59 @@ pub struct FilterArgs {
     /// Only papers first submitted in or before this month
     #[arg(long)]
     pub until: Option<String>,
+}
+
+/// Paging and order, shared by `search` and `related`.
+#[derive(clap::Args)]
+pub struct PageArgs {
+    /// Skip this many results first (the next page: --offset 10 with -n 10)
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Order: relevance, or date (newest first among the 100 most relevant, ties by score)
+    #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+    pub sort: SortArg,
+}
+
+/// `--sort` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SortArg {
+    /// Best first
+    Relevance,
+    /// Newest first by month of first submission (from the arXiv id), ties best first
+    Date,
+}
+
+impl From<SortArg> for Sort {
+    fn from(arg: SortArg) -> Sort {
+        match arg {
+            SortArg::Relevance => Sort::Relevance,
+            SortArg::Date => Sort::Date,
+        }
+    }
+}
+
+/// `--format` values of the commands that list papers.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    /// For reading in a terminal
+    Text,
+    /// One JSON document
+    Json,
+    /// One @misc entry per paper, for a reference manager
+    Bibtex,
+    /// A header and one row per paper (RFC 4180 quoting)
+    Csv,
+}
+
+/// `--color` values (ripgrep's convention).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless $NO_COLOR is set
+    Auto,
+    /// Always, even into a pipe
+    Always,
+    /// Never
+    Never,
 }
 
 /// How the two rankings are fused.
@@ -293,6 +373,7 @@ impl From<RepresentationArg> for Representation {
 pub fn flag_for(parameter: &str) -> String {
     match parameter {
         "limit" => "-n/--limit".into(),
+        "arxiv_id" => "ARXIV_ID".into(),
         "output" => "-o/--output".into(),
         "query" => "QUERY".into(),
         "selection" => "the selection (--query, --ids, --category, --since, --until)".into(),
@@ -301,5 +382,18 @@ pub fn flag_for(parameter: &str) -> String {
             format!("--{}", other.replace('_', "-"))
         }
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks, and `help_expected`: a flag without help text fails here.
+    #[test]
+    fn every_flag_has_help() {
+        Cli::command().debug_assert();
     }
 }

@@ -8,12 +8,12 @@ use paperscope::digest::{Format, OnBadFile};
 use paperscope::eval;
 use paperscope::hybrid::{Fusion, RELATED_FUSION};
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{Mode, RelatedTo, TopicLevel};
+use paperscope::search::{Mode, Page, RelatedTo, TopicLevel};
 use paperscope::topics::{Representation, TopicParams};
 use paperscope::update::{self, UpdateOptions};
 use paperscope::{Engine, ModelSource, Needs, Store};
 
-use super::args::{FilterArgs, FusionArgs};
+use super::args::{FilterArgs, FusionArgs, PageArgs, ResultFormat};
 use super::print;
 use super::progress::Bars;
 
@@ -34,7 +34,38 @@ pub struct Context {
     pub json: bool,
 }
 
+/// How `search` and `related` list their results.
+pub struct Listing {
+    /// `-n/--limit`.
+    pub limit: usize,
+    /// `--offset` and `--sort`.
+    pub page: PageArgs,
+    /// `--explain`.
+    pub explain: bool,
+    /// `--format` (JSON when `--json`).
+    pub format: ResultFormat,
+}
+
+impl Listing {
+    fn page(&self) -> Page {
+        Page {
+            offset: self.page.offset,
+            limit: self.limit,
+            sort: self.page.sort.into(),
+        }
+    }
+}
+
 impl Context {
+    /// The format a listing is printed in: `--json` means JSON for every command.
+    pub fn format(&self, format: ResultFormat) -> ResultFormat {
+        if self.json {
+            ResultFormat::Json
+        } else {
+            format
+        }
+    }
+
     fn bars(&self) -> Bars {
         Bars::new(self.json)
     }
@@ -149,19 +180,18 @@ pub fn search(
     ctx: &Context,
     query: &[String],
     filters: &FilterArgs,
-    limit: usize,
+    how: &Listing,
     mode: Mode,
     fusion: &FusionArgs,
-    explain: bool,
 ) -> Result<()> {
     let query = SearchQuery::parse(&query.join(" "))?;
     let filters = filters.filters()?;
     let fusion = fusion.fusion_or(Fusion::default())?;
-    check_limit(limit)?;
+    check_limit(how.limit)?;
     let mut engine = ctx.engine(Needs::for_mode(mode))?;
     engine.fusion = fusion;
-    let response = engine.search(&query, &filters, limit, mode)?;
-    print::search(&response, ctx.json, explain)
+    let response = engine.search_page(&query, &filters, how.page(), mode)?;
+    print::search(&response, how.format, how.explain)
 }
 
 /// `related`: papers like some papers or a text.
@@ -170,9 +200,8 @@ pub fn related(
     ids: Vec<String>,
     text: Option<String>,
     filters: &FilterArgs,
-    limit: usize,
+    how: &Listing,
     fusion: &FusionArgs,
-    explain: bool,
 ) -> Result<()> {
     let target = match text {
         Some(text) => RelatedTo::Text(text),
@@ -180,11 +209,11 @@ pub fn related(
         None => RelatedTo::Ids(ids),
     };
     let filters = filters.filters()?;
-    check_limit(limit)?;
+    check_limit(how.limit)?;
     let mut engine = ctx.engine(Needs::Meaning)?;
     engine.fusion = fusion.fusion_or(RELATED_FUSION)?;
-    let response = engine.related(&target, &filters, limit)?;
-    print::search(&response, ctx.json, explain)
+    let response = engine.related_page(&target, &filters, how.page())?;
+    print::search(&response, how.format, how.explain)
 }
 
 /// `show`: one paper in full.
@@ -250,7 +279,13 @@ pub fn topics(
 }
 
 /// `topic`: one topic's papers.
-pub fn topic(ctx: &Context, id: usize, limit: usize, level: TopicLevel) -> Result<()> {
+pub fn topic(
+    ctx: &Context,
+    id: usize,
+    limit: usize,
+    level: TopicLevel,
+    format: ResultFormat,
+) -> Result<()> {
     let needs = match level {
         TopicLevel::Fine => Needs::Words,
         TopicLevel::Coarse => Needs::Meaning,
@@ -258,11 +293,17 @@ pub fn topic(ctx: &Context, id: usize, limit: usize, level: TopicLevel) -> Resul
     let engine = ctx.engine(needs)?;
     let model = engine.topics(level)?;
     let (topic, papers) = engine.topic(&model, id, limit)?;
-    if ctx.json {
-        print::json(&serde_json::json!({"topic": topic, "papers": papers}))
-    } else {
-        print::topic(topic, &papers);
-        Ok(())
+    match format {
+        ResultFormat::Json => print::json(&serde_json::json!({"topic": topic, "papers": papers})),
+        ResultFormat::Text => {
+            print::topic(topic, &papers);
+            Ok(())
+        }
+        ResultFormat::Bibtex | ResultFormat::Csv => {
+            let rows: Vec<print::Row> = papers.iter().map(print::Row::of_paper).collect();
+            print::export(&rows, format);
+            Ok(())
+        }
     }
 }
 

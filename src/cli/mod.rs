@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
         model: cli.model.map_or(ModelSource::Shipped, ModelSource::Dir),
         json: cli.json,
     };
+    print::set_color(cli.color);
     match cli.command {
         Command::Index {
             inputs,
@@ -37,18 +38,38 @@ pub fn run(cli: Cli) -> Result<()> {
             query,
             filters,
             limit,
+            page,
             mode,
             fusion,
             explain,
-        } => commands::search(&ctx, &query, &filters, limit, mode.into(), &fusion, explain),
+            format,
+        } => {
+            let how = commands::Listing {
+                limit,
+                page,
+                explain,
+                format: ctx.format(format),
+            };
+            commands::search(&ctx, &query, &filters, &how, mode.into(), &fusion)
+        }
         Command::Related {
             ids,
             text,
             filters,
             limit,
+            page,
             fusion,
             explain,
-        } => commands::related(&ctx, ids, text, &filters, limit, &fusion, explain),
+            format,
+        } => {
+            let how = commands::Listing {
+                limit,
+                page,
+                explain,
+                format: ctx.format(format),
+            };
+            commands::related(&ctx, ids, text, &filters, &how, &fusion)
+        }
         Command::Show { arxiv_id } => commands::show(&ctx, &arxiv_id),
         Command::Stats => commands::stats(&ctx),
         Command::Topics {
@@ -65,7 +86,12 @@ pub fn run(cli: Cli) -> Result<()> {
             });
             commands::topics(&ctx, params, over_time, level.into())
         }
-        Command::Topic { id, limit, level } => commands::topic(&ctx, id, limit, level.into()),
+        Command::Topic {
+            id,
+            limit,
+            level,
+            format,
+        } => commands::topic(&ctx, id, limit, level.into(), ctx.format(format)),
         Command::Digest {
             by_topic,
             filters,

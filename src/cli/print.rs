@@ -1,18 +1,174 @@
-//! Everything the CLI prints: results, papers, topics, measurements; colours only on a terminal.
+//! Everything the CLI prints: results, papers, topics, measurements; colours only on a terminal
+//! (or as `--color` says), lines fitted to the terminal's width.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use paperscope::digest::Skipped;
 use paperscope::eval::{self, Report};
-use paperscope::search::SearchResponse;
+use paperscope::search::{SearchResponse, SearchResult};
 use paperscope::text::truncate_chars;
 use paperscope::topics::{Topic, TopicModel};
 use paperscope::update::{IndexReport, Update};
 use paperscope::vectors::VectorParams;
 use paperscope::{Engine, Paper};
 use serde::Serialize;
+
+use super::args::{ColorArg, ResultFormat};
+
+static COLOR: OnceLock<ColorArg> = OnceLock::new();
+
+/// Sets `--color` for everything printed after (once, before any output).
+pub fn set_color(color: ColorArg) {
+    let _ = COLOR.set(color);
+}
+
+/// Whether to colour stdout: `--color always|never` decide; `auto` colours a terminal unless
+/// `NO_COLOR` is set to anything non-empty (https://no-color.org).
+fn color_on() -> bool {
+    match COLOR.get().copied().unwrap_or(ColorArg::Auto) {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// The width lines are fitted to when it cannot be known (not a terminal, no `COLUMNS`).
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// The width of the output: the terminal's (asked with `TIOCGWINSZ`), else `$COLUMNS`, else
+/// [`DEFAULT_WIDTH`]. Never below 40, where nothing useful fits any more.
+pub fn width() -> usize {
+    static WIDTH: OnceLock<usize> = OnceLock::new();
+    *WIDTH.get_or_init(|| {
+        terminal_columns()
+            .or_else(|| {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.trim().parse().ok())
+                    .filter(|&c: &usize| c > 0)
+            })
+            .unwrap_or(DEFAULT_WIDTH)
+            .max(40)
+    })
+}
+
+#[cfg(unix)]
+fn terminal_columns() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we pass, on a descriptor we own.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+#[cfg(not(unix))]
+fn terminal_columns() -> Option<usize> {
+    None
+}
+
+/// Columns a character takes in a terminal: two for the wide CJK ranges, one otherwise (good
+/// enough for titles and abstracts; combining marks are rare in them).
+fn char_width(c: char) -> usize {
+    match u32::from(c) {
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+/// Columns `text` takes in a terminal.
+pub fn display_width(text: &str) -> usize {
+    text.chars().map(char_width).sum()
+}
+
+/// `text` cut to at most `columns` columns, with `…` when cut.
+pub fn fit(text: &str, columns: usize) -> String {
+    if display_width(text) <= columns {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = char_width(c);
+        if used + w + 1 > columns {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// Byte ranges of the lines `text` wraps into at `columns` columns: at spaces where there are
+/// some, anywhere in Chinese text (which has none).
+pub fn wrap_ranges(text: &str, columns: usize) -> Vec<(usize, usize)> {
+    let columns = columns.max(10);
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    let mut last_space: Option<usize> = None;
+    for (at, c) in text.char_indices() {
+        if c == '\n' {
+            lines.push((start, at));
+            start = at + 1;
+            used = 0;
+            last_space = None;
+            continue;
+        }
+        let w = char_width(c);
+        if used + w > columns && at > start {
+            let cut = last_space.filter(|&s| s > start).unwrap_or(at);
+            lines.push((start, cut));
+            start = if cut < at && text[cut..].starts_with(' ') {
+                cut + 1
+            } else {
+                cut
+            };
+            used = display_width(&text[start..at]);
+            last_space = None;
+        }
+        if c == ' ' {
+            last_space = Some(at);
+        }
+        used += w;
+    }
+    if start < text.len() || lines.is_empty() {
+        lines.push((start, text.len()));
+    }
+    lines
+}
+
+/// Prints `text` wrapped to the width, each line after `indent`.
+fn print_wrapped(indent: &str, text: &str) {
+    let columns = width().saturating_sub(display_width(indent));
+    for (start, end) in wrap_ranges(text, columns) {
+        println!("{indent}{}", &text[start..end]);
+    }
+}
 
 /// Prints `value` as one pretty JSON document.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
@@ -114,17 +270,28 @@ pub fn skipped(skipped: &Skipped) -> String {
 
 /// One topic and its papers.
 pub fn topic(topic: &Topic, papers: &[Paper]) {
-    println!(
+    let columns = width();
+    let head = format!(
         "Topic {} ({} papers): {} / {}",
         topic.id,
         topic.size,
         topic.label_en[..topic.label_en.len().min(5)].join(" · "),
         topic.label_zh[..topic.label_zh.len().min(5)].join(" · ")
     );
+    println!("{}", fit(&head, columns));
     for p in papers {
+        let month = p
+            .year_month()
+            .map(|(y, m)| format!("{y}-{m:02}"))
+            .unwrap_or_default();
+        let head = format!("  {}  {month:<7}  ", p.arxiv_id);
+        let room = columns.saturating_sub(display_width(&head));
+        println!("{head}{}", fit(&p.title_en, room));
         println!(
-            "  {}  {}\n              {}",
-            p.arxiv_id, p.title_en, p.title_zh
+            "{:w$}{}",
+            "",
+            fit(&p.title_zh, room),
+            w = display_width(&head)
         );
     }
 }
@@ -161,9 +328,7 @@ struct Style {
 
 impl Style {
     fn stdout() -> Self {
-        Style {
-            on: std::io::stdout().is_terminal(),
-        }
+        Style { on: color_on() }
     }
     fn paint(&self, code: &str, text: &str) -> String {
         if self.on {
@@ -198,14 +363,36 @@ impl Style {
     }
 }
 
-pub fn search(response: &SearchResponse, json: bool, explain: bool) -> Result<()> {
+/// A search or related answer in `format`; warnings go to stderr whatever the format.
+pub fn search(response: &SearchResponse, format: ResultFormat, explain: bool) -> Result<()> {
     for warning in &response.warnings {
         eprintln!("warning: {warning}");
     }
-    if json {
-        return self::json(response);
+    match format {
+        ResultFormat::Json => return self::json(response),
+        ResultFormat::Bibtex | ResultFormat::Csv => {
+            let rows: Vec<Row> = response.results.iter().map(Row::of_result).collect();
+            export(&rows, format);
+            return Ok(());
+        }
+        ResultFormat::Text => {}
     }
     let style = Style::stdout();
+    let columns = width();
+    // A related search names what it relates to first: the results alone do not say.
+    if !response.seeds.is_empty() {
+        println!("Papers like:");
+        for seed in &response.seeds {
+            let line = format!("  {}  {}", seed.arxiv_id, seed.title_en);
+            println!("{}", style.paint("1", &fit(&line, columns)));
+        }
+        println!();
+    } else if response.query.starts_with("related to text:") {
+        println!(
+            "{}\n",
+            style.paint("1", &fit(&format!("Papers {}", response.query), columns))
+        );
+    }
     if let Some(typed) = &response.corrected_from {
         println!(
             "No papers match {typed:?}; showing results for {:?}.\n",
@@ -213,43 +400,223 @@ pub fn search(response: &SearchResponse, json: bool, explain: bool) -> Result<()
         );
     }
     if response.results.is_empty() {
-        println!("No papers match {:?}.", response.query);
+        if response.offset > 0 {
+            println!(
+                "No results from --offset {} ({} matching papers).",
+                response.offset, response.total
+            );
+        } else {
+            println!("No papers match {:?}.", response.query);
+        }
         return Ok(());
     }
     for r in &response.results {
-        let version = r.version.map(|v| format!("v{v}")).unwrap_or_default();
-        println!(
-            "{:>3}. {}{} {}  {}",
-            r.rank,
-            style.paint("36", &r.arxiv_id),
-            version,
-            style.paint("1", &r.title_en),
-            style.paint("2", &format!("score {:.2}", r.score)),
-        );
-        println!("     {}", r.title_zh);
-        if let Some(category) = &r.category {
-            println!("     {}", style.paint("2", category));
-        }
-        println!("     {}", style.highlight(&r.snippet, &r.highlights));
-        if explain {
-            println!("     {}", style.paint("2", &describe_why(&r.why)));
-        }
-        println!();
+        print_result(r, &style, columns, explain);
     }
     let method = match &response.fusion {
         Some(fusion) => format!("{}, {fusion}", response.mode),
         None => response.mode.to_string(),
     };
+    let first = response.offset + 1;
+    let last = response.offset + response.results.len();
+    let sort = match response.sort {
+        paperscope::search::Sort::Date => ", newest first",
+        paperscope::search::Sort::Relevance => "",
+    };
     println!(
-        "{} of {} matching papers, {:.1} ms ({method})",
-        response.results.len(),
-        response.total,
-        response.took_ms,
+        "{first}-{last} of {} matching papers{sort}, {:.1} ms ({method})",
+        response.total, response.took_ms,
     );
     if let Some(suggestion) = &response.did_you_mean {
         println!("Did you mean: {suggestion}?");
     }
     Ok(())
+}
+
+/// One result: rank, id, title and score on the first line (the title cut to fit), the Chinese
+/// title, category, month and URL, then the snippet wrapped under them.
+fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) {
+    const INDENT: &str = "     ";
+    let version = r.version.map(|v| format!("v{v}")).unwrap_or_default();
+    let head = format!("{:>3}. {}{} ", r.rank, r.arxiv_id, version);
+    let score = format!("score {:.2}", r.score);
+    let room = columns.saturating_sub(display_width(&head) + 2 + score.len());
+    println!(
+        "{:>3}. {}{} {}  {}",
+        r.rank,
+        style.paint("36", &r.arxiv_id),
+        version,
+        style.paint("1", &fit(&r.title_en, room)),
+        style.paint("2", &score),
+    );
+    println!("{INDENT}{}", fit(&r.title_zh, columns - INDENT.len()));
+    let facts: Vec<&str> = [r.category.as_deref(), r.month.as_deref(), Some(&r.url)]
+        .into_iter()
+        .flatten()
+        .collect();
+    println!("{INDENT}{}", style.paint("2", &facts.join("  ")));
+    if !style.on {
+        // The `[...]` markers take columns: wrap the marked text, not the snippet.
+        print_wrapped(INDENT, &style.highlight(&r.snippet, &r.highlights));
+    }
+    let lines = if style.on {
+        wrap_ranges(&r.snippet, columns - INDENT.len())
+    } else {
+        Vec::new()
+    };
+    for (start, end) in lines {
+        let highlights: Vec<(usize, usize)> = r
+            .highlights
+            .iter()
+            .filter(|&&(s, e)| s < end && e > start)
+            .map(|&(s, e)| (s.max(start) - start, e.min(end) - start))
+            .collect();
+        println!(
+            "{INDENT}{}",
+            style.highlight(&r.snippet[start..end], &highlights)
+        );
+    }
+    if explain {
+        println!("{INDENT}{}", style.paint("2", &describe_why(&r.why)));
+    }
+    println!();
+}
+
+/// One paper as exported to BibTeX or CSV.
+pub struct Row {
+    /// Position in the list (1-based).
+    pub rank: usize,
+    /// arXiv id without version.
+    pub arxiv_id: String,
+    /// Version, when known.
+    pub version: Option<u32>,
+    /// Month of first submission, `YYYY-MM`.
+    pub month: Option<String>,
+    /// English title.
+    pub title_en: String,
+    /// Chinese title.
+    pub title_zh: String,
+    /// Primary category.
+    pub category: Option<String>,
+    /// Score, for ranked results.
+    pub score: Option<f32>,
+    /// arXiv page.
+    pub url: String,
+}
+
+impl Row {
+    /// The row of a search or related result.
+    pub fn of_result(r: &SearchResult) -> Row {
+        Row {
+            rank: r.rank,
+            arxiv_id: r.arxiv_id.clone(),
+            version: r.version,
+            month: r.month.clone(),
+            title_en: r.title_en.clone(),
+            title_zh: r.title_zh.clone(),
+            category: r.category.clone(),
+            score: Some(r.score),
+            url: r.url.clone(),
+        }
+    }
+
+    /// The row of a paper of a listing (a topic's papers): rank 0, numbered by position on
+    /// export.
+    pub fn of_paper(p: &Paper) -> Row {
+        Row {
+            rank: 0,
+            arxiv_id: p.arxiv_id.clone(),
+            version: p.version,
+            month: p.year_month().map(|(y, m)| format!("{y}-{m:02}")),
+            title_en: p.title_en.clone(),
+            title_zh: p.title_zh.clone(),
+            category: p.categories().into_iter().next(),
+            score: None,
+            url: paperscope::paper::abs_url(&p.arxiv_id),
+        }
+    }
+}
+
+/// Prints `rows` as BibTeX or CSV (the other formats are not exports).
+pub fn export(rows: &[Row], format: ResultFormat) {
+    match format {
+        ResultFormat::Bibtex => {
+            for row in rows {
+                println!("{}", bibtex(row));
+            }
+        }
+        _ => print!("{}", csv(rows)),
+    }
+}
+
+/// A BibTeX value: the characters that are commands or delimiters in BibTeX are escaped, so a
+/// title with `{`, `%` or `&` neither breaks the entry nor becomes markup.
+fn bibtex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '{' | '}' | '&' | '%' | '$' | '#' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One `@misc` entry in arXiv's own style (eprint, archivePrefix, primaryClass). The digests
+/// name no authors, so `author` is empty rather than invented.
+pub fn bibtex(row: &Row) -> String {
+    let mut fields = vec![
+        format!("  title = {{{{{}}}}}", bibtex_escape(&row.title_en)),
+        "  author = {}".to_string(),
+        format!("  eprint = {{{}}}", row.arxiv_id),
+        "  archivePrefix = {arXiv}".to_string(),
+    ];
+    if let Some(category) = &row.category {
+        fields.push(format!("  primaryClass = {{{}}}", bibtex_escape(category)));
+    }
+    if let Some(month) = &row.month {
+        fields.push(format!("  year = {{{}}}", &month[..4]));
+    }
+    fields.push(format!("  url = {{{}}}", row.url));
+    format!("@misc{{{},\n{}\n}}\n", row.arxiv_id, fields.join(",\n"))
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// A header and one line per row, CRLF-free so that shells and spreadsheets both read it.
+pub fn csv(rows: &[Row]) -> String {
+    let mut out =
+        String::from("rank,arxiv_id,version,month,title_en,title_zh,category,score,url\n");
+    for (i, row) in rows.iter().enumerate() {
+        let rank = if row.rank == 0 { i + 1 } else { row.rank };
+        let fields = [
+            rank.to_string(),
+            row.arxiv_id.clone(),
+            row.version.map(|v| v.to_string()).unwrap_or_default(),
+            row.month.clone().unwrap_or_default(),
+            row.title_en.clone(),
+            row.title_zh.clone(),
+            row.category.clone().unwrap_or_default(),
+            row.score.map(|s| format!("{s:.4}")).unwrap_or_default(),
+            row.url.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
 }
 
 pub fn eval(reports: &[Report], query_count: usize) {
@@ -316,13 +683,20 @@ pub fn crosslingual(r: &eval::CrossLingual, model: &str) {
 
 pub fn paper(p: &Paper) {
     let style = Style::stdout();
-    println!(
-        "{} {}",
-        style.paint("36", &p.versioned_id()),
-        style.paint("1", &p.title_en)
-    );
-    println!("{}", p.title_zh);
-    println!("{}", p.url);
+    // `show` is read in full: the title wraps under itself rather than being cut.
+    let id = p.versioned_id();
+    let indent = " ".repeat(id.len() + 1);
+    let room = width().saturating_sub(indent.len());
+    for (i, (start, end)) in wrap_ranges(&p.title_en, room).into_iter().enumerate() {
+        let line = style.paint("1", &p.title_en[start..end]);
+        if i == 0 {
+            println!("{} {line}", style.paint("36", &id));
+        } else {
+            println!("{indent}{line}");
+        }
+    }
+    print_wrapped("", &p.title_zh);
+    println!("{}", paperscope::paper::abs_url(&p.arxiv_id));
     let categories = p.categories().join(", ");
     let month = p
         .year_month()
@@ -336,16 +710,16 @@ pub fn paper(p: &Paper) {
     );
     println!();
     println!("{}", style.paint("1", "摘要 (一句话)"));
-    println!("{}", p.summary_zh);
+    print_wrapped("", &p.summary_zh);
     if let Some(summary_en) = &p.summary_en {
-        println!("{summary_en}");
+        print_wrapped("", summary_en);
     }
     println!();
     println!("{}", style.paint("1", "Abstract"));
-    println!("{}", p.abstract_en);
+    print_wrapped("", &p.abstract_en);
     println!();
     println!("{}", style.paint("1", "摘要"));
-    println!("{}", p.abstract_zh);
+    print_wrapped("", &p.abstract_zh);
     println!();
     println!(
         "{}",
@@ -395,6 +769,7 @@ pub fn topic_quality(q: &eval::TopicQuality) {
 }
 
 pub fn topics(engine: &Engine, model: &TopicModel) -> Result<()> {
+    let columns = width();
     let outliers = model.assignments.iter().filter(|a| a.topic < 0).count();
     println!(
         "{} topics over {} papers ({} outliers, shown under their nearest topic)\n",
@@ -417,24 +792,45 @@ pub fn topics(engine: &Engine, model: &TopicModel) -> Result<()> {
             .cloned()
             .collect::<Vec<_>>()
             .join(" · ");
-        println!("{:>3}  {:>5} papers  {en} / {zh}", t.id, t.size);
+        // Labels and titles are cut to the width: a topic list is scanned, not read.
+        let line = format!("{:>3}  {:>5} papers  {en} / {zh}", t.id, t.size);
+        println!("{}", fit(&line, columns));
         for id in &t.representative {
             if let Some(p) = engine.store().text.paper_by_id(id)? {
-                println!("       {}  {}", p.arxiv_id, truncate_chars(&p.title_en, 90));
+                let head = format!("       {}  ", p.arxiv_id);
+                let room = columns.saturating_sub(display_width(&head));
+                println!("{head}{}", fit(&p.title_en, room));
             }
         }
     }
     Ok(())
 }
 
+/// Papers per topic and year: the most recent years that fit the width (at most six, a
+/// collection's early years hold few papers), the years before them summed in `earlier`, and a
+/// `total`; per month with `--json`.
 pub fn over_time(model: &TopicModel, table: &BTreeMap<usize, BTreeMap<String, usize>>) {
+    const LABEL: usize = 44;
+    const COLUMN: usize = 7;
     let months: BTreeSet<&String> = table.values().flat_map(|m| m.keys()).collect();
-    let years: BTreeSet<&str> = months.iter().map(|m| &m[..4]).collect();
-    print!("{:<44}", "topic");
-    for y in &years {
+    let years: Vec<&str> = months
+        .iter()
+        .map(|m| m.get(..4).unwrap_or(m))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // The label, ` earlier` (8) and ` total` take their columns first.
+    let fit_years = (width().saturating_sub(LABEL + 8 + COLUMN) / COLUMN).clamp(1, 6);
+    let split = years.len().saturating_sub(fit_years);
+    let (earlier, recent) = years.split_at(split);
+    print!("{:<LABEL$}", "topic");
+    if !earlier.is_empty() {
+        print!(" {:>7}", "earlier");
+    }
+    for y in recent {
         print!(" {y:>6}");
     }
-    println!();
+    println!(" {:>6}", "total");
     for t in &model.topics {
         let label = truncate_chars(
             &t.label_en
@@ -446,18 +842,28 @@ pub fn over_time(model: &TopicModel, table: &BTreeMap<usize, BTreeMap<String, us
             38,
         );
         print!("{:>3} {label:<40}", t.id);
-        for y in &years {
-            let count: usize = table.get(&t.id).map_or(0, |m| {
+        let count = |years: &[&str]| -> usize {
+            table.get(&t.id).map_or(0, |m| {
                 m.iter()
-                    .filter(|(k, _)| k.starts_with(y))
+                    .filter(|(k, _)| years.iter().any(|y| k.starts_with(y)))
                     .map(|(_, v)| v)
                     .sum()
-            });
-            print!(" {count:>6}");
+            })
+        };
+        if !earlier.is_empty() {
+            print!(" {:>7}", count(earlier));
         }
-        println!();
+        for y in recent {
+            print!(" {:>6}", count(&[y]));
+        }
+        println!(" {:>6}", count(&years));
     }
-    println!("\n(per month: --json)");
+    match (earlier.first(), earlier.last()) {
+        (Some(first), Some(last)) => {
+            println!("\n(earlier: {first}-{last}; per month: --json)")
+        }
+        _ => println!("\n(per month: --json)"),
+    }
 }
 
 /// `check`: one line per problem (the file, what is wrong), then the command that recovers.

@@ -9,6 +9,7 @@ mod support;
 
 mod crash;
 mod digest;
+mod ergonomics;
 mod failures;
 mod hybrid;
 mod index;
