@@ -168,7 +168,9 @@ fn bad_input_is_refused_and_nothing_is_half_written() {
     let ids = tmp.path().join("ids.txt");
     std::fs::write(
         &ids,
-        "2403.05266\n9999.99999  # not in the index\n2404.02115v1\n",
+        // Neither ascending nor descending by id or by index position: only the file's own
+        // order passes.
+        "2404.02115v1\n2401.15351\n9999.99999  # not in the index\n2403.05266\n",
     )
     .expect("ids");
     let out = tmp.path().join("picked.md");
@@ -187,9 +189,8 @@ fn bad_input_is_refused_and_nothing_is_half_written() {
         stderr(&output)
     );
     let parsed = paperscope::digest::parse_file(&out).expect("readable");
-    let mut found: Vec<String> = parsed.papers.iter().map(|p| p.arxiv_id.clone()).collect();
-    found.sort();
-    assert_eq!(found, vec!["2403.05266", "2404.02115"]);
+    let found: Vec<&str> = parsed.papers.iter().map(|p| p.arxiv_id.as_str()).collect();
+    assert_eq!(found, vec!["2404.02115", "2401.15351", "2403.05266"]);
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("dir")
         .filter_map(|e| e.ok())
