@@ -290,6 +290,8 @@ fn convert(chars: &[char], math: bool, depth: usize, out: &mut String) {
                         out.push_str(close);
                         i = end + 1;
                     }
+                    // A cut-off abstract can end in `\textbf{`: the markup goes, the text stays.
+                    (Some(_), None) if chars.get(name_end) == Some(&'{') => i = name_end + 1,
                     _ => {
                         match symbol(&name) {
                             Some(s) => out.push_str(s),
@@ -355,6 +357,8 @@ mod tests {
             ("a lone $ sign", "a lone $ sign"),
             ("$$E=mc^2$$", "<span class=\"m\">E=mc<sup>2</sup></span>"),
             ("\\unknown{x} stays", "\\unknown{x} stays"),
+            ("Series \\textit{\\textbf{", "Series "),
+            ("cut \\emph{off", "cut off"),
         ] {
             assert_eq!(latex_to_html(raw), want, "{raw}");
         }
