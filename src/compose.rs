@@ -32,11 +32,51 @@ pub struct Selection {
     pub related: usize,
 }
 
+impl Selection {
+    /// What the selection asks for, in words, for a page's title: the query, the categories,
+    /// the months asked for, and whether ids were listed (`retrieval augmented generation ·
+    /// cs.IR · 2024-03 to 2024-04`); `all papers` when nothing narrows it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(query) = self
+            .query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            parts.push(query.to_string());
+        }
+        if let Some(ids) = &self.ids {
+            parts.push(format!("{} listed ids", ids.len()));
+        }
+        if !self.filters.categories.is_empty() {
+            parts.push(self.filters.categories.join(", "));
+        }
+        let month = |m: u32| format!("{:04}-{:02}", m / 100, m % 100);
+        match (self.filters.since, self.filters.until) {
+            (Some(s), Some(u)) if s == u => parts.push(month(s)),
+            (Some(s), Some(u)) => parts.push(format!("{} to {}", month(s), month(u))),
+            (Some(s), None) => parts.push(format!("since {}", month(s))),
+            (None, Some(u)) => parts.push(format!("until {}", month(u))),
+            (None, None) => {}
+        }
+        if parts.is_empty() {
+            "all papers".into()
+        } else {
+            parts.join(" · ")
+        }
+    }
+}
+
 /// A composed digest, ready to be written in any format.
 pub struct Composed {
     papers: Vec<Paper>,
     sections: Vec<(Option<String>, Vec<usize>)>,
     related: HashMap<String, Vec<(String, String)>>,
+    /// `Selection::describe` of the selection this digest was composed from.
+    described: String,
+    /// The selection named months (`since`, `until`), so the description says them.
+    dated: bool,
     /// Ids of the selection that are not in the index.
     pub unknown_ids: Vec<String>,
 }
@@ -52,6 +92,45 @@ impl Composed {
         self.sections.len()
     }
 
+    /// `Digest: retrieval augmented generation · 2024-03 to 2024-04 · 123 papers`: what was
+    /// asked for, the months the papers are from (when the selection names none), and how many
+    /// papers the digest holds. The HTML page's title and heading, and the JSON's `title`.
+    pub fn title(&self) -> String {
+        let count = self.paper_count();
+        let noun = if count == 1 { "paper" } else { "papers" };
+        let mut parts = vec![format!("Digest: {}", self.described)];
+        // Months asked for are already in the description; otherwise say which months the
+        // papers turned out to span.
+        if !self.dated
+            && let Some(span) = self.month_span()
+        {
+            parts.push(span);
+        }
+        parts.push(format!("{count} {noun}"));
+        parts.join(" · ")
+    }
+
+    /// `2024-03 to 2024-04` (or one month): the months of the digest's papers, from their ids.
+    fn month_span(&self) -> Option<String> {
+        let months = self
+            .sections
+            .iter()
+            .flat_map(|(_, members)| members.iter())
+            .filter_map(|&i| self.papers[i].year_month());
+        let (first, last) = months.fold(None, |range: Option<((u32, u32), (u32, u32))>, m| {
+            Some(match range {
+                None => (m, m),
+                Some((a, b)) => (a.min(m), b.max(m)),
+            })
+        })?;
+        let month = |(y, m): (u32, u32)| format!("{y:04}-{m:02}");
+        Some(if first == last {
+            month(first)
+        } else {
+            format!("{} to {}", month(first), month(last))
+        })
+    }
+
     /// The digest in `format`.
     pub fn write(&self, format: Format) -> Result<String> {
         let sections: Vec<Section> = self
@@ -63,7 +142,7 @@ impl Composed {
             })
             .collect();
         let related_of = |p: &Paper| self.related.get(&p.arxiv_id).cloned().unwrap_or_default();
-        digest::write(&sections, &related_of, format)
+        digest::write(&sections, &related_of, format, &self.title())
     }
 }
 
@@ -134,6 +213,8 @@ pub fn compose(
         papers,
         sections,
         related,
+        described: selection.describe(),
+        dated: selection.filters.since.is_some() || selection.filters.until.is_some(),
         unknown_ids,
     })
 }
@@ -266,6 +347,22 @@ pub(crate) fn topic_title(model: &TopicModel, id: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_selection_says_what_it_asks_for() {
+        let mut selection = Selection {
+            query: Some("retrieval augmented generation".into()),
+            ..Selection::default()
+        };
+        selection.filters.categories = vec!["cs.ir".into()];
+        selection.filters.since = Some(202403);
+        selection.filters.until = Some(202404);
+        assert_eq!(
+            selection.describe(),
+            "retrieval augmented generation · cs.ir · 2024-03 to 2024-04"
+        );
+        assert_eq!(Selection::default().describe(), "all papers");
+    }
 
     #[test]
     fn a_listed_selection_keeps_the_lists_order() {

@@ -26,7 +26,7 @@ pub enum Format {
     Markdown,
     /// One self-contained HTML page.
     Html,
-    /// `{"sections": [{"title", "papers": [paper fields + "related"]}]}`.
+    /// `{"title", "sections": [{"title", "papers": [paper fields + "related"]}]}`.
     Json,
 }
 
@@ -59,11 +59,18 @@ struct JsonPaper<'a> {
     related: Vec<(String, String)>,
 }
 
-/// The sections written in `format`, each entry followed by its related papers.
-pub(crate) fn write(sections: &[Section], related: &RelatedOf, format: Format) -> Result<String> {
+/// The sections written in `format`, each entry followed by its related papers. `title` says
+/// what the digest holds; the HTML page and the JSON carry it, the Markdown does not (it keeps
+/// exactly the format digests are read from).
+pub(crate) fn write(
+    sections: &[Section],
+    related: &RelatedOf,
+    format: Format,
+    title: &str,
+) -> Result<String> {
     Ok(match format {
         Format::Markdown => render::render_sections(sections, related),
-        Format::Html => html::render_html(sections, related),
+        Format::Html => html::render_html(sections, related, title),
         Format::Json => {
             let json: Vec<JsonSection> = sections
                 .iter()
@@ -79,7 +86,7 @@ pub(crate) fn write(sections: &[Section], related: &RelatedOf, format: Format) -
                         .collect(),
                 })
                 .collect();
-            serde_json::to_string_pretty(&serde_json::json!({ "sections": json }))
+            serde_json::to_string_pretty(&serde_json::json!({ "title": title, "sections": json }))
                 .map_err(|e| Error::invalid("format", e.to_string()))?
         }
     })

@@ -54,8 +54,11 @@ static ENTRY_START: LazyLock<Regex> =
 static TABLE_ROW: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\|\s*\[\^(\d+)\]\s*\|\s*\[(.*)\]\((\S+)\)\s*\|(.*)\|\s*$").expect("static regex")
 });
+/// `[url](url)`: the same http(s) URL as text and target. A title or abstract may hold a Markdown
+/// link (`[code](https://github.com/...)`, `[x](y)`), which is text, not the entry's URL line:
+/// every URL line of the sample digests repeats its URL, so the repetition is what tells them apart.
 static URL_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\[(\S+)\]\((\S+)\)$").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"^\[(https?://\S+)\]\((\S+)\)$").expect("static regex"));
 static ID_IN_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})(?:v(\d+))?").expect("static regex")
 });
@@ -311,7 +314,7 @@ fn read_entry(
         .map(|l| l.trim())
         .filter(|l| !l.is_empty() && !l.starts_with(RELATED_PREFIX))
         .collect();
-    let url_at = fields.iter().position(|f| URL_LINE.is_match(f));
+    let url_at = fields.iter().position(|f| is_url_line(f));
     let (title_lines, rest) = match url_at {
         Some(i) => (&fields[..i], &fields[i + 1..]),
         None => (&fields[..fields.len().min(1)], &[][..]),
@@ -411,6 +414,11 @@ fn read_entry(
         ))),
     };
     Ok((paper, note))
+}
+
+/// The entry's URL line (see [`URL_LINE`]), not a field that merely looks like a link.
+fn is_url_line(field: &str) -> bool {
+    URL_LINE.captures(field).is_some_and(|c| c[1] == c[2])
 }
 
 fn read_title(paper: &mut Paper, line: &str) {
@@ -545,6 +553,18 @@ mod tests {
         let p = &parsed.papers[0];
         assert_eq!(p.summary_zh, "表格里的摘要");
         assert_eq!(parsed.warnings.len(), 1, "abstracts missing is reported");
+    }
+
+    #[test]
+    fn a_link_in_a_title_or_abstract_is_not_the_url_line() {
+        let text = "# 详细\n\n[^1]: 标题\n\n    [x](y)\n\n    [https://arxiv.org/abs/2401.00001](https://arxiv.org/abs/2401.00001)\n\n    摘要\n\n    [代码](https://github.com/a/b)\n\n    [see](https://arxiv.org/abs/2312.00002)\n";
+        let parsed = parse_str(text, "l.md", None);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let p = &parsed.papers[0];
+        assert_eq!(p.arxiv_id, "2401.00001");
+        assert_eq!(p.title_en, "[x](y)");
+        assert_eq!(p.abstract_zh, "[代码](https://github.com/a/b)");
+        assert_eq!(p.abstract_en, "[see](https://arxiv.org/abs/2312.00002)");
     }
 
     #[test]

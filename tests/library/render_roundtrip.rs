@@ -9,14 +9,31 @@ use paperscope::digest::{self, parse_file, parse_str};
 use paperscope::paper::Variant;
 use proptest::prelude::*;
 
-/// One line of digest text: Chinese, Latin, math, Markdown, pipes and brackets.
+/// One line of digest text: Chinese, Latin, math, Markdown, pipes and brackets, tabs, the ASCII
+/// punctuation a title or abstract can hold, emoji and rare (non-BMP) CJK, and Markdown links
+/// (`[x](y)`, `[code](https://...)`), which the parser must not take for the entry's URL line.
 fn line() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9 $\\\\{}()\\[\\]|^_.,:;!?*#\u{4e00}-\u{9fa5}，。：（）《》、]{1,60}"
-        .prop_map(|s| s.trim().to_string())
-        .prop_filter("a non-empty field that is not a [link](url) line", |s| {
-            let link_like = s.starts_with('[') && s.ends_with(')') && !s.contains(' ');
-            !s.is_empty() && !link_like
-        })
+    let words = "[a-zA-Z0-9 \t$\\{}()\\[\\]|^_.,:;!?*#+=<>/\"'%&~@\\-\u{4e00}-\u{9fa5}，。：（）《》、\u{1F600}-\u{1F64F}\u{20000}-\u{2A6DF}]{1,60}";
+    let link = prop_oneof![
+        Just("[x](y)".to_string()),
+        Just("[code](https://github.com/a/b)".to_string()),
+        Just("[see](https://arxiv.org/abs/2401.00001)".to_string()),
+        Just("[https://example.org](https://example.org/other)".to_string()),
+        "[a-z]{1,8}".prop_map(|w| format!("[{w}]({w})")),
+    ];
+    prop_oneof![
+        3 => words.prop_map(|s| s.trim().to_string()),
+        1 => link.clone(),
+        1 => (words, link, words).prop_map(|(a, l, b)| format!("{a}{l}{b}").trim().to_string()),
+    ]
+    .prop_filter("a non-empty field", |s| !s.is_empty())
+}
+
+/// A field the format can hold empty: it has a place of its own (the Chinese title on the `[^N]:`
+/// line, the Chinese abstract as the bare id). Other fields are told apart only by position, so
+/// an empty one cannot be written (and an empty English abstract is rightly warned about).
+fn maybe_empty() -> impl Strategy<Value = String> {
+    prop_oneof![1 => Just(String::new()), 4 => line()]
 }
 
 fn paper() -> impl Strategy<Value = Paper> {
@@ -28,10 +45,10 @@ fn paper() -> impl Strategy<Value = Paper> {
     ];
     let texts = (
         line(),
-        line(),
+        maybe_empty(),
         line(),
         proptest::option::of(line()),
-        line(),
+        maybe_empty(),
         line(),
     );
     let extra = (
