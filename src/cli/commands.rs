@@ -422,6 +422,12 @@ pub fn eval_topics(
 
 /// `check`: verifies the whole index; exits 1 (after the report) when anything is wrong.
 pub fn check(ctx: &Context) -> Result<()> {
+    if !ctx.index.exists() {
+        return Err(paperscope::Error::IndexMissing {
+            path: ctx.index.clone(),
+        }
+        .into());
+    }
     let report = paperscope::store::check(&ctx.index);
     if ctx.json {
         print::json(&report)?;

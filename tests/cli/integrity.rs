@@ -435,3 +435,9 @@ fn is_root() -> Option<()> {
     let uid = status.lines().find(|l| l.starts_with("Uid:"))?;
     (uid.split_whitespace().nth(1)? == "0").then_some(())
 }
+
+#[test]
+fn check_on_a_missing_index_says_it_does_not_exist() {
+    let output = run(&["--index", "/no/such/index", "check"]);
+    assert_fails_naming(&output, "does not exist");
+}
