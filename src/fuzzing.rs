@@ -12,6 +12,16 @@ pub(crate) fn cases() -> u32 {
         .unwrap_or(500)
 }
 
+/// A test runner for `cases()` cases that keeps no failure file (a failure is reported, and the
+/// input kept as a named regression case by hand).
+pub(crate) fn runner() -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })
+}
+
 /// How a valid file is damaged.
 #[derive(Debug, Clone)]
 pub(crate) enum Mutation {

@@ -1065,16 +1065,11 @@ mod tests {
     /// answers (or refuses) its parts without a panic.
     #[test]
     fn damaged_manifests_never_panic() {
-        use crate::fuzzing::{apply, cases, mutation};
-        use proptest::test_runner::{Config, TestRunner};
+        use crate::fuzzing::{apply, mutation, runner};
         let (index, embedder) = small_index();
         let path = index.path().join(MANIFEST);
         let original = fs::read(&path).expect("manifest");
-        let mut runner = TestRunner::new(Config {
-            cases: cases(),
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let mut runner = runner();
         runner
             .run(&mutation(), |damage| {
                 fs::write(&path, apply(&original, &damage)).expect("write");
@@ -1093,17 +1088,12 @@ mod tests {
     /// loader's checks.
     #[test]
     fn damaged_topic_models_never_panic() {
-        use crate::fuzzing::{apply, cases, mutation};
-        use proptest::test_runner::{Config, TestRunner};
+        use crate::fuzzing::{apply, mutation, runner};
         let (index, _) = small_index();
         let store = Store::open(index.path()).expect("opens");
         let original = fs::read(store.generation_path().join(TOPICS_FILE)).expect("topics");
         let papers = store.manifest.paper_count;
-        let mut runner = TestRunner::new(Config {
-            cases: cases(),
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let mut runner = runner();
         runner
             .run(&mutation(), |damage| {
                 let bytes = apply(&original, &damage);

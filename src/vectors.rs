@@ -543,8 +543,7 @@ mod tests {
     /// and an index that loads answers a search.
     #[test]
     fn damaged_files_never_panic_the_loader() {
-        use crate::fuzzing::{apply, cases, mutation, scratch};
-        use proptest::test_runner::{Config, TestRunner};
+        use crate::fuzzing::{apply, mutation, runner, scratch};
         let originals = scratch();
         // Each saved index: its files, by name.
         type Files = Vec<(String, Vec<u8>)>;
@@ -573,11 +572,7 @@ mod tests {
         })
         .collect();
         let work = scratch();
-        let mut runner = TestRunner::new(Config {
-            cases: cases(),
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let mut runner = runner();
         let strategy = (0usize..2, any::<usize>(), mutation());
         runner
             .run(&strategy, |(which, file, damage)| {
