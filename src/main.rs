@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    cli::STARTED.get_or_init(std::time::Instant::now);
     // Piping into `head` closes stdout early: end quietly as other command-line tools do,
     // instead of panicking on the failed write.
     #[cfg(unix)]

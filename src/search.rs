@@ -490,8 +490,10 @@ impl Engine {
             }
             Mode::Vector => {
                 let (hits, total) = self.vector_side(query, filters, limit)?;
+                // A paper pointing away from the query (cosine <= 0) is no evidence of meaning.
                 let ranked = hits
                     .iter()
+                    .filter(|&&(_, cosine)| cosine > 0.0)
                     .enumerate()
                     .map(|(i, &(number, cosine))| Ranked {
                         number,

@@ -17,6 +17,10 @@ use paperscope::topics::TopicParams;
 use args::{Cli, Command, EvalCommand};
 use commands::Context;
 
+/// When the process started: the footer of a search reports the whole command's time (model
+/// loading included) beside the search's own, so a fast search does not hide a slow command.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context {

@@ -423,8 +423,12 @@ pub fn search(response: &SearchResponse, format: ResultFormat, explain: bool) ->
         paperscope::search::Sort::Date => ", newest first",
         paperscope::search::Sort::Relevance => "",
     };
+    let whole = super::STARTED
+        .get()
+        .map(|t| format!(", {:.2} s in all", t.elapsed().as_secs_f64()))
+        .unwrap_or_default();
     println!(
-        "{first}-{last} of {} matching papers{sort}, {:.1} ms ({method})",
+        "{first}-{last} of {} matching papers{sort}, search {:.1} ms{whole} ({method})",
         response.total, response.took_ms,
     );
     if let Some(suggestion) = &response.did_you_mean {
