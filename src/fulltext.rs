@@ -11,8 +11,8 @@ use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, MoreLikeThisQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -382,8 +382,55 @@ impl TextIndex {
         BooleanQuery::new(clauses)
     }
 
-    /// BM25 more-like-this: papers sharing the distinctive terms of `texts` (tantivy's
-    /// `MoreLikeThisQuery` over the combined field), within the filters, without `exclude`.
+    /// The more-like-this query of `texts`: their most distinctive terms (term frequency x idf,
+    /// in 2..=max(N/5, 2) papers, at least two bytes long), each boosted by its score relative to
+    /// the best. This is what tantivy's `MoreLikeThisQuery` does, with one difference: terms of
+    /// equal score are taken in term order, where tantivy takes them in HashMap order, which
+    /// made `related` answer differently from run to run.
+    fn distinctive_terms(&self, searcher: &Searcher, texts: &[String]) -> Result<BooleanQuery> {
+        // tantivy kept one more than its `max_query_terms` (40); related precision was measured
+        // with 41, so 41 it stays.
+        const TERMS: usize = 41;
+        let mut mixed = self.mixed.clone();
+        let mut frequency: BTreeMap<String, usize> = BTreeMap::new();
+        for text in texts {
+            for term in analyze::terms(&mut mixed, text) {
+                // Two bytes, as tantivy counted: a single Han character (three bytes) counts.
+                if term.len() >= 2 {
+                    *frequency.entry(term).or_default() += 1;
+                }
+            }
+        }
+        let papers = searcher.num_docs();
+        let max_df = (papers / 5).max(2);
+        let mut scored: Vec<(f32, String)> = Vec::new();
+        for (term, tf) in frequency {
+            let df = searcher.doc_freq(&Term::from_field_text(self.fields.all, &term))?;
+            if (2..=max_df).contains(&df) {
+                let idf = (1.0 + (papers as f32 - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+                scored.push((tf as f32 * idf, term));
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        scored.truncate(TERMS);
+        let best = scored.first().map_or(1.0, |&(score, _)| score);
+        let clauses = scored
+            .into_iter()
+            .map(|(score, term)| {
+                let query = TermQuery::new(
+                    Term::from_field_text(self.fields.all, &term),
+                    IndexRecordOption::Basic,
+                );
+                let boosted: Box<dyn Query> =
+                    Box::new(BoostQuery::new(Box::new(query), score / best));
+                (Occur::Should, boosted)
+            })
+            .collect();
+        Ok(BooleanQuery::new(clauses))
+    }
+
+    /// BM25 more-like-this: papers sharing the distinctive terms of `texts` (see
+    /// [`Self::distinctive_terms`]), within the filters, without `exclude`.
     pub(crate) fn more_like_this(
         &self,
         texts: &[String],
@@ -392,17 +439,7 @@ impl TextIndex {
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let searcher = self.searcher();
-        let values = texts
-            .iter()
-            .map(|t| tantivy::schema::OwnedValue::Str(t.clone()))
-            .collect();
-        let mlt = MoreLikeThisQuery::builder()
-            .with_min_doc_frequency(2)
-            .with_max_doc_frequency((searcher.num_docs() / 5).max(2))
-            .with_min_term_frequency(1)
-            .with_max_query_terms(40)
-            .with_min_word_length(2)
-            .with_document_fields(vec![(self.fields.all, values)]);
+        let mlt = self.distinctive_terms(&searcher, texts)?;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(mlt))];
         if let Some(filter) = self.filter_query(filters) {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));

@@ -644,3 +644,35 @@ fn damage_anywhere_in_the_text_index_is_an_error_naming_the_file() {
         Ok(_) => panic!("a damaged {name} opened without an error"),
     }
 }
+
+#[test]
+fn related_answers_the_same_every_time() {
+    let engine = engine(Needs::Meaning);
+    let seeds: Vec<String> = engine
+        .papers()
+        .expect("papers")
+        .into_iter()
+        .step_by(37)
+        .take(20)
+        .map(|p| p.arxiv_id)
+        .collect();
+    let related = |id: &String| -> Vec<String> {
+        engine
+            .related(&RelatedTo::Ids(vec![id.clone()]), &Filters::default(), 10)
+            .expect("related")
+            .results
+            .into_iter()
+            .map(|r| r.arxiv_id)
+            .collect()
+    };
+    for seed in &seeds {
+        let first = related(seed);
+        for _ in 0..3 {
+            assert_eq!(
+                related(seed),
+                first,
+                "related to {seed} changed between calls"
+            );
+        }
+    }
+}
