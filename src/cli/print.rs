@@ -246,11 +246,20 @@ pub fn index_summary(report: &IndexReport) -> String {
             added,
             updated,
             embedded,
+            texts_cached,
+            texts_embedded,
             ..
-        } => format!(
-            "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded) in {:.1} s.",
-            report.seconds
-        ),
+        } => {
+            let cache = if texts_cached > 0 {
+                format!("; {texts_embedded} texts embedded, {texts_cached} from the cache")
+            } else {
+                String::new()
+            };
+            format!(
+                "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded{cache}) in {:.1} s.",
+                report.seconds
+            )
+        }
     };
     format!("{read}\n{result}")
 }
