@@ -230,7 +230,7 @@
     const li = el('li', { class: 'result', tabindex: '0', 'data-id': r.arxiv_id });
     li.append(el('div', { class: 'rhead' }, starButton(r), titles(r, false)));
     li.append(metaLine(r));
-    if (r.summary_zh) li.append(el('p', { class: 'summary', lang: 'zh-CN', text: r.summary_zh }));
+    if (r.summary_zh) li.append(el('p', { class: 'zh-summary', lang: 'zh-CN', text: r.summary_zh }));
     if (r.snippet) li.append(el('p', { class: 'snippet' }, highlighted(r.snippet, r.highlights)));
     if (r.why) {
       const d = el('details', { class: 'why' }, el('summary', { text: t('why') }), whyList(r.why));
@@ -536,11 +536,19 @@
     ctx.lineJoin = 'round';
     const sans = 'system-ui, "Noto Sans", "Noto Sans CJK SC", sans-serif';
     const zhFirst = S.lang === 'zh';
-    for (const tp of S.map.topics) {
+    // Biggest topics first; a label that would overlap one already drawn waits for more zoom.
+    const placed = [];
+    const topics = S.map.topics.slice().sort((a, b) => b.size - a.size);
+    for (const tp of topics) {
       const x = g.sx(tp.x), y = g.sy(tp.y);
       const en = words(tp.label_en, n);
       const zh = words(tp.label_zh, n);
       const lines = zhFirst ? [zh, en] : [en, zh];
+      ctx.font = `600 ${small ? 11 : 12}px ${sans}`;
+      const half = Math.max(...lines.map((l) => ctx.measureText(l).width)) / 2 + 4;
+      const box = { x0: x - half, x1: x + half, y0: y - 16, y1: y + 16 };
+      if (placed.some((b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1)) continue;
+      placed.push(box);
       lines.forEach((line, i) => {
         ctx.font = `${i === 0 ? '600 ' : ''}${small ? 11 : 12}px ${sans}`;
         const yy = y + (i === 0 ? -7 : 8);
@@ -719,8 +727,9 @@
     for (const months of Object.values(data)) for (const [m, n] of Object.entries(months)) totals[m] = (totals[m] || 0) + n;
     const months = monthSpan(totals);
     const topics = [...S.topicById.values()].sort((a, b) => b.size - a.size);
-    const labelW = window.innerWidth < 600 ? 130 : 250;
-    const cell = Math.max(7, Math.min(22, Math.floor((Math.min(window.innerWidth, 1200) - labelW - 60) / months.length)));
+    const avail = Math.max($('trends').clientWidth - 20, 300);
+    const labelW = avail < 600 ? 120 : 240;
+    const cell = Math.max(4, Math.min(22, Math.floor((avail - labelW - 8) / months.length)));
     const rowH = 22, top = 54;
     const width = labelW + cell * months.length + 8;
     const height = top + rowH * (topics.length + 1) + 8;
@@ -742,7 +751,8 @@
     topics.forEach((tp, row) => {
       const y = top + row * rowH;
       const name = S.lang === 'zh' ? `${words(tp.label_zh, 2)} · ${words(tp.label_en, 1)}` : `${words(tp.label_en, 2)} · ${words(tp.label_zh, 1)}`;
-      const link = svg('a', { href: `#/topic/${tp.id}` }, svg('text', { x: 4, y: y + 15, class: 'rowlabel' }, name));
+      const shown = name.length > labelW / 7 ? `${name.slice(0, Math.floor(labelW / 7) - 1)}…` : name;
+      const link = svg('a', { href: `#/topic/${tp.id}` }, svg('text', { x: 4, y: y + 15, class: 'rowlabel' }, shown, svg('title', {}, name)));
       chart.append(link);
       const counts = data[tp.id] || data[String(tp.id)] || {};
       months.forEach((m, i) => {
@@ -1017,6 +1027,10 @@
     $('digest-format').addEventListener('change', updateDigestLink);
     $('more').addEventListener('click', () => runSearch(S.results.length));
     $('lang').addEventListener('click', switchLanguage);
+    $('filters-toggle').addEventListener('click', () => {
+      const open = document.body.classList.toggle('filters-open');
+      $('filters-toggle').setAttribute('aria-expanded', String(open));
+    });
     $('like-list').addEventListener('click', likeMyList);
     $('new-visit').addEventListener('click', newSinceVisit);
     document.addEventListener('keydown', onKey);
