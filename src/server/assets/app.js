@@ -358,7 +358,7 @@
       $('summary').textContent = t('no_results');
     } else {
       const ms = S.took === null ? '?' : S.took < 10 ? S.took.toFixed(1) : Math.round(S.took);
-      $('summary').textContent = `${t('n_results', S.total, ms)} · ${t('showing', 1, S.results.length)} · ${S.mode}${S.fusion ? ` (${S.fusion})` : ''}`;
+      $('summary').textContent = `${t('n_results', S.total, ms)} · ${t('showing', 1, S.results.length)} · ${t(`mode_${S.mode}`)}${S.fusion ? ` (${S.fusion})` : ''}`;
     }
     $('results').dataset.count = String(S.results.length);
   }
@@ -402,7 +402,7 @@
     field(dl, t('field_listings'), p.listings);
     field(dl, t('field_announce'), p.announce_type);
     field(dl, t('field_variant'), p.variant);
-    field(dl, 'month', p.month);
+    field(dl, t('field_month'), p.month);
     const point = S.pointById.get(p.arxiv_id);
     const topic = point ? S.topicById.get(point.topic) : null;
     if (topic) field(dl, t('field_topic'), el('a', { href: `#/topic/${topic.id}`, text: topicLabel(topic, 3) }));
@@ -786,7 +786,8 @@
       $('q').value = en.slice(0, 3).join(' ');
       onControlsChanged(true);
     });
-    const head = el('div', { class: 'phead' }, el('span', { class: 'swatch' }), el('div', { class: 'titles' }, el('h1', { text: words(en, 6) }), el('p', { class: 'title-zh', lang: 'zh-CN', text: words(zh, 6) })));
+    const [first, second] = S.lang === 'zh' ? [words(zh, 6), words(en, 6)] : [words(en, 6), words(zh, 6)];
+    const head = el('div', { class: 'phead' }, el('span', { class: 'swatch' }), el('div', { class: 'titles' }, el('h1', { text: first }), el('p', { class: 'title-zh', text: second })));
     head.querySelector('.swatch').style.background = topicColor(Number(topic.id));
     box.replaceChildren(
       el('button', { type: 'button', class: 'ghost back', text: t('back'), onclick: goBack }),
