@@ -767,6 +767,31 @@
 
   // ---------- topic view ----------
 
+  // The topic's papers per month, as small bars over the collection's month span.
+  async function topicBars(id) {
+    try {
+      if (!S.overTime) S.overTime = await api('/api/topics/over-time');
+    } catch (_) {
+      return null;
+    }
+    const counts = S.overTime[id] || S.overTime[String(id)] || {};
+    const totals = {};
+    for (const months of Object.values(S.overTime)) for (const [m, n] of Object.entries(months)) totals[m] = (totals[m] || 0) + n;
+    const months = monthSpan(totals);
+    const max = Math.max(1, ...months.map((m) => counts[m] || 0));
+    const width = Math.min(760, Math.max(300, $('topic').clientWidth - 50));
+    const cell = width / months.length, height = 56;
+    const chart = svg('svg', { width, height: height + 16, viewBox: `0 0 ${width} ${height + 16}`, class: 'heat bars', role: 'img', 'aria-label': t('nav_trends') });
+    months.forEach((m, i) => {
+      const n = counts[m] || 0;
+      if (m.endsWith('-01')) chart.append(svg('text', { x: i * cell, y: height + 13, class: 'axis' }, m.slice(0, 4)));
+      if (!n) return;
+      const h = Math.max(2, (n / max) * height);
+      chart.append(svg('rect', { x: i * cell + 0.5, y: height - h, width: Math.max(1, cell - 1), height: h, fill: topicColor(id) }, svg('title', {}, `${m}: ${n}`)));
+    });
+    return chart;
+  }
+
   async function showTopic(id) {
     show('topic');
     const box = $('topic');
@@ -796,6 +821,8 @@
       search,
       el('h2', { text: t('topic_representative') }),
     );
+    const bars = await topicBars(Number(topic.id));
+    if (bars) box.insertBefore(bars, search);
     const reps = (topic.representative || tp.representative || []).slice(0, 10).map((r) => (typeof r === 'string' ? r : r.arxiv_id));
     const papers = await Promise.all(reps.map((r) => paper(r).catch(() => null)));
     fillList($('topic-papers'), papers.filter(Boolean));
