@@ -28,13 +28,15 @@ fn the_page_in_a_real_browser() {
     let Some(browser) = Browser::start() else {
         return;
     };
-    let server = support::server();
-    let base = server.url("");
-    let api = |path: &str| support::get_json(&server.url(path));
+    let base = support::shared_server().url("");
+    let api = |path: &str| support::get_json(path);
 
     browser.viewport(1280, 800);
     browser.go(&format!("{base}/"));
-    browser.wait_for("the page to load", "return document.body.dataset.ready === 'true'");
+    browser.wait_for(
+        "the page to load",
+        "return document.body.dataset.ready === 'true'",
+    );
     assert_eq!(browser.eval("return document.documentElement.lang"), "en");
 
     search_shows_erbench(&browser, &api);
@@ -57,20 +59,31 @@ fn search_shows_erbench(browser: &Browser, api: &dyn Fn(&str) -> Value) {
     browser.click("#q");
     browser.type_into("#q", "hallucination benchmark");
     let row = format!("#results li[data-id='{ERBENCH}']");
-    browser.wait_for("ERBench in the results", &format!("return !!document.querySelector(\"{row}\")"));
+    browser.wait_for(
+        "ERBench in the results",
+        &format!("return !!document.querySelector(\"{row}\")"),
+    );
     let expected = api("/api/search?q=hallucination%20benchmark&limit=20");
-    let first = expected["results"][0]["arxiv_id"].as_str().unwrap_or_default().to_owned();
+    let first = expected["results"][0]["arxiv_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(
         browser.eval("return document.querySelector('#results li').dataset.id"),
         first,
         "the page's first result is the API's first result"
     );
     let paper = api(&format!("/api/papers/{ERBENCH}"));
-    let text = browser.eval(&format!("return document.querySelector(\"{row}\").innerText"));
+    let text = browser.eval(&format!(
+        "return document.querySelector(\"{row}\").innerText"
+    ));
     let text = text.as_str().unwrap_or_default();
     for key in ["title_en", "title_zh", "summary_zh"] {
         let want = paper[key].as_str().unwrap_or_default();
-        assert!(!want.is_empty() && text.contains(want), "ERBench's {key} is shown: {text}");
+        assert!(
+            !want.is_empty() && text.contains(want),
+            "ERBench's {key} is shown: {text}"
+        );
     }
     let marks = browser.eval(&format!(
         "return [...document.querySelectorAll(\"{row} .snippet mark\")].map(m => m.textContent.toLowerCase())"
@@ -86,7 +99,10 @@ fn search_shows_erbench(browser: &Browser, api: &dyn Fn(&str) -> Value) {
     let why = browser.eval(&format!(
         "return document.querySelector(\"{row} details.why\").open && document.querySelector(\"{row} details.why dl\").innerText"
     ));
-    assert!(why.as_str().is_some_and(|w| w.contains("#")), "the why of a result opens: {why}");
+    assert!(
+        why.as_str().is_some_and(|w| w.contains("#")),
+        "the why of a result opens: {why}"
+    );
     browser.screenshot("search-1280x800");
 }
 
@@ -101,37 +117,76 @@ fn paper_view_shows_related(browser: &Browser, api: &dyn Fn(&str) -> Value) -> V
     let paper = api(&format!("/api/papers/{ERBENCH}"));
     let shown = browser.eval("return document.querySelector('#paper').innerText");
     let shown = shown.as_str().unwrap_or_default();
-    for key in ["title_en", "title_zh", "abstract_en", "abstract_zh", "summary_zh"] {
+    for key in [
+        "title_en",
+        "title_zh",
+        "abstract_en",
+        "abstract_zh",
+        "summary_zh",
+    ] {
         let want = paper[key].as_str().unwrap_or_default();
-        assert!(shown.contains(want.trim()), "the paper view shows its {key}");
+        assert!(
+            shown.contains(want.trim()),
+            "the paper view shows its {key}"
+        );
     }
     let expected = api(&format!("/api/related?ids={ERBENCH}&limit=10"));
     let expected: Vec<String> = ids(&expected["results"]);
     let related: Vec<String> = serde_json::from_value(
-        browser.eval("return [...document.querySelectorAll('#related li')].map(li => li.dataset.id)"),
+        browser
+            .eval("return [...document.querySelectorAll('#related li')].map(li => li.dataset.id)"),
     )
     .unwrap_or_default();
-    assert_eq!(related, expected, "the related papers are the API's, in order");
+    assert_eq!(
+        related, expected,
+        "the related papers are the API's, in order"
+    );
     browser.screenshot("paper-1280x800");
     related
 }
 
-fn reading_list_gives_papers_like_it(browser: &Browser, api: &dyn Fn(&str) -> Value, related: &[String]) {
+fn reading_list_gives_papers_like_it(
+    browser: &Browser,
+    api: &dyn Fn(&str) -> Value,
+    related: &[String],
+) {
     browser.click("#paper .star");
     browser.click(&format!("#related li[data-id='{}'] .star", related[0]));
-    assert_eq!(browser.eval("return document.querySelector('#list-count').textContent"), "2");
+    assert_eq!(
+        browser.eval("return document.querySelector('#list-count').textContent"),
+        "2"
+    );
     browser.click(".tabs a[data-view='list']");
-    browser.wait_for("the reading list", "return document.querySelectorAll('#list li').length === 2");
+    browser.wait_for(
+        "the reading list",
+        "return document.querySelectorAll('#list li').length === 2",
+    );
     browser.click("#like-list");
-    browser.wait_for("papers like my list", "return document.querySelectorAll('#list-out li').length > 0");
-    let expected = api(&format!("/api/related?ids={ERBENCH},{}&limit=20", related[0]));
+    browser.wait_for(
+        "papers like my list",
+        "return document.querySelectorAll('#list-out li').length > 0",
+    );
+    let expected = api(&format!(
+        "/api/related?ids={ERBENCH},{}&limit=20",
+        related[0]
+    ));
     let shown: Vec<String> = serde_json::from_value(
-        browser.eval("return [...document.querySelectorAll('#list-out li')].map(li => li.dataset.id)"),
+        browser
+            .eval("return [...document.querySelectorAll('#list-out li')].map(li => li.dataset.id)"),
     )
     .unwrap_or_default();
-    assert_eq!(shown, ids(&expected["results"]), "papers like my list are the API's related over both ids");
-    let stored = browser.eval("return JSON.parse(localStorage.getItem('paperscope.list')).map(p => p.id)");
-    assert_eq!(stored, json!([ERBENCH, related[0]]), "the list is kept in localStorage");
+    assert_eq!(
+        shown,
+        ids(&expected["results"]),
+        "papers like my list are the API's related over both ids"
+    );
+    let stored =
+        browser.eval("return JSON.parse(localStorage.getItem('paperscope.list')).map(p => p.id)");
+    assert_eq!(
+        stored,
+        json!([ERBENCH, related[0]]),
+        "the list is kept in localStorage"
+    );
     browser.screenshot("list-1280x800");
 }
 
@@ -143,42 +198,77 @@ fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
         "the topic map",
         &format!("return document.querySelector('#map').dataset.points === '{papers}'"),
     );
-    let highlighted = browser.eval("return Number(document.querySelector('#map').dataset.highlighted)");
-    assert!(highlighted.as_u64().unwrap_or_default() > 0, "the current search results are highlighted on the map");
-    let topics = api("/api/map")["topics"].as_array().map(Vec::len).unwrap_or_default();
-    assert_eq!(browser.eval("return document.querySelector('#map').dataset.topics"), topics.to_string());
+    let highlighted =
+        browser.eval("return Number(document.querySelector('#map').dataset.highlighted)");
+    assert!(
+        highlighted.as_u64().unwrap_or_default() > 0,
+        "the current search results are highlighted on the map"
+    );
+    let topics = api("/api/map")["topics"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    assert_eq!(
+        browser.eval("return document.querySelector('#map').dataset.topics"),
+        topics.to_string()
+    );
     browser.screenshot("map-1280x800");
 }
 
 fn topics_over_time_is_drawn(browser: &Browser) {
     browser.click(".tabs a[data-view='trends']");
-    browser.wait_for("topics over time", "return document.querySelectorAll('#trends svg rect').length > 0");
+    browser.wait_for(
+        "topics over time",
+        "return document.querySelectorAll('#trends svg rect').length > 0",
+    );
     browser.screenshot("trends-1280x800");
 }
 
 fn digest_button_downloads(browser: &Browser, base: &str) {
-    browser.go(&format!("{base}/#/search?q=hallucination%20benchmark&since=2024-01"));
-    browser.wait_for("the search from the address", "return document.querySelectorAll('#results li').length > 0");
+    browser.go(&format!(
+        "{base}/#/search?q=hallucination%20benchmark&since=2024-01"
+    ));
+    browser.wait_for(
+        "the search from the address",
+        "return document.querySelectorAll('#results li').length > 0",
+    );
     let href = browser.eval("return document.querySelector('#digest').href");
     let href = href.as_str().unwrap_or_default();
     for part in ["by_topic=true", "since=2024-01", "q=hallucination"] {
-        assert!(href.contains(part), "the digest link carries the filter ({part}): {href}");
+        assert!(
+            href.contains(part),
+            "the digest link carries the filter ({part}): {href}"
+        );
     }
-    let body = support::get_text(href);
-    assert!(body.starts_with('#'), "the digest is Markdown: {}", &body[..body.len().min(80)]);
+    let answer = support::get(href);
+    assert_eq!(answer.status, 200, "the digest downloads: {}", answer.body);
+    assert!(
+        answer.body.starts_with('#'),
+        "the digest is Markdown: {}",
+        answer.body.chars().take(80).collect::<String>()
+    );
 }
 
 fn chinese_interface(browser: &Browser) {
     browser.click("#lang");
-    assert_eq!(browser.eval("return document.documentElement.lang"), "zh-CN");
+    assert_eq!(
+        browser.eval("return document.documentElement.lang"),
+        "zh-CN"
+    );
     assert_eq!(
         browser.eval("return document.querySelector(\".tabs a[data-view='map']\").textContent"),
         "主题地图"
     );
-    assert_eq!(browser.eval("return document.querySelector('#q').placeholder"), "搜索论文（中文或英文）");
+    assert_eq!(
+        browser.eval("return document.querySelector('#q').placeholder"),
+        "搜索论文（中文或英文）"
+    );
     browser.screenshot("search-zh-1280x800");
     browser.click(".tabs a[data-view='map']");
-    browser.wait_for("the map in Chinese", "return document.querySelector('#map').dataset.points !== '0'");
+    browser.wait_for(
+        "the map in Chinese",
+        "return document.querySelector('#map').dataset.points !== '0'",
+    );
     browser.screenshot("map-zh-1280x800");
     browser.click("#lang");
     assert_eq!(browser.eval("return document.documentElement.lang"), "en");
@@ -188,7 +278,11 @@ fn chinese_interface(browser: &Browser) {
 fn keyboard_only(browser: &Browser, base: &str) {
     browser.reload(&format!("{base}/"));
     browser.keys("/");
-    assert_eq!(browser.eval("return document.activeElement.id"), "q", "/ focuses the search box");
+    assert_eq!(
+        browser.eval("return document.activeElement.id"),
+        "q",
+        "/ focuses the search box"
+    );
     browser.keys("hallucination benchmark");
     browser.wait_for(
         "results from typing",
@@ -225,7 +319,10 @@ fn keyboard_only(browser: &Browser, base: &str) {
 /// "New since my last visit" lists the papers from the month of the previous visit on.
 fn new_since_last_visit(browser: &Browser, base: &str, api: &dyn Fn(&str) -> Value) {
     let months = api("/api/stats")["by_month"].clone();
-    let mut months: Vec<String> = months.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut months: Vec<String> = months
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     months.sort();
     let since = months[months.len().saturating_sub(3)].clone();
     browser.eval(&format!(
@@ -234,30 +331,48 @@ fn new_since_last_visit(browser: &Browser, base: &str, api: &dyn Fn(&str) -> Val
     browser.reload(&format!("{base}/#/list"));
     browser.click("#new-visit");
     browser.wait_for("new papers", "return Number(document.querySelector('#list-new').dataset.count) >= 0 && document.querySelectorAll('#list-new details').length > 0");
-    let expected = api(&format!("/api/digest?by_topic=true&format=json&since={since}"));
+    let expected = api(&format!(
+        "/api/digest?by_topic=true&format=json&since={since}"
+    ));
     let expected: usize = expected["sections"]
         .as_array()
-        .map(|s| s.iter().map(|x| x["papers"].as_array().map(Vec::len).unwrap_or(0)).sum())
+        .map(|s| {
+            s.iter()
+                .map(|x| x["papers"].as_array().map(Vec::len).unwrap_or(0))
+                .sum()
+        })
         .unwrap_or(0);
     assert!(expected > 0);
-    assert_eq!(browser.eval("return document.querySelector('#list-new').dataset.count"), expected.to_string());
+    assert_eq!(
+        browser.eval("return document.querySelector('#list-new').dataset.count"),
+        expected.to_string()
+    );
 }
 
 fn phone_size(browser: &Browser, base: &str) {
     browser.viewport(390, 844);
     browser.go(&format!("{base}/#/search?q=hallucination%20benchmark"));
-    browser.wait_for("results on a phone", "return document.querySelectorAll('#results li').length > 0");
+    browser.wait_for(
+        "results on a phone",
+        "return document.querySelectorAll('#results li').length > 0",
+    );
     let overflow = browser.eval("return document.documentElement.scrollWidth - window.innerWidth");
     assert_eq!(overflow, 0, "nothing sticks out sideways at 390 px");
     browser.screenshot("search-390x844");
     browser.click(".tabs a[data-view='map']");
-    browser.wait_for("the map on a phone", "return document.querySelector('#map').dataset.points !== '0'");
+    browser.wait_for(
+        "the map on a phone",
+        "return document.querySelector('#map').dataset.points !== '0'",
+    );
     browser.screenshot("map-390x844");
     browser.click("#lang");
     browser.click(".tabs a[data-view='search']");
     browser.screenshot("search-zh-390x844");
     browser.go(&format!("{base}/#/paper/{ERBENCH}"));
-    browser.wait_for("the paper on a phone", "return document.querySelectorAll('#related li').length > 0");
+    browser.wait_for(
+        "the paper on a phone",
+        "return document.querySelectorAll('#related li').length > 0",
+    );
     browser.screenshot("paper-zh-390x844");
     browser.click("#lang");
 }
@@ -265,8 +380,20 @@ fn phone_size(browser: &Browser, base: &str) {
 fn ids(results: &Value) -> Vec<String> {
     results
         .as_array()
-        .map(|r| r.iter().filter_map(|x| x["arxiv_id"].as_str().map(str::to_owned)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["arxiv_id"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// A loopback port nobody listens on now, for chromedriver (which takes a port, not a socket).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 const ARROW_DOWN: &str = "\u{E015}";
@@ -300,7 +427,7 @@ impl Browser {
             );
             return None;
         }
-        let port = support::free_port();
+        let port = free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -369,9 +496,9 @@ impl Browser {
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let answer = self.send("POST", "/session", caps);
-        answer["sessionId"]
+        answer["value"]["sessionId"]
             .as_str()
-            .expect("chromedriver gives a session id")
+            .unwrap_or_else(|| panic!("chromedriver gives no session: {answer}"))
             .to_owned()
     }
 
@@ -394,7 +521,10 @@ impl Browser {
         let text = match result {
             Ok(r) => r.into_string().unwrap_or_default(),
             Err(ureq::Error::Status(code, r)) => {
-                panic!("WebDriver {method} {path} -> {code}: {}", r.into_string().unwrap_or_default())
+                panic!(
+                    "WebDriver {method} {path} -> {code}: {}",
+                    r.into_string().unwrap_or_default()
+                )
             }
             Err(e) => panic!("WebDriver {method} {path}: {e}"),
         };
@@ -416,7 +546,11 @@ impl Browser {
     }
 
     fn eval(&self, script: &str) -> Value {
-        self.command("POST", "/execute/sync", json!({ "script": script, "args": [] }))
+        self.command(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
     }
 
     fn wait_for(&self, what: &str, script: &str) {
@@ -445,7 +579,11 @@ impl Browser {
             assert!(Instant::now() < deadline, "no visible element {css}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let found = self.command("POST", "/element", json!({"using": "css selector", "value": css}));
+        let found = self.command(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
         found
             .as_object()
             .and_then(|o| o.values().next())
@@ -461,7 +599,11 @@ impl Browser {
 
     fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css);
-        self.command("POST", &format!("/element/{id}/value"), json!({ "text": text }));
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        );
     }
 
     /// Keys pressed wherever the focus is, as a user would.

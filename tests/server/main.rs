@@ -2,4 +2,5 @@
 //! loopback port. One index of `data/` is built once per run and shared (`support`).
 
 mod api;
+mod browser;
 mod support;

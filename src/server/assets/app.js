@@ -799,7 +799,7 @@
     $('topic-papers').replaceChildren();
     let tp;
     try {
-      tp = await api(`/api/topics/${encodeURIComponent(id)}`);
+      tp = await api(`/api/topics/${encodeURIComponent(id)}`, { limit: 10 });
     } catch (err) {
       box.replaceChildren(el('p', { class: 'hint error', text: err.message }));
       return;
@@ -823,9 +823,8 @@
     );
     const bars = await topicBars(Number(topic.id));
     if (bars) box.insertBefore(bars, search);
-    const reps = (topic.representative || tp.representative || []).slice(0, 10).map((r) => (typeof r === 'string' ? r : r.arxiv_id));
-    const papers = await Promise.all(reps.map((r) => paper(r).catch(() => null)));
-    fillList($('topic-papers'), papers.filter(Boolean));
+    // The topic's papers come closest to its centre first: its most typical.
+    fillList($('topic-papers'), (tp.papers || []).slice(0, 10));
   }
 
   // ---------- reading list ----------
