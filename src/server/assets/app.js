@@ -104,7 +104,7 @@
 
   // Topic labels come as word lists (topics) or as one joined string (the map).
   function splitLabel(label) {
-    return Array.isArray(label) ? label : String(label || '').split(/\s*[·,，]\s*/).filter(Boolean);
+    return Array.isArray(label) ? label : String(label || '').split(/\s*[·,，、]\s*/).filter(Boolean);
   }
 
   function words(label, n) {
@@ -290,7 +290,10 @@
     return s ? `#/search?${s}` : '#/';
   }
 
-  function updateDigestLink() {
+  // The Search tab and the digest link always carry the current search, so leaving the results
+  // for the map or a paper and coming back finds them as they were.
+  function updateLinks() {
+    document.querySelector('.tabs a[data-view="search"]').href = searchHash();
     const format = $('digest-format').value;
     const p = new URLSearchParams({ by_topic: 'true', format });
     for (const [k, v] of Object.entries(filterParams())) if (v) p.set(k, v);
@@ -302,7 +305,7 @@
 
   function onControlsChanged(immediate) {
     readControls();
-    updateDigestLink();
+    updateLinks();
     if (S.view !== 'search') {
       S.inside = true;
       location.hash = searchHash();
@@ -493,7 +496,7 @@
       byTopic.get(p.topic).push(p);
     }
     for (const [topic, points] of byTopic) {
-      ctx.fillStyle = topicColor(topic, dim ? 0.22 : 0.75);
+      ctx.fillStyle = topicColor(topic, dim ? 0.3 : 0.75);
       ctx.beginPath();
       for (const p of points) {
         const x = g.sx(p.x), y = g.sy(p.y);
@@ -931,7 +934,7 @@
       if (changed) {
         Object.assign(S, wanted);
         writeControls();
-        updateDigestLink();
+        updateLinks();
         runSearch(0);
       } else if (S.lastFocus) {
         const li = $('results').querySelector(`li[data-id="${CSS.escape(S.lastFocus)}"]`);
@@ -1051,7 +1054,7 @@
     $('q').addEventListener('input', () => onControlsChanged(false));
     for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener('change', () => onControlsChanged(true));
     for (const id of ['category', 'since', 'until', 'sort']) $(id).addEventListener('change', () => onControlsChanged(true));
-    $('digest-format').addEventListener('change', updateDigestLink);
+    $('digest-format').addEventListener('change', updateLinks);
     $('more').addEventListener('click', () => runSearch(S.results.length));
     $('lang').addEventListener('click', switchLanguage);
     $('filters-toggle').addEventListener('click', () => {
@@ -1075,7 +1078,7 @@
       }, 120);
     });
     bindMap();
-    updateDigestLink();
+    updateLinks();
     route();
     try {
       S.stats = await api('/api/stats');
