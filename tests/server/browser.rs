@@ -22,6 +22,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// hang, never a measurement.
 const PATIENCE: Duration = Duration::from_secs(60);
 const ERBENCH: &str = "2403.05266";
+/// The page shows the results of `hallucination benchmark`, not of a prefix typed on the way.
+const FULL_QUERY_SHOWN: &str = "return document.querySelector('#results').dataset.query === 'hallucination benchmark' && document.querySelectorAll('#results li').length > 0";
 
 #[test]
 fn the_page_in_a_real_browser() {
@@ -59,9 +61,11 @@ fn search_shows_erbench(browser: &Browser, api: &dyn Fn(&str) -> Value) {
     browser.click("#q");
     browser.type_into("#q", "hallucination benchmark");
     let row = format!("#results li[data-id='{ERBENCH}']");
-    browser.wait_for(
-        "ERBench in the results",
-        &format!("return !!document.querySelector(\"{row}\")"),
+    browser.wait_for("the results of the whole query", FULL_QUERY_SHOWN);
+    assert_eq!(
+        browser.eval(&format!("return !!document.querySelector(\"{row}\")")),
+        true,
+        "ERBench is in the results"
     );
     let expected = api("/api/search?q=hallucination%20benchmark&limit=20");
     let first = expected["results"][0]["arxiv_id"]
@@ -284,10 +288,7 @@ fn keyboard_only(browser: &Browser, base: &str) {
         "/ focuses the search box"
     );
     browser.keys("hallucination benchmark");
-    browser.wait_for(
-        "results from typing",
-        &format!("return !!document.querySelector(\"#results li[data-id='{ERBENCH}']\")"),
-    );
+    browser.wait_for("results from typing", FULL_QUERY_SHOWN);
     browser.keys(ARROW_DOWN);
     assert_eq!(
         browser.eval("return document.activeElement === document.querySelector('#results li')"),

@@ -320,6 +320,7 @@
     const q = S.q.trim();
     const seq = ++S.seq;
     if (!q) {
+      S.shownQuery = '';
       S.results = [];
       S.total = 0;
       renderResults();
@@ -338,6 +339,7 @@
         ...filterParams(),
       });
       if (seq !== S.seq) return;
+      S.shownQuery = q;
       S.results = offset ? S.results.concat(body.results) : body.results;
       S.total = body.total;
       S.took = body.took_ms;
@@ -364,6 +366,8 @@
       $('summary').textContent = `${t('n_results', S.total, ms)} · ${t('showing', 1, S.results.length)} · ${t(`mode_${S.mode}`)}${S.fusion ? ` (${S.fusion})` : ''}`;
     }
     $('results').dataset.count = String(S.results.length);
+    // Which query these results answer: a test (or a script) can tell them from a partial one's.
+    $('results').dataset.query = has ? S.shownQuery || '' : '';
   }
 
   // ---------- paper view ----------
