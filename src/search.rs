@@ -314,6 +314,9 @@ pub struct Engine {
     meaning_error: Option<String>,
     /// How the two rankings are fused in hybrid mode.
     pub fusion: Fusion,
+    /// The generation's fitted topics, read (and checksummed) once: a long-lived engine
+    /// answers topic requests without reading topics.json again.
+    fitted: std::sync::OnceLock<TopicModel>,
 }
 
 /// What an engine needs loaded.
@@ -347,6 +350,7 @@ impl Engine {
             meaning,
             meaning_error: None,
             fusion: Fusion::default(),
+            fitted: std::sync::OnceLock::new(),
         }
     }
 
@@ -854,10 +858,16 @@ impl Engine {
     /// The index's topic model at `level`: the fitted topics, or (coarse) about a third as many
     /// broader ones merged from them.
     pub fn topics(&self, level: TopicLevel) -> Result<TopicModel> {
-        let model = self.store.topics()?.ok_or_else(|| Error::IndexCorrupt {
-            path: self.store.dir().to_path_buf(),
-            reason: "it has no topic model (written by an older paperscope); fit one with `paperscope topics --refit`".into(),
-        })?;
+        let model = match self.fitted.get() {
+            Some(model) => model.clone(),
+            None => {
+                let model = self.store.topics()?.ok_or_else(|| Error::IndexCorrupt {
+                    path: self.store.dir().to_path_buf(),
+                    reason: "it has no topic model (written by an older paperscope); fit one with `paperscope topics --refit`".into(),
+                })?;
+                self.fitted.get_or_init(|| model).clone()
+            }
+        };
         match level {
             TopicLevel::Fine => Ok(model),
             TopicLevel::Coarse => {

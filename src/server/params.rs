@@ -20,8 +20,8 @@ fn decode(part: &str) -> Result<String, Vec<u8>> {
 }
 
 impl Params {
-    /// Decodes a raw query string (`a=1&b=x%20y`). Empty values count as not given, so a form
-    /// that sends every field (`category=&since=`) means "no filter".
+    /// Decodes a raw query string (`a=1&b=x%20y`). Empty values count as not given (see
+    /// [`Params::all`]), so a form that sends every field (`category=&since=`) means "no filter".
     pub fn parse(raw: Option<&str>) -> Result<Params, ApiError> {
         let mut pairs = Vec::new();
         for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
@@ -30,20 +30,22 @@ impl Params {
                 .map_err(|_| ApiError::bad("query string", "a parameter name is not UTF-8"))?;
             let value = decode(value)
                 .map_err(|_| ApiError::bad(&key, "not valid UTF-8 once percent-decoded"))?;
-            if !value.trim().is_empty() {
-                pairs.push((key, value));
-            }
+            pairs.push((key, value));
         }
         Ok(Params { pairs })
     }
 
-    /// Every value of `name` (for parameters that may repeat, like `category`).
+    /// Every non-empty value of `name` (for parameters that may repeat, like `category`).
     pub fn all(&mut self, name: &str) -> Vec<String> {
         let (taken, rest) = std::mem::take(&mut self.pairs)
             .into_iter()
             .partition(|(k, _)| k == name);
         self.pairs = rest;
-        taken.into_iter().map(|(_, v)| v).collect()
+        taken
+            .into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty())
+            .collect()
     }
 
     /// The value of `name`, if given once; given twice is an error.
@@ -109,7 +111,8 @@ impl Params {
 
     /// Fails on the first parameter no one took: a misspelt `limt` is an error, not ignored.
     pub fn finish(self) -> Result<(), ApiError> {
-        match self.pairs.into_iter().next() {
+        // A bare `&&` or `=` names nothing; a name with an empty value still must be known.
+        match self.pairs.into_iter().find(|(name, _)| !name.is_empty()) {
             Some((name, _)) => Err(ApiError::bad(&name, "unknown parameter for this endpoint")),
             None => Ok(()),
         }
