@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::paper::PaperNumber;
 
 /// Where a result came from: ranks and scores on each side, and the fused score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Why {
     /// 1-based rank in the BM25 list, if the paper is in it.
     pub bm25_rank: Option<usize>,

@@ -11,7 +11,8 @@
 //!   search), [`hybrid`] (fusing the two rankings), [`topics`] (clustering and labels);
 //! - [`store`] (the index directory and its generations) and [`update`] (the write path);
 //! - [`search`] ([`Engine`]: search, related, papers, topics), [`compose`] (new digests),
-//!   [`stats`], [`eval`] (measurements).
+//!   [`stats`], [`eval`] (measurements), [`projection`] (the topic map);
+//! - [`server`]: the HTTP API and web page over a live index.
 //!
 //! ```no_run
 //! use paperscope::{Engine, ModelSource, Needs};
@@ -41,8 +42,10 @@ mod fuzzing;
 pub mod hybrid;
 pub mod paper;
 pub mod progress;
+pub mod projection;
 pub mod query;
 pub mod search;
+pub mod server;
 pub mod stats;
 pub mod store;
 pub mod text;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which of the digest format variants an entry was written in; the renderer writes it back the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// `arXiv:2404.02115v1 Announce Type: new  Abstract: ...` before the English abstract (2024-03 on).
@@ -51,7 +51,7 @@ impl std::fmt::Display for PaperNumber {
 }
 
 /// One paper of a digest: both languages, and where it was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Paper {
     /// arXiv identifier without version, e.g. `2404.02115`.
     pub arxiv_id: String,

@@ -18,7 +18,7 @@ use crate::topics::{self, Topic, TopicModel};
 use crate::vectors::VectorIndex;
 
 /// Which ranking a search uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Words: BM25 over the bilingual text.
@@ -66,7 +66,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// One result of a search or a related query, with what a reader needs to judge it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     /// 1-based position.
     pub rank: usize,
@@ -100,7 +100,7 @@ pub struct SearchResult {
 }
 
 /// A ranked answer and how it was produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     /// The query as given (or what a related search is related to).
     pub query: String,
@@ -134,7 +134,7 @@ pub struct SearchResponse {
 }
 
 /// A paper a related search started from: what a reader needs to recognise it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Seed {
     /// arXiv id without version.
     pub arxiv_id: String,
@@ -143,7 +143,7 @@ pub struct Seed {
 }
 
 /// The order of results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     /// Best first (the default).
@@ -314,6 +314,9 @@ pub struct Engine {
     meaning_error: Option<String>,
     /// How the two rankings are fused in hybrid mode.
     pub fusion: Fusion,
+    /// The generation's fitted topics, read (and checksummed) once: a long-lived engine
+    /// answers topic requests without reading topics.json again.
+    fitted: std::sync::OnceLock<TopicModel>,
 }
 
 /// What an engine needs loaded.
@@ -347,6 +350,7 @@ impl Engine {
             meaning,
             meaning_error: None,
             fusion: Fusion::default(),
+            fitted: std::sync::OnceLock::new(),
         }
     }
 
@@ -466,6 +470,19 @@ impl Engine {
         limit: usize,
         mode: Mode,
     ) -> Result<(Vec<Ranked>, usize)> {
+        self.rank_fused(query, filters, limit, mode, self.fusion)
+    }
+
+    /// [`Engine::rank`] with hybrid fused by `fusion` instead of the engine's own (a shared
+    /// engine answers requests that ask for different fusions).
+    pub fn rank_fused(
+        &self,
+        query: &SearchQuery,
+        filters: &Filters,
+        limit: usize,
+        mode: Mode,
+        fusion: Fusion,
+    ) -> Result<(Vec<Ranked>, usize)> {
         let limit = self.clamp(limit);
         self.check_categories(filters)?;
         match self.effective_mode(mode) {
@@ -524,7 +541,7 @@ impl Engine {
                     &bm25,
                     &vector,
                     |p| vectors.vector_of(p).map(|v| dot(&query_vector, v)),
-                    self.fusion,
+                    fusion,
                 );
                 // A paper with no evidence (no query word, and a cosine the fusion gives no
                 // weight) is not a result, however many were asked for.
@@ -612,10 +629,22 @@ impl Engine {
         page: Page,
         mode: Mode,
     ) -> Result<SearchResponse> {
+        self.search_page_fused(query, filters, page, mode, self.fusion)
+    }
+
+    /// [`Engine::search_page`] with hybrid fused by `fusion` instead of the engine's own.
+    pub fn search_page_fused(
+        &self,
+        query: &SearchQuery,
+        filters: &Filters,
+        page: Page,
+        mode: Mode,
+        fusion: Fusion,
+    ) -> Result<SearchResponse> {
         let started = Instant::now();
         page.check()?;
         let limit = page.depth();
-        let (mut ranked, mut total) = self.rank(query, filters, limit, mode)?;
+        let (mut ranked, mut total) = self.rank_fused(query, filters, limit, mode, fusion)?;
         let mut query = query.clone();
         let mut corrected_from = None;
         let spelling = match mode {
@@ -626,7 +655,7 @@ impl Engine {
         if let Some(fixed) = spelling.and_then(|f| SearchQuery::parse(&f).ok()) {
             if self.store.text.search(&query, filters, 1)?.1 == 0 {
                 // Nothing matched the words as typed: answer the correction, and say so.
-                (ranked, total) = self.rank(&fixed, filters, limit, mode)?;
+                (ranked, total) = self.rank_fused(&fixed, filters, limit, mode, fusion)?;
                 corrected_from = Some(std::mem::replace(&mut query, fixed).raw);
             } else {
                 did_you_mean = Some(fixed.raw);
@@ -649,7 +678,7 @@ impl Engine {
             corrected_from,
             did_you_mean,
             mode: effective,
-            fusion: (effective == Mode::Hybrid).then(|| self.fusion.name()),
+            fusion: (effective == Mode::Hybrid).then(|| fusion.name()),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             total,
             offset: page.offset,
@@ -677,6 +706,17 @@ impl Engine {
         target: &RelatedTo,
         filters: &Filters,
         page: Page,
+    ) -> Result<SearchResponse> {
+        self.related_page_fused(target, filters, page, self.fusion)
+    }
+
+    /// [`Engine::related_page`] fused by `fusion` instead of the engine's own.
+    pub fn related_page_fused(
+        &self,
+        target: &RelatedTo,
+        filters: &Filters,
+        page: Page,
+        fusion: Fusion,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
         page.check()?;
@@ -754,7 +794,7 @@ impl Engine {
             &bm25,
             &vector,
             |p| vectors.vector_of(p).map(|v| dot(&query_vector, v)),
-            self.fusion,
+            fusion,
         );
         let ranked: Vec<Ranked> = fused
             .into_iter()
@@ -780,7 +820,7 @@ impl Engine {
             warnings: Vec::new(),
             corrected_from: None,
             did_you_mean: None,
-            fusion: Some(self.fusion.name()),
+            fusion: Some(fusion.name()),
         })
     }
 
@@ -818,10 +858,16 @@ impl Engine {
     /// The index's topic model at `level`: the fitted topics, or (coarse) about a third as many
     /// broader ones merged from them.
     pub fn topics(&self, level: TopicLevel) -> Result<TopicModel> {
-        let model = self.store.topics()?.ok_or_else(|| Error::IndexCorrupt {
-            path: self.store.dir().to_path_buf(),
-            reason: "it has no topic model (written by an older paperscope); fit one with `paperscope topics --refit`".into(),
-        })?;
+        let model = match self.fitted.get() {
+            Some(model) => model.clone(),
+            None => {
+                let model = self.store.topics()?.ok_or_else(|| Error::IndexCorrupt {
+                    path: self.store.dir().to_path_buf(),
+                    reason: "it has no topic model (written by an older paperscope); fit one with `paperscope topics --refit`".into(),
+                })?;
+                self.fitted.get_or_init(|| model).clone()
+            }
+        };
         match level {
             TopicLevel::Fine => Ok(model),
             TopicLevel::Coarse => {

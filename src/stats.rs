@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::paper::Paper;
 
 /// Counts of a collection.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Stats {
     /// Papers in all.
     pub papers: usize,

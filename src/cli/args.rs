@@ -178,6 +178,13 @@ pub enum Command {
     },
     /// Verify the whole index (every checksum, the counts of its parts) and say how to recover
     Check,
+    /// Serve the HTTP API and the web page over the index (built from data/ first if missing);
+    /// picks up new generations written by `paperscope index` without a restart
+    Serve {
+        /// Address and port to listen on (port 0: any free port, printed at start)
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 /// The measurements.

@@ -272,7 +272,7 @@ pub fn topics(
         };
     }
     if ctx.json {
-        print::json(&print::TopicsJson::of(&model))
+        print::json(&paperscope::topics::TopicsView::of(&model))
     } else {
         print::topics(&engine, &model)
     }
@@ -294,7 +294,10 @@ pub fn topic(
     let model = engine.topics(level)?;
     let (topic, papers) = engine.topic(&model, id, limit)?;
     match format {
-        ResultFormat::Json => print::json(&serde_json::json!({"topic": topic, "papers": papers})),
+        ResultFormat::Json => print::json(&paperscope::topics::TopicPapers {
+            topic: topic.clone(),
+            papers,
+        }),
         ResultFormat::Text => {
             print::topic(topic, &papers);
             Ok(())
@@ -466,4 +469,18 @@ pub fn check(ctx: &Context) -> Result<()> {
         ),
         None => Ok(()),
     }
+}
+
+/// `serve`: the HTTP API and web page, until interrupted. Prints the address it listens on
+/// (with `--json`, as `{"url": ...}`) once it accepts connections.
+pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
+    ctx.ensure_index()?;
+    let state = paperscope::server::AppState::open(&ctx.index, &ctx.model)?;
+    let listener = paperscope::server::bind(bind)?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let engine = state.engine();
+    print::serving(ctx.json, &url, &engine)?;
+    drop(engine);
+    paperscope::server::run(listener, state)?;
+    Ok(())
 }

@@ -138,6 +138,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check => commands::check(&ctx),
+        Command::Serve { bind } => commands::serve(&ctx, bind),
     }
 }
 

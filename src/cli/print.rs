@@ -177,42 +177,6 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     Ok(())
 }
 
-/// `topics --json`: the topics without their centroids, and every paper's assignment.
-#[derive(Serialize)]
-pub struct TopicsJson<'a> {
-    topics: Vec<TopicJson<'a>>,
-    assignments: &'a [paperscope::topics::Assignment],
-}
-
-#[derive(Serialize)]
-struct TopicJson<'a> {
-    id: usize,
-    size: usize,
-    label_en: &'a [String],
-    label_zh: &'a [String],
-    representative: &'a [String],
-}
-
-impl<'a> TopicsJson<'a> {
-    /// The JSON view of `model`.
-    pub fn of(model: &'a TopicModel) -> Self {
-        TopicsJson {
-            topics: model
-                .topics
-                .iter()
-                .map(|t| TopicJson {
-                    id: t.id,
-                    size: t.size,
-                    label_en: &t.label_en,
-                    label_zh: &t.label_zh,
-                    representative: &t.representative,
-                })
-                .collect(),
-            assignments: &model.assignments,
-        }
-    }
-}
-
 /// The two lines `index` prints: what was read, and what the write did.
 pub fn index_summary(report: &IndexReport) -> String {
     let read = format!(
@@ -917,4 +881,30 @@ pub fn check(report: &paperscope::store::CheckReport) {
     if let Some(command) = &report.recover {
         println!("Recover with: {command}");
     }
+}
+
+/// The line `serve` prints when it listens: where, and what it serves.
+pub fn serving(json: bool, url: &str, engine: &Engine) -> Result<()> {
+    let manifest = &engine.store().manifest;
+    if json {
+        // One line: a script reads the URL from the first line as soon as it is printed.
+        println!(
+            "{}",
+            serde_json::json!({
+                "url": url,
+                "generation": manifest.generation,
+                "papers": manifest.paper_count,
+            })
+        );
+    } else {
+        println!(
+            "Serving {} papers (generation {}) at {url} (Ctrl-C stops).",
+            manifest.paper_count, manifest.generation
+        );
+    }
+    if let Some(why) = engine.meaning_error() {
+        eprintln!("warning: {why}; searches answer with BM25 only");
+    }
+    std::io::Write::flush(&mut std::io::stdout())?;
+    Ok(())
 }

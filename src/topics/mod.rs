@@ -77,7 +77,7 @@ impl Default for TopicParams {
 }
 
 /// One topic: its label terms in both languages, its central papers and its centre.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Topic {
     /// Its rank by size when fitted (0 = largest); `keep_ids` can carry ids over from an earlier
     /// model instead.
@@ -96,7 +96,7 @@ pub struct Topic {
 }
 
 /// Which topic one paper belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     /// The paper.
     pub arxiv_id: String,
@@ -119,6 +119,60 @@ pub struct TopicModel {
     pub assignments: Vec<Assignment>,
     /// Time the fit took.
     pub seconds: f64,
+}
+
+/// What the topic listings show (the CLI's `topics --json`, the API's `/api/topics`): every
+/// topic without its centroid, and every paper's assignment.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TopicsView {
+    /// The topics, largest first when fitted.
+    pub topics: Vec<TopicSummary>,
+    /// One per paper.
+    pub assignments: Vec<Assignment>,
+}
+
+/// One topic as listed: its labels and central papers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TopicSummary {
+    /// Topic id.
+    pub id: usize,
+    /// Papers whose nearest topic this is.
+    pub size: usize,
+    /// English label terms, most distinctive first.
+    pub label_en: Vec<String>,
+    /// Chinese label words, most distinctive first.
+    pub label_zh: Vec<String>,
+    /// The papers closest to the topic's centre.
+    pub representative: Vec<String>,
+}
+
+impl TopicsView {
+    /// The listing of `model`.
+    pub fn of(model: &TopicModel) -> TopicsView {
+        TopicsView {
+            topics: model
+                .topics
+                .iter()
+                .map(|t| TopicSummary {
+                    id: t.id,
+                    size: t.size,
+                    label_en: t.label_en.clone(),
+                    label_zh: t.label_zh.clone(),
+                    representative: t.representative.clone(),
+                })
+                .collect(),
+            assignments: model.assignments.clone(),
+        }
+    }
+}
+
+/// One topic and its papers, closest to its centre first (`topic --json`, `/api/topics/{id}`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TopicPapers {
+    /// The topic.
+    pub topic: Topic,
+    /// Its papers.
+    pub papers: Vec<Paper>,
 }
 
 /// A small deterministic generator (xorshift*), so topics need no extra crate and never vary.

@@ -14,7 +14,8 @@ const FLOORS: &[&[&str]] = &[
     &["fulltext", "vectors", "topics", "embed_cache"],
     &["store"],
     &["update", "search"],
-    &["compose", "eval"],
+    &["compose", "eval", "projection"],
+    &["server"],
 ];
 
 fn floor_of(module: &str) -> Option<usize> {

@@ -1,0 +1,388 @@
+//! The `/api` endpoints: each decodes its parameters, calls the library on a blocking thread
+//! (a search is CPU work) and answers the library's own types as JSON.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::params::Params;
+use crate::compose::{self, Selection};
+use crate::digest::Format;
+use crate::hybrid::{Fusion, RELATED_FUSION};
+use crate::paper::Paper;
+use crate::projection::Map;
+use crate::query::{Filters, SearchQuery};
+use crate::search::{Engine, Mode, Page, RelatedTo, SearchResponse, Sort, TopicLevel};
+use crate::stats::Stats;
+use crate::topics::{TopicPapers, TopicsView};
+
+/// Results one request may ask for: enough for any page, small enough that a typo of a few
+/// zeros is told rather than answered with the whole collection.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Runs `work` on the blocking pool with the live engine.
+async fn with_engine<T: Send + 'static>(
+    state: AppState,
+    work: impl FnOnce(&AppState, &Engine) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let engine = state.engine();
+        work(&state, &engine)
+    })
+    .await
+    .map_err(|_| ApiError::internal("the request's work stopped unexpectedly"))?
+}
+
+/// The filters every listing takes: `category` (repeatable, or comma-separated), `since`,
+/// `until` (`YYYY-MM`).
+fn filters(params: &mut Params) -> Result<Filters, ApiError> {
+    let categories = params.all("category");
+    let since = params.one("since")?;
+    let until = params.one("until")?;
+    Ok(Filters::new(
+        &categories,
+        since.as_deref(),
+        until.as_deref(),
+    )?)
+}
+
+/// `offset`, `limit` and `sort`.
+fn page(params: &mut Params, default_limit: usize) -> Result<Page, ApiError> {
+    Ok(Page {
+        offset: params
+            .parsed::<usize>("offset", "a whole number")?
+            .unwrap_or(0),
+        limit: params.count("limit", default_limit, MAX_LIMIT)?,
+        sort: params.library::<Sort>("sort")?.unwrap_or_default(),
+    })
+}
+
+/// `alpha` (the weight of BM25 in convex fusion), else `default`.
+fn fusion(params: &mut Params, default: Fusion) -> Result<Fusion, ApiError> {
+    match params.parsed::<f32>("alpha", "a number")? {
+        Some(alpha) if (0.0..=1.0).contains(&alpha) => Ok(Fusion::Convex { alpha }),
+        Some(alpha) => Err(ApiError::bad(
+            "alpha",
+            format!("{alpha} is not between 0 and 1"),
+        )),
+        None => Ok(default),
+    }
+}
+
+/// Ranked papers for a query: the same answer as `paperscope search --json`.
+#[utoipa::path(get, path = "/api/search", tag = "search",
+    params(
+        ("q" = String, Query, description = "The query: English, Chinese or both; \"phrases\", -excluded"),
+        ("mode" = Option<String>, Query, description = "hybrid (default), bm25 or vector"),
+        ("limit" = Option<usize>, Query, description = "Results, 1 to 1000 (default 10)"),
+        ("offset" = Option<usize>, Query, description = "Results skipped (default 0)"),
+        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
+        ("category" = Option<String>, Query, description = "Only these categories (repeat or comma-separate)"),
+        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
+        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
+        ("alpha" = Option<f32>, Query, description = "Convex fusion weight of BM25, 0 to 1"),
+    ),
+    responses(
+        (status = 200, body = SearchResponse),
+        (status = 400, body = ErrorBody, description = "A bad parameter, named"),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let mut params = Params::parse(raw.as_deref())?;
+    let text = params
+        .one("q")?
+        .ok_or_else(|| ApiError::bad("q", "required: the words to search for"))?;
+    let query = SearchQuery::parse(&text)?;
+    let mode = params.library::<Mode>("mode")?.unwrap_or(Mode::Hybrid);
+    let filters = filters(&mut params)?;
+    let page = page(&mut params, 10)?;
+    let fusion = fusion(&mut params, Fusion::default())?;
+    params.finish()?;
+    with_engine(state, move |_, engine| {
+        Ok(Json(
+            engine.search_page_fused(&query, &filters, page, mode, fusion)?,
+        ))
+    })
+    .await
+}
+
+/// Papers like some papers (`ids`) or like a text: the same answer as `paperscope related --json`.
+#[utoipa::path(get, path = "/api/related", tag = "search",
+    params(
+        ("ids" = Option<String>, Query, description = "arXiv ids, comma-separated (or repeated)"),
+        ("text" = Option<String>, Query, description = "Or: any text, e.g. an abstract"),
+        ("limit" = Option<usize>, Query, description = "Results, 1 to 1000 (default 10)"),
+        ("offset" = Option<usize>, Query, description = "Results skipped (default 0)"),
+        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
+        ("category" = Option<String>, Query, description = "Only these categories"),
+        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
+        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
+        ("alpha" = Option<f32>, Query, description = "Convex fusion weight of BM25, 0 to 1"),
+    ),
+    responses(
+        (status = 200, body = SearchResponse),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "An id not in the index"),
+    ))]
+pub async fn related(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let mut params = Params::parse(raw.as_deref())?;
+    let ids: Vec<String> = params
+        .all("ids")
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    let text = params.one("text")?;
+    let target = match (ids.is_empty(), text) {
+        (false, Some(_)) => return Err(ApiError::bad("text", "give ids or text, not both")),
+        (true, Some(text)) => RelatedTo::Text(text),
+        (false, None) => RelatedTo::Ids(ids),
+        (true, None) => return Err(ApiError::bad("ids", "required: arXiv ids (or text)")),
+    };
+    let filters = filters(&mut params)?;
+    let page = page(&mut params, 10)?;
+    let fusion = fusion(&mut params, RELATED_FUSION)?;
+    params.finish()?;
+    with_engine(state, move |_, engine| {
+        Ok(Json(
+            engine.related_page_fused(&target, &filters, page, fusion)?,
+        ))
+    })
+    .await
+}
+
+/// The path parameter, or a 400 naming it (e.g. not UTF-8 once percent-decoded).
+fn path_value(path: Result<Path<String>, PathRejection>, name: &str) -> Result<String, ApiError> {
+    path.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad(name, e.body_text()))
+}
+
+/// One paper in full: the same answer as `paperscope show --json`.
+#[utoipa::path(get, path = "/api/papers/{id}", tag = "papers",
+    params(("id" = String, Path, description = "arXiv id, with or without version")),
+    responses(
+        (status = 200, body = Paper),
+        (status = 404, body = ErrorBody, description = "Not in the index"),
+    ))]
+pub async fn paper(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Paper>, ApiError> {
+    let id = path_value(id, "id")?;
+    Params::parse(raw.as_deref())?.finish()?;
+    with_engine(state, move |_, engine| Ok(Json(engine.paper(&id)?))).await
+}
+
+fn level(params: &mut Params) -> Result<TopicLevel, ApiError> {
+    Ok(params.library::<TopicLevel>("level")?.unwrap_or_default())
+}
+
+/// The topics, labelled in both languages: the same answer as `paperscope topics --json`.
+#[utoipa::path(get, path = "/api/topics", tag = "topics",
+    params(("level" = Option<String>, Query, description = "fine (default) or coarse")),
+    responses((status = 200, body = TopicsView), (status = 400, body = ErrorBody)))]
+pub async fn topics(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TopicsView>, ApiError> {
+    let mut params = Params::parse(raw.as_deref())?;
+    let level = level(&mut params)?;
+    params.finish()?;
+    with_engine(state, move |_, engine| {
+        Ok(Json(TopicsView::of(&engine.topics(level)?)))
+    })
+    .await
+}
+
+/// One topic and its papers, closest to its centre first: as `paperscope topic ID --json`.
+#[utoipa::path(get, path = "/api/topics/{id}", tag = "topics",
+    params(
+        ("id" = usize, Path, description = "Topic id"),
+        ("level" = Option<String>, Query, description = "fine (default) or coarse"),
+        ("limit" = Option<usize>, Query, description = "Papers, 1 to 1000 (default 20)"),
+    ),
+    responses(
+        (status = 200, body = TopicPapers),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such topic"),
+    ))]
+pub async fn topic(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TopicPapers>, ApiError> {
+    let id = path_value(id, "id")?;
+    let mut params = Params::parse(raw.as_deref())?;
+    let level = level(&mut params)?;
+    let limit = params.count("limit", 20, MAX_LIMIT)?;
+    params.finish()?;
+    let asked = id.clone();
+    let no_topic = move || {
+        ApiError::not_found(
+            Some("id"),
+            format!("no topic {asked:?}: /api/topics lists them"),
+        )
+    };
+    let number: usize = id.trim().parse().map_err(|_| no_topic())?;
+    with_engine(state, move |_, engine| {
+        let model = engine.topics(level)?;
+        if !model.topics.iter().any(|t| t.id == number) {
+            return Err(no_topic());
+        }
+        let (topic, papers) = engine.topic(&model, number, limit)?;
+        Ok(Json(TopicPapers {
+            topic: topic.clone(),
+            papers,
+        }))
+    })
+    .await
+}
+
+/// Papers per topic per month (`YYYY-MM`): as `paperscope topics --over-time --json`.
+#[utoipa::path(get, path = "/api/topics/over-time", tag = "topics",
+    params(("level" = Option<String>, Query, description = "fine (default) or coarse")),
+    responses(
+        (status = 200, description = "{topic id: {month: papers}}",
+            body = std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>>),
+        (status = 400, body = ErrorBody),
+    ))]
+pub async fn over_time(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut params = Params::parse(raw.as_deref())?;
+    let level = level(&mut params)?;
+    params.finish()?;
+    with_engine(state, move |_, engine| {
+        let model = engine.topics(level)?;
+        Ok(Json(crate::topics::over_time(&engine.papers()?, &model)).into_response())
+    })
+    .await
+}
+
+/// Counts per category and month: as `paperscope stats --json`.
+#[utoipa::path(get, path = "/api/stats", tag = "papers",
+    responses((status = 200, body = Stats)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Stats>, ApiError> {
+    Params::parse(raw.as_deref())?.finish()?;
+    with_engine(state, |_, engine| {
+        Ok(Json(crate::stats::compute(&engine.papers()?)))
+    })
+    .await
+}
+
+/// A new digest of the chosen papers: as `paperscope digest`, in Markdown, HTML or JSON.
+#[utoipa::path(get, path = "/api/digest", tag = "digest",
+    params(
+        ("by_topic" = Option<bool>, Query, description = "One section per topic (default false)"),
+        ("q" = Option<String>, Query, description = "Only papers matching this search"),
+        ("category" = Option<String>, Query, description = "Only these categories"),
+        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
+        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
+        ("limit" = Option<usize>, Query, description = "Papers kept from q, 1 to 1000 (default 200)"),
+        ("related" = Option<usize>, Query, description = "Related papers after each entry (default 3)"),
+        ("format" = Option<String>, Query, description = "md (default), html or json"),
+    ),
+    responses(
+        (status = 200, description = "The digest, as text/markdown, text/html or application/json", body = String),
+        (status = 400, body = ErrorBody),
+    ))]
+pub async fn digest(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut params = Params::parse(raw.as_deref())?;
+    let selection = Selection {
+        by_topic: params.flag("by_topic", false)?,
+        query: params.one("q")?,
+        filters: filters(&mut params)?,
+        limit: params.count("limit", 200, MAX_LIMIT)?,
+        related: params
+            .parsed::<usize>("related", "a whole number")?
+            .unwrap_or(3)
+            .min(20),
+        ..Selection::default()
+    };
+    let format = params
+        .library::<Format>("format")?
+        .unwrap_or(Format::Markdown);
+    params.finish()?;
+    let text = with_engine(state, move |_, engine| {
+        let composed = compose::compose(engine, &selection, &crate::progress::Quiet)?;
+        Ok(composed.write(format)?)
+    })
+    .await?;
+    let content_type = match format {
+        Format::Markdown => "text/markdown; charset=utf-8",
+        Format::Html => "text/html; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// Whether the server answers, and what it serves.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+    /// The index generation being served.
+    pub generation: u64,
+    /// Papers in it.
+    pub papers: usize,
+    /// Whether vector and hybrid searches are available.
+    pub vectors: bool,
+    /// Why not, when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vectors_error: Option<String>,
+}
+
+/// Whether the server answers, the generation it serves and whether vectors are loaded.
+#[utoipa::path(get, path = "/api/health", tag = "server",
+    responses((status = 200, body = Health)))]
+pub async fn health(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Health>, ApiError> {
+    Params::parse(raw.as_deref())?.finish()?;
+    with_engine(state, |_, engine| {
+        Ok(Json(Health {
+            status: "ok",
+            generation: engine.store().manifest.generation,
+            papers: engine.store().manifest.paper_count,
+            vectors: engine.meaning().is_some(),
+            vectors_error: engine.meaning_error().map(str::to_string),
+        }))
+    })
+    .await
+}
+
+/// Every paper as a point in 2-D, coloured by topic, with the topics' centres and labels;
+/// computed once per index generation.
+#[utoipa::path(get, path = "/api/map", tag = "topics",
+    responses((status = 200, body = Map)))]
+pub async fn map(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    Params::parse(raw.as_deref())?.finish()?;
+    let map: Arc<Map> = with_engine(state, |state, engine| Ok(state.map(engine)?)).await?;
+    Ok(Json(&*map).into_response())
+}

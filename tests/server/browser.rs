@@ -1,0 +1,677 @@
+//! The web page in a real browser: Debian's chromium, driven over WebDriver by chromedriver,
+//! against the server on the shared index of `data/`. What the page shows is checked against
+//! what the API answers for the same request, never against written-down results.
+//!
+//! Screenshots land in `target/screenshots/` at 1280x800 and 390x844.
+//!
+//! Skipped (with a message) only when chromium or chromedriver is missing outside CI; `.ci/run`
+//! installs both, and with `CI` set a missing browser fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::support;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long to wait for something the page should do in milliseconds: only a guard against a
+/// hang, never a measurement.
+const PATIENCE: Duration = Duration::from_secs(60);
+const ERBENCH: &str = "2403.05266";
+/// The page shows the results of `hallucination benchmark`, not of a prefix typed on the way.
+const FULL_QUERY_SHOWN: &str = "return document.querySelector('#results').dataset.query === 'hallucination benchmark' && document.querySelectorAll('#results li').length > 0";
+
+#[test]
+fn the_page_in_a_real_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let base = support::shared_server().url("");
+    let api = |path: &str| support::get_json(path);
+
+    browser.viewport(1280, 800);
+    browser.go(&format!("{base}/"));
+    browser.wait_for(
+        "the page to load",
+        "return document.body.dataset.ready === 'true'",
+    );
+    assert_eq!(browser.eval("return document.documentElement.lang"), "en");
+
+    search_shows_erbench(&browser, &api);
+    let related = paper_view_shows_related(&browser, &api);
+    reading_list_gives_papers_like_it(&browser, &api, &related);
+    topic_map_has_every_paper(&browser, &api);
+    topics_over_time_is_drawn(&browser);
+    digest_button_downloads(&browser, &base);
+    chinese_interface(&browser);
+    browser.assert_no_errors("after the mouse flow");
+
+    keyboard_only(&browser, &base);
+    new_since_last_visit(&browser, &base, &api);
+    phone_size(&browser, &base);
+    browser.assert_no_errors("at the end");
+    browser.assert_no_console_errors();
+}
+
+fn search_shows_erbench(browser: &Browser, api: &dyn Fn(&str) -> Value) {
+    browser.click("#q");
+    browser.type_into("#q", "hallucination benchmark");
+    let row = format!("#results li[data-id='{ERBENCH}']");
+    browser.wait_for("the results of the whole query", FULL_QUERY_SHOWN);
+    assert_eq!(
+        browser.eval(&format!("return !!document.querySelector(\"{row}\")")),
+        true,
+        "ERBench is in the results"
+    );
+    let expected = api("/api/search?q=hallucination%20benchmark&limit=20");
+    let first = expected["results"][0]["arxiv_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        browser.eval("return document.querySelector('#results li').dataset.id"),
+        first,
+        "the page's first result is the API's first result"
+    );
+    let paper = api(&format!("/api/papers/{ERBENCH}"));
+    let text = browser.eval(&format!(
+        "return document.querySelector(\"{row}\").innerText"
+    ));
+    let text = text.as_str().unwrap_or_default();
+    for key in ["title_en", "title_zh", "summary_zh"] {
+        let want = paper[key].as_str().unwrap_or_default();
+        assert!(
+            !want.is_empty() && text.contains(want),
+            "ERBench's {key} is shown: {text}"
+        );
+    }
+    let marks = browser.eval(&format!(
+        "return [...document.querySelectorAll(\"{row} .snippet mark\")].map(m => m.textContent.toLowerCase())"
+    ));
+    let marks: Vec<String> = serde_json::from_value(marks).unwrap_or_default();
+    assert!(
+        marks
+            .iter()
+            .any(|m| m.starts_with("hallucinat") || m.starts_with("benchmark")),
+        "the snippet highlights the query's words: {marks:?}"
+    );
+    browser.click(&format!("{row} details.why summary"));
+    let why = browser.eval(&format!(
+        "return document.querySelector(\"{row} details.why\").open && document.querySelector(\"{row} details.why dl\").innerText"
+    ));
+    assert!(
+        why.as_str().is_some_and(|w| w.contains("#")),
+        "the why of a result opens: {why}"
+    );
+    browser.screenshot("search-1280x800");
+}
+
+fn paper_view_shows_related(browser: &Browser, api: &dyn Fn(&str) -> Value) -> Vec<String> {
+    browser.click(&format!("#results li[data-id='{ERBENCH}'] .snippet"));
+    browser.wait_for(
+        "ERBench's page and its related papers",
+        &format!(
+            "return document.querySelector('#paper').dataset.id === '{ERBENCH}' && document.querySelectorAll('#related li').length > 0"
+        ),
+    );
+    let paper = api(&format!("/api/papers/{ERBENCH}"));
+    let shown = browser.eval("return document.querySelector('#paper').innerText");
+    let shown = shown.as_str().unwrap_or_default();
+    for key in [
+        "title_en",
+        "title_zh",
+        "abstract_en",
+        "abstract_zh",
+        "summary_zh",
+    ] {
+        let want = paper[key].as_str().unwrap_or_default();
+        assert!(
+            shown.contains(want.trim()),
+            "the paper view shows its {key}"
+        );
+    }
+    let expected = api(&format!("/api/related?ids={ERBENCH}&limit=10"));
+    let expected: Vec<String> = ids(&expected["results"]);
+    let related: Vec<String> = serde_json::from_value(
+        browser
+            .eval("return [...document.querySelectorAll('#related li')].map(li => li.dataset.id)"),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        related, expected,
+        "the related papers are the API's, in order"
+    );
+    browser.screenshot("paper-1280x800");
+    related
+}
+
+fn reading_list_gives_papers_like_it(
+    browser: &Browser,
+    api: &dyn Fn(&str) -> Value,
+    related: &[String],
+) {
+    browser.click("#paper .star");
+    browser.click(&format!("#related li[data-id='{}'] .star", related[0]));
+    assert_eq!(
+        browser.eval("return document.querySelector('#list-count').textContent"),
+        "2"
+    );
+    browser.click(".tabs a[data-view='list']");
+    browser.wait_for(
+        "the reading list",
+        "return document.querySelectorAll('#list li').length === 2",
+    );
+    browser.click("#like-list");
+    browser.wait_for(
+        "papers like my list",
+        "return document.querySelectorAll('#list-out li').length > 0",
+    );
+    let expected = api(&format!(
+        "/api/related?ids={ERBENCH},{}&limit=20",
+        related[0]
+    ));
+    let shown: Vec<String> = serde_json::from_value(
+        browser
+            .eval("return [...document.querySelectorAll('#list-out li')].map(li => li.dataset.id)"),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        shown,
+        ids(&expected["results"]),
+        "papers like my list are the API's related over both ids"
+    );
+    let stored =
+        browser.eval("return JSON.parse(localStorage.getItem('paperscope.list')).map(p => p.id)");
+    assert_eq!(
+        stored,
+        json!([ERBENCH, related[0]]),
+        "the list is kept in localStorage"
+    );
+    browser.screenshot("list-1280x800");
+}
+
+fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
+    let papers = api("/api/stats")["papers"].as_u64().unwrap_or_default();
+    assert!(papers > 0);
+    browser.click(".tabs a[data-view='map']");
+    browser.wait_for(
+        "the topic map",
+        &format!("return document.querySelector('#map').dataset.points === '{papers}'"),
+    );
+    let highlighted =
+        browser.eval("return Number(document.querySelector('#map').dataset.highlighted)");
+    assert!(
+        highlighted.as_u64().unwrap_or_default() > 0,
+        "the current search results are highlighted on the map"
+    );
+    let topics = api("/api/map")["topics"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    assert_eq!(
+        browser.eval("return document.querySelector('#map').dataset.topics"),
+        topics.to_string()
+    );
+    browser.screenshot("map-1280x800");
+}
+
+fn topics_over_time_is_drawn(browser: &Browser) {
+    browser.click(".tabs a[data-view='trends']");
+    browser.wait_for(
+        "topics over time",
+        "return document.querySelectorAll('#trends svg rect').length > 0",
+    );
+    browser.screenshot("trends-1280x800");
+}
+
+fn digest_button_downloads(browser: &Browser, base: &str) {
+    browser.go(&format!(
+        "{base}/#/search?q=hallucination%20benchmark&since=2024-01"
+    ));
+    browser.wait_for(
+        "the search from the address",
+        "return document.querySelectorAll('#results li').length > 0",
+    );
+    let href = browser.eval("return document.querySelector('#digest').href");
+    let href = href.as_str().unwrap_or_default();
+    for part in ["by_topic=true", "since=2024-01", "q=hallucination"] {
+        assert!(
+            href.contains(part),
+            "the digest link carries the filter ({part}): {href}"
+        );
+    }
+    let answer = support::get(href);
+    assert_eq!(answer.status, 200, "the digest downloads: {}", answer.body);
+    assert!(
+        answer.body.starts_with('#'),
+        "the digest is Markdown: {}",
+        answer.body.chars().take(80).collect::<String>()
+    );
+}
+
+fn chinese_interface(browser: &Browser) {
+    browser.click("#lang");
+    assert_eq!(
+        browser.eval("return document.documentElement.lang"),
+        "zh-CN"
+    );
+    assert_eq!(
+        browser.eval("return document.querySelector(\".tabs a[data-view='map']\").textContent"),
+        "主题地图"
+    );
+    assert_eq!(
+        browser.eval("return document.querySelector('#q').placeholder"),
+        "搜索论文（中文或英文）"
+    );
+    browser.screenshot("search-zh-1280x800");
+    browser.click(".tabs a[data-view='map']");
+    browser.wait_for(
+        "the map in Chinese",
+        "return document.querySelector('#map').dataset.points !== '0'",
+    );
+    browser.screenshot("map-zh-1280x800");
+    browser.click("#lang");
+    assert_eq!(browser.eval("return document.documentElement.lang"), "en");
+}
+
+/// Search, move through the results and open one with keys alone.
+fn keyboard_only(browser: &Browser, base: &str) {
+    browser.reload(&format!("{base}/"));
+    browser.keys("/");
+    assert_eq!(
+        browser.eval("return document.activeElement.id"),
+        "q",
+        "/ focuses the search box"
+    );
+    browser.keys("hallucination benchmark");
+    browser.wait_for("results from typing", FULL_QUERY_SHOWN);
+    browser.keys(ARROW_DOWN);
+    assert_eq!(
+        browser.eval("return document.activeElement === document.querySelector('#results li')"),
+        true,
+        "arrow down moves from the box to the first result"
+    );
+    let mut steps = 0;
+    while browser.eval("return document.activeElement.dataset.id") != ERBENCH {
+        browser.keys(ARROW_DOWN);
+        steps += 1;
+        assert!(steps < 20, "arrow keys reach ERBench");
+    }
+    browser.keys(ENTER);
+    browser.wait_for(
+        "Enter to open the paper",
+        &format!("return document.querySelector('#paper').dataset.id === '{ERBENCH}' && !document.querySelector('#view-paper').hidden"),
+    );
+    browser.keys(ESCAPE);
+    browser.wait_for(
+        "Escape back to the results, focus on the paper left",
+        &format!("return !document.querySelector('#view-search').hidden && document.activeElement.dataset.id === '{ERBENCH}'"),
+    );
+    browser.keys(TAB);
+    let focused = browser.eval("return document.activeElement.className");
+    assert_eq!(focused, "star", "Tab moves inside the result, to its star");
+    browser.assert_no_errors("after the keyboard flow");
+}
+
+/// "New since my last visit" lists the papers from the month of the previous visit on.
+fn new_since_last_visit(browser: &Browser, base: &str, api: &dyn Fn(&str) -> Value) {
+    let months = api("/api/stats")["by_month"].clone();
+    let mut months: Vec<String> = months
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    months.sort();
+    let since = months[months.len().saturating_sub(3)].clone();
+    browser.eval(&format!(
+        "localStorage.setItem('paperscope.visit', JSON.stringify({{at: '2026-01-01T00:00:00Z', month: '{since}'}})); return true"
+    ));
+    browser.reload(&format!("{base}/#/list"));
+    browser.click("#new-visit");
+    browser.wait_for("new papers", "return Number(document.querySelector('#list-new').dataset.count) >= 0 && document.querySelectorAll('#list-new details').length > 0");
+    let expected = api(&format!(
+        "/api/digest?by_topic=true&format=json&since={since}"
+    ));
+    let expected: usize = expected["sections"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|x| x["papers"].as_array().map(Vec::len).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert!(expected > 0);
+    assert_eq!(
+        browser.eval("return document.querySelector('#list-new').dataset.count"),
+        expected.to_string()
+    );
+}
+
+fn phone_size(browser: &Browser, base: &str) {
+    browser.viewport(390, 844);
+    browser.go(&format!("{base}/#/search?q=hallucination%20benchmark"));
+    browser.wait_for(
+        "results on a phone",
+        "return document.querySelectorAll('#results li').length > 0",
+    );
+    let overflow = browser.eval("return document.documentElement.scrollWidth - window.innerWidth");
+    assert_eq!(overflow, 0, "nothing sticks out sideways at 390 px");
+    browser.screenshot("search-390x844");
+    browser.click(".tabs a[data-view='map']");
+    browser.wait_for(
+        "the map on a phone",
+        "return document.querySelector('#map').dataset.points !== '0'",
+    );
+    browser.screenshot("map-390x844");
+    browser.click("#lang");
+    browser.click(".tabs a[data-view='search']");
+    browser.screenshot("search-zh-390x844");
+    browser.go(&format!("{base}/#/paper/{ERBENCH}"));
+    browser.wait_for(
+        "the paper on a phone",
+        "return document.querySelectorAll('#related li').length > 0",
+    );
+    browser.screenshot("paper-zh-390x844");
+    browser.click("#lang");
+}
+
+fn ids(results: &Value) -> Vec<String> {
+    results
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["arxiv_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A loopback port nobody listens on now, for chromedriver (which takes a port, not a socket).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+const ARROW_DOWN: &str = "\u{E015}";
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+const TAB: &str = "\u{E004}";
+
+/// chromedriver and one headless chromium session, ended when dropped.
+struct Browser {
+    driver: Child,
+    endpoint: String,
+    session: String,
+    _profile: tempfile::TempDir,
+    screenshots: PathBuf,
+}
+
+impl Browser {
+    /// The browser, or None (after saying why) when it is missing outside CI.
+    fn start() -> Option<Browser> {
+        let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+            .into_iter()
+            .filter(|p| !Path::new(p).exists())
+            .collect();
+        if !missing.is_empty() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{missing:?} missing in CI: .ci/run installs chromium and chromium-driver"
+            );
+            eprintln!(
+                "SKIPPED the_page_in_a_real_browser: {missing:?} not installed (apt-get install chromium chromium-driver fonts-noto-cjk)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let profile = tempfile::tempdir().expect("a temporary browser profile");
+        let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&screenshots).expect("target/screenshots can be made");
+        let mut browser = Browser {
+            driver,
+            endpoint,
+            session: String::new(),
+            _profile: profile,
+            screenshots,
+        };
+        browser.wait_ready();
+        browser.session = browser.new_session();
+        Some(browser)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let ready = ureq::get(&format!("{}/status", self.endpoint))
+                .call()
+                .ok()
+                .and_then(|r| r.into_string().ok())
+                .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+                .is_some_and(|v| v["value"]["ready"] == true);
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "chromedriver never became ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn new_session(&self) -> String {
+        let profile = self._profile.path().display();
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--lang=en-US",
+            "--window-size=1280,800",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={profile}"));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": args,
+                "prefs": {"intl.accept_languages": "en-US,en"},
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }}});
+        let answer = self.send("POST", "/session", caps);
+        answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver gives no session: {answer}"))
+            .to_owned()
+    }
+
+    /// One WebDriver command; its `value`, or a panic naming the command and chromedriver's error.
+    fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        let answer = self.send(method, &format!("/session/{}{path}", self.session), body);
+        answer["value"].clone()
+    }
+
+    fn send(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.endpoint);
+        let request = ureq::request(method, &url).timeout(Duration::from_secs(120));
+        let result = if method == "GET" || method == "DELETE" {
+            request.call()
+        } else {
+            request
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string())
+        };
+        let text = match result {
+            Ok(r) => r.into_string().unwrap_or_default(),
+            Err(ureq::Error::Status(code, r)) => {
+                panic!(
+                    "WebDriver {method} {path} -> {code}: {}",
+                    r.into_string().unwrap_or_default()
+                )
+            }
+            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+        };
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn go(&self, url: &str) {
+        self.command("POST", "/url", json!({ "url": url }));
+    }
+
+    /// A fresh load of the page at `url` (a change of the hash alone would not reload it).
+    fn reload(&self, url: &str) {
+        self.go(url);
+        self.command("POST", "/refresh", json!({}));
+        self.wait_for(
+            "the page to load",
+            "return !!document.body && document.body.dataset.ready === 'true'",
+        );
+    }
+
+    fn eval(&self, script: &str) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+    }
+
+    fn wait_for(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.eval(script) != Value::Bool(true) {
+            let errors = self.eval("return window.__errors || []");
+            assert!(
+                Instant::now() < deadline,
+                "waited in vain for {what}; page errors: {errors}; status: {}",
+                self.eval("return document.querySelector('#status') && document.querySelector('#status').textContent")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn element(&self, css: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let found = self.eval(&format!(
+                "const e = document.querySelector({}); return !!e && e.getClientRects().length > 0",
+                json!(css)
+            ));
+            if found == Value::Bool(true) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no visible element {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let found = self.command(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.command("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        );
+    }
+
+    /// Keys pressed wherever the focus is, as a user would.
+    fn keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for c in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+    }
+
+    /// The page's layout size, set exactly (a headless window's outer size is not its viewport).
+    fn viewport(&self, width: u32, height: u32) {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600,
+            }}),
+        );
+    }
+
+    fn screenshot(&self, name: &str) {
+        // Let the page finish drawing (fonts, canvas) before the picture.
+        self.eval("return true");
+        std::thread::sleep(Duration::from_millis(300));
+        let png = self.command("GET", "/screenshot", Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("the screenshot is base64");
+        let path = self.screenshots.join(format!("{name}.png"));
+        std::fs::write(&path, bytes).expect("the screenshot is written");
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    fn assert_no_errors(&self, when: &str) {
+        let errors = self.eval("return window.__errors || ['the error hook is missing']");
+        assert_eq!(errors, json!([]), "page errors {when}");
+    }
+
+    /// chromedriver's own log of the browser console: errors the page's hook cannot see
+    /// (failed loads, CSP, errors before the hook).
+    fn assert_no_console_errors(&self) {
+        let answer = self.send(
+            "POST",
+            &format!("/session/{}/se/log", self.session),
+            json!({"type": "browser"}),
+        );
+        let severe: Vec<&Value> = answer["value"]
+            .as_array()
+            .map(|entries| entries.iter().filter(|e| e["level"] == "SEVERE").collect())
+            .unwrap_or_default();
+        assert!(severe.is_empty(), "console errors: {severe:?}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = ureq::delete(&format!("{}/session/{}", self.endpoint, self.session)).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
