@@ -1,0 +1,449 @@
+//! How paperscope's cost grows with the collection: for each N, a synthetic corpus recombined
+//! from data/digests (benches/scale/corpus.rs) is indexed in process, then searched, then grown
+//! by 500 papers, then its topics refitted. Prints one Markdown table per measurement.
+//!
+//! cargo bench --bench scale                      (N = 10,000 and 100,000)
+//! cargo bench --bench scale -- 10000,30000,100000 [OUT_DIR]
+//! cargo bench --bench scale -- --ann 100000      (recall/speed curve of ef at N, and of M)
+//!
+//! Each stage's time comes from the library's own progress stages (parsing, indexing, embedding,
+//! graph, topics), so the figures are those of `paperscope index`. Peak RSS is the process's
+//! high-water mark, reset before each index build (Linux: /proc/self/clear_refs).
+
+#[path = "scale/corpus.rs"]
+mod corpus;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use paperscope::embed::Embedder;
+use paperscope::paper::PaperNumber;
+use paperscope::progress::Progress;
+use paperscope::query::{Filters, SearchQuery};
+use paperscope::search::Mode;
+use paperscope::update::{self, UpdateOptions};
+use paperscope::vectors::{VectorIndex, VectorParams};
+use paperscope::{Engine, Needs};
+
+/// Papers added to each index to time an incremental write.
+const ADDED: usize = 500;
+const QUERIES: usize = 200;
+
+/// Wall time of every progress stage, summed by name.
+#[derive(Default)]
+struct Stages {
+    current: Mutex<Option<(&'static str, Instant)>>,
+    totals: Mutex<BTreeMap<&'static str, Duration>>,
+}
+
+impl Stages {
+    fn take(&self) -> BTreeMap<&'static str, Duration> {
+        std::mem::take(&mut *self.totals.lock().expect("not poisoned"))
+    }
+}
+
+impl Progress for Stages {
+    fn start(&self, stage: &'static str, _: usize) {
+        *self.current.lock().expect("not poisoned") = Some((stage, Instant::now()));
+    }
+    fn inc(&self) {}
+    fn finish(&self) {
+        if let Some((stage, started)) = self.current.lock().expect("not poisoned").take() {
+            *self
+                .totals
+                .lock()
+                .expect("not poisoned")
+                .entry(stage)
+                .or_default() += started.elapsed();
+        }
+    }
+}
+
+fn secs(stages: &BTreeMap<&'static str, Duration>, name: &str) -> f64 {
+    stages.get(name).map_or(0.0, Duration::as_secs_f64)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Bytes of the files under `dir`, each inode once (generations share files by hard links).
+fn disk_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &Path, seen: &mut std::collections::HashSet<u64>, total: &mut u64) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                walk(&entry.path(), seen, total);
+            } else if seen.insert(meta.ino()) {
+                *total += meta.len();
+            }
+        }
+    }
+    let mut total = 0;
+    walk(dir, &mut std::collections::HashSet::new(), &mut total);
+    total
+}
+
+/// Query texts: the judged queries of tests/ (English, Chinese, questions), then titles and
+/// Chinese summaries of real papers, to [`QUERIES`].
+fn query_texts(sources: &corpus::Sources) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut texts: Vec<String> = ["queries.tsv", "queries_heldout.tsv"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(root.join(f))
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').nth(1).map(str::to_string))
+        .collect();
+    let papers = sources.papers();
+    let step = papers.len() / QUERIES;
+    for (k, p) in papers.iter().step_by(step.max(1)).enumerate() {
+        if texts.len() >= QUERIES {
+            break;
+        }
+        let summary: String = p.summary_zh.chars().take(12).collect();
+        texts.push(if k % 2 == 0 {
+            p.title_en.clone()
+        } else {
+            summary
+        });
+    }
+    texts
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// p50 and p99 of `run` over the queries in ms, after one warm-up pass.
+fn latency(queries: &[SearchQuery], run: impl Fn(&SearchQuery)) -> (f64, f64) {
+    queries.iter().for_each(&run);
+    let mut ms: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            run(q);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 0.5), percentile(&ms, 0.99))
+}
+
+#[derive(Default)]
+struct Row {
+    papers: usize,
+    stages: BTreeMap<&'static str, Duration>,
+    total: f64,
+    peak_mb: f64,
+    disk_mb: f64,
+    bm25: (f64, f64),
+    vector: (f64, f64),
+    hybrid: (f64, f64),
+    embed_query: (f64, f64),
+    hybrid_without_embedding: (f64, f64),
+    recall: Option<(f64, f64)>,
+    add_total: f64,
+    add_stages: BTreeMap<&'static str, Duration>,
+    refit: f64,
+}
+
+fn embedder() -> Arc<Embedder> {
+    static MODEL: OnceLock<Arc<Embedder>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Arc::new(Embedder::shipped().expect("the shipped model loads")))
+        .clone()
+}
+
+fn measure(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Result<Row> {
+    let base = out.join(papers.to_string());
+    let (digests, fresh, index) = (base.join("digests"), base.join("new"), base.join("index"));
+    let _ = std::fs::remove_dir_all(&base);
+    let seed = 1;
+    let batch = corpus::Batch {
+        papers,
+        first: 0,
+        seed,
+    };
+    corpus::write_batch(sources, batch, &digests)?;
+    let addition = corpus::Batch {
+        papers: ADDED,
+        first: papers,
+        seed: seed + 1,
+    };
+    corpus::write_batch(sources, addition, &fresh)?;
+    let model = embedder();
+    let stages = Stages::default();
+    reset_peak_rss();
+    let started = Instant::now();
+    update::index_files(
+        &index,
+        &[digests],
+        &model,
+        UpdateOptions::default(),
+        &stages,
+    )?;
+    let mut row = Row {
+        papers,
+        total: started.elapsed().as_secs_f64(),
+        peak_mb: peak_rss_mb(),
+        stages: stages.take(),
+        disk_mb: disk_bytes(&index) as f64 / 1e6,
+        ..Row::default()
+    };
+    eprintln!("{papers}: indexed in {:.1} s", row.total);
+    queries_into(&mut row, sources, &index)?;
+    let started = Instant::now();
+    update::index_files(&index, &[fresh], &model, UpdateOptions::default(), &stages)?;
+    row.add_total = started.elapsed().as_secs_f64();
+    row.add_stages = stages.take();
+    let started = Instant::now();
+    update::refit_topics(&index, &model, Default::default(), &stages)?;
+    row.refit = started.elapsed().as_secs_f64();
+    stages.take();
+    Ok(row)
+}
+
+fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyhow::Result<()> {
+    let model = embedder();
+    let engine = Engine::open_with(index, model.clone(), Needs::Meaning)?;
+    let texts = query_texts(sources);
+    let queries: Vec<SearchQuery> = texts
+        .iter()
+        .map(|t| SearchQuery::parse(t))
+        .collect::<Result<_, _>>()?;
+    let filters = Filters::default();
+    let rank = |mode: Mode| {
+        let engine = &engine;
+        let filters = &filters;
+        move |q: &SearchQuery| {
+            std::hint::black_box(engine.rank(q, filters, 10, mode).expect("search answers"));
+        }
+    };
+    row.bm25 = latency(&queries, rank(Mode::Bm25));
+    row.vector = latency(&queries, rank(Mode::Vector));
+    row.hybrid = latency(&queries, rank(Mode::Hybrid));
+    row.embed_query = latency(&queries, |q| {
+        std::hint::black_box(model.embed(&q.positive_text()));
+    });
+    // Per query, hybrid minus its query's embedding.
+    let mut without: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            std::hint::black_box(model.embed(&q.positive_text()));
+            let embedding = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            std::hint::black_box(engine.rank(q, &filters, 10, Mode::Hybrid).expect("answers"));
+            (t.elapsed().as_secs_f64() - embedding).max(0.0) * 1e3
+        })
+        .collect();
+    without.sort_by(f64::total_cmp);
+    row.hybrid_without_embedding = (percentile(&without, 0.5), percentile(&without, 0.99));
+    let meaning = engine.meaning().expect("vectors loaded");
+    if meaning.vectors.uses_graph() {
+        let vectors: Vec<Vec<f32>> = texts.iter().map(|t| model.embed(t)).collect();
+        let (recall, speedup) = recall_and_speedup(&meaning.vectors, &vectors);
+        row.recall = Some((recall, speedup));
+    }
+    Ok(())
+}
+
+/// A vector search: query -> papers with their cosine.
+type Search<'a> = dyn Fn(&[f32]) -> Vec<(PaperNumber, f32)> + 'a;
+
+/// Recall@10 of the graph against exact search, and how many times faster it is.
+fn recall_and_speedup(index: &VectorIndex, queries: &[Vec<f32>]) -> (f64, f64) {
+    let time = |f: &Search| {
+        queries.iter().for_each(|q| drop(f(q)));
+        let t = Instant::now();
+        let found: Vec<_> = queries.iter().map(|q| f(q)).collect();
+        (t.elapsed().as_secs_f64(), found)
+    };
+    let (exact_s, exact) = time(&|q| index.search_exact(q, 10, None));
+    let (graph_s, graph) = time(&|q| index.search(q, 10, None));
+    let hits: usize = exact
+        .iter()
+        .zip(&graph)
+        .map(|(e, g)| {
+            g.iter()
+                .filter(|(p, _)| e.iter().any(|(x, _)| x == p))
+                .count()
+        })
+        .sum();
+    let wanted: usize = exact.iter().map(Vec::len).sum();
+    (hits as f64 / wanted.max(1) as f64, exact_s / graph_s)
+}
+
+/// The recall/speed curve of ef_search (and ef_construction, M) at N vectors of a real index.
+fn ann_curve(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Result<()> {
+    let index = out.join(papers.to_string()).join("index");
+    let model = embedder();
+    if !index.join("manifest.json").is_file() {
+        let digests = out.join(papers.to_string()).join("digests");
+        let batch = corpus::Batch {
+            papers,
+            first: 0,
+            seed: 1,
+        };
+        corpus::write_batch(sources, batch, &digests)?;
+        update::index_files(
+            &index,
+            &[digests],
+            &model,
+            UpdateOptions::default(),
+            &Stages::default(),
+        )?;
+    }
+    let engine = Engine::open_with(&index, model.clone(), Needs::Meaning)?;
+    let loaded = &engine.meaning().expect("vectors").vectors;
+    let vectors = loaded.by_paper(papers);
+    let queries: Vec<Vec<f32>> = query_texts(sources)
+        .iter()
+        .map(|t| model.embed(t))
+        .collect();
+    println!(
+        "\n| M | ef_construction | build s | ef_search | recall@10 | µs/query | speed-up vs exact |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (m, ef_construction) in [(16, 200), (16, 100), (24, 100), (32, 100)] {
+        let params = VectorParams {
+            m,
+            ef_construction,
+            exact_below: 0,
+            ..VectorParams::default()
+        };
+        let t = Instant::now();
+        let mut index = VectorIndex::build(loaded.dims(), vectors.clone(), params, || {});
+        let build = t.elapsed().as_secs_f64();
+        for ef in [32, 64, 96, 128, 192, 256] {
+            index.set_ef_search(ef);
+            let (recall, speedup) = recall_and_speedup(&index, &queries);
+            let t = Instant::now();
+            queries.iter().for_each(|q| drop(index.search(q, 10, None)));
+            let us = t.elapsed().as_secs_f64() * 1e6 / queries.len() as f64;
+            println!(
+                "| {m} | {ef_construction} | {build:.1} | {ef} | {recall:.3} | {us:.0} | {speedup:.1}x |"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "\n| papers | parse s | text index s | embedding s | vector index s | topics s | total s | papers/s | peak RSS MB | disk MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let s = &r.stages;
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            r.papers,
+            secs(s, "parsing"),
+            secs(s, "indexing"),
+            secs(s, "embedding"),
+            secs(s, "graph"),
+            secs(s, "topics"),
+            r.total,
+            r.papers as f64 / r.total,
+            r.peak_mb,
+            r.disk_mb
+        );
+    }
+    println!(
+        "\n| papers | bm25 p50 / p99 ms | vector p50 / p99 | hybrid p50 / p99 | query embedding p50 / p99 | hybrid without it p50 / p99 | HNSW recall@10 | HNSW speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let pair = |(a, b): (f64, f64)| format!("{a:.2} / {b:.2}");
+        let (recall, speedup) = r.recall.map_or(("exact".into(), "-".into()), |(r, s)| {
+            (format!("{r:.3}"), format!("{s:.1}x"))
+        });
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {recall} | {speedup} |",
+            r.papers,
+            pair(r.bm25),
+            pair(r.vector),
+            pair(r.hybrid),
+            pair(r.embed_query),
+            pair(r.hybrid_without_embedding)
+        );
+    }
+    println!(
+        "\n| papers | add {ADDED}: total s | parse s | text index s | embedding s | vector index s | topics --refit s |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let s = &r.add_stages;
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            r.papers,
+            r.add_total,
+            secs(s, "parsing"),
+            secs(s, "indexing"),
+            secs(s, "embedding"),
+            secs(s, "graph"),
+            r.refit
+        );
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; the rest are ours.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let ann = args.first().is_some_and(|a| a == "--ann");
+    let args = if ann { &args[1..] } else { &args[..] };
+    let sizes: Vec<usize> = match args.first() {
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => vec![10_000, 100_000],
+    };
+    let out = args.get(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/scale"),
+        PathBuf::from,
+    );
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+    let sources = corpus::Sources::load(&data)?;
+    println!(
+        "paperscope scale benchmark: {} threads, sources {} real papers, out {}",
+        rayon::current_num_threads(),
+        sources.papers().len(),
+        out.display()
+    );
+    if ann {
+        for &n in &sizes {
+            ann_curve(&sources, n, &out)?;
+        }
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        rows.push(measure(&sources, n, &out)?);
+        print(&rows);
+    }
+    Ok(())
+}
