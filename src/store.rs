@@ -48,6 +48,10 @@ const LOCK: &str = "write.lock";
 const TEXT_DIR: &str = "text";
 const VECTORS_DIR: &str = "vectors";
 const TOPICS_FILE: &str = "topics.json";
+/// Tantivy's list of segments, replaced (by a rename) at every Tantivy commit.
+const TANTIVY_META: &str = "meta.json";
+/// Tantivy's list of the files it manages, replaced like its `meta.json`.
+const TANTIVY_MANAGED: &str = ".managed.json";
 /// Files below this size have their CRC-32 checked every time the index is opened.
 const SMALL_FILE: u64 = 1 << 20;
 /// How often [`Store::open`] re-reads the manifest when the generation it named went away
@@ -548,6 +552,9 @@ pub struct Staging<'lock> {
     /// The files taken as they are from the live generation: they must still match what its
     /// manifest recorded when this generation is committed.
     reused: Vec<FileRecord>,
+    /// Files taken from the live generation that a writer may have dropped since (Tantivy's
+    /// segments, merged away or no longer referenced): those still there must match.
+    reused_if_kept: Vec<FileRecord>,
 }
 
 impl<'lock> Staging<'lock> {
@@ -569,6 +576,7 @@ impl<'lock> Staging<'lock> {
             path,
             committed: false,
             reused: Vec::new(),
+            reused_if_kept: Vec::new(),
         };
         failpoint("staging", &staging.path)?;
         Ok(staging)
@@ -595,6 +603,26 @@ impl<'lock> Staging<'lock> {
     /// a file once written).
     pub fn reuse_text(&mut self, previous: &Store) -> Result<()> {
         self.reuse(previous, TEXT_DIR)
+    }
+
+    /// Takes the live generation's full-text index to write into (hard links: Tantivy writes
+    /// new segments and deletion files beside the old ones and replaces its `meta.json` by a
+    /// rename, never changing a file it wrote), and returns its directory. The old segments
+    /// that are still there at the commit must be as the live manifest recorded them.
+    pub fn extend_text(&mut self, previous: &Store) -> Result<PathBuf> {
+        let prefix = format!("{TEXT_DIR}/");
+        let rewritten = [TANTIVY_META, TANTIVY_MANAGED].map(|name| format!("{prefix}{name}"));
+        self.reused_if_kept.extend(
+            previous
+                .manifest
+                .files
+                .iter()
+                .filter(|r| r.path.starts_with(&prefix) && !rewritten.contains(&r.path))
+                .cloned(),
+        );
+        let dir = self.path.join(TEXT_DIR);
+        link_tree(&previous.generation_path().join(TEXT_DIR), &dir)?;
+        Ok(dir)
     }
 
     /// Takes the live generation's vector index as it is.
@@ -634,7 +662,11 @@ impl<'lock> Staging<'lock> {
         let mut files = Vec::new();
         record_files(&self.path, "", &mut files)?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        for reused in &self.reused {
+        let kept = self
+            .reused_if_kept
+            .iter()
+            .filter(|r| files.iter().any(|f| f.path == r.path));
+        for reused in self.reused.iter().chain(kept) {
             if !files.contains(reused) {
                 let live = previous.as_deref().unwrap_or_default();
                 return Err(Error::damaged(
