@@ -32,38 +32,59 @@ use paperscope::{Engine, Needs};
 const ADDED: usize = 500;
 const QUERIES: usize = 200;
 
-/// Wall time of every progress stage, summed by name.
+/// Wall and CPU time (all threads) of a stage.
+#[derive(Default, Clone, Copy)]
+struct Spent {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// The time of every progress stage, summed by name.
 #[derive(Default)]
 struct Stages {
-    current: Mutex<Option<(&'static str, Instant)>>,
-    totals: Mutex<BTreeMap<&'static str, Duration>>,
+    current: Mutex<Option<(&'static str, Instant, Duration)>>,
+    totals: Mutex<BTreeMap<&'static str, Spent>>,
 }
 
 impl Stages {
-    fn take(&self) -> BTreeMap<&'static str, Duration> {
+    fn take(&self) -> BTreeMap<&'static str, Spent> {
         std::mem::take(&mut *self.totals.lock().expect("not poisoned"))
     }
 }
 
+/// CPU time of this process so far, all threads (user + system). On a shared machine it
+/// says what the work cost where wall time says how long others let it run.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
 impl Progress for Stages {
     fn start(&self, stage: &'static str, _: usize) {
-        *self.current.lock().expect("not poisoned") = Some((stage, Instant::now()));
+        *self.current.lock().expect("not poisoned") = Some((stage, Instant::now(), cpu_time()));
     }
     fn inc(&self) {}
     fn finish(&self) {
-        if let Some((stage, started)) = self.current.lock().expect("not poisoned").take() {
-            *self
-                .totals
-                .lock()
-                .expect("not poisoned")
-                .entry(stage)
-                .or_default() += started.elapsed();
+        if let Some((stage, started, cpu)) = self.current.lock().expect("not poisoned").take() {
+            let mut totals = self.totals.lock().expect("not poisoned");
+            let spent = totals.entry(stage).or_default();
+            spent.wall += started.elapsed();
+            spent.cpu += cpu_time() - cpu;
         }
     }
 }
 
-fn secs(stages: &BTreeMap<&'static str, Duration>, name: &str) -> f64 {
-    stages.get(name).map_or(0.0, Duration::as_secs_f64)
+/// A stage's `wall / cpu` seconds.
+fn secs(stages: &BTreeMap<&'static str, Spent>, name: &str) -> String {
+    let spent = stages.get(name).copied().unwrap_or_default();
+    format!(
+        "{:.1} / {:.1}",
+        spent.wall.as_secs_f64(),
+        spent.cpu.as_secs_f64()
+    )
 }
 
 fn reset_peak_rss() {
@@ -154,8 +175,9 @@ fn latency(queries: &[SearchQuery], run: impl Fn(&SearchQuery)) -> (f64, f64) {
 #[derive(Default)]
 struct Row {
     papers: usize,
-    stages: BTreeMap<&'static str, Duration>,
+    stages: BTreeMap<&'static str, Spent>,
     total: f64,
+    total_cpu: f64,
     peak_mb: f64,
     disk_mb: f64,
     bm25: (f64, f64),
@@ -164,8 +186,9 @@ struct Row {
     embed_query: (f64, f64),
     hybrid_without_embedding: (f64, f64),
     recall: Option<(f64, f64)>,
+    ef_curve: Vec<(usize, f64, f64, f64)>,
     add_total: f64,
-    add_stages: BTreeMap<&'static str, Duration>,
+    add_stages: BTreeMap<&'static str, Spent>,
     refit: f64,
 }
 
@@ -196,7 +219,7 @@ fn measure(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Resu
     let model = embedder();
     let stages = Stages::default();
     reset_peak_rss();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time());
     update::index_files(
         &index,
         &[digests],
@@ -207,6 +230,7 @@ fn measure(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Resu
     let mut row = Row {
         papers,
         total: started.elapsed().as_secs_f64(),
+        total_cpu: (cpu_time() - cpu).as_secs_f64(),
         peak_mb: peak_rss_mb(),
         stages: stages.take(),
         disk_mb: disk_bytes(&index) as f64 / 1e6,
@@ -266,8 +290,25 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
         let vectors: Vec<Vec<f32>> = texts.iter().map(|t| model.embed(t)).collect();
         let (recall, speedup) = recall_and_speedup(&meaning.vectors, &vectors);
         row.recall = Some((recall, speedup));
+        let mut own = paperscope::Store::open(index)?.vectors(&model)?;
+        row.ef_curve = ef_curve(&mut own, &vectors);
     }
     Ok(())
+}
+
+/// Recall@10, µs per query and speed-up over exact search of the graph at several ef_search.
+fn ef_curve(index: &mut VectorIndex, queries: &[Vec<f32>]) -> Vec<(usize, f64, f64, f64)> {
+    [16, 32, 48, 64, 96, 128, 192, 256]
+        .into_iter()
+        .map(|ef| {
+            index.set_ef_search(ef);
+            let (recall, speedup) = recall_and_speedup(index, queries);
+            let t = Instant::now();
+            queries.iter().for_each(|q| drop(index.search(q, 10, None)));
+            let us = t.elapsed().as_secs_f64() * 1e6 / queries.len() as f64;
+            (ef, recall, us, speedup)
+        })
+        .collect()
 }
 
 /// A vector search: query -> papers with their cosine.
@@ -359,7 +400,7 @@ fn print(rows: &[Row]) {
     for r in rows {
         let s = &r.stages;
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} / {:.1} | {:.0} | {:.0} | {:.0} |",
             r.papers,
             secs(s, "parsing"),
             secs(s, "indexing"),
@@ -367,6 +408,7 @@ fn print(rows: &[Row]) {
             secs(s, "graph"),
             secs(s, "topics"),
             r.total,
+            r.total_cpu,
             r.papers as f64 / r.total,
             r.peak_mb,
             r.disk_mb
@@ -391,6 +433,17 @@ fn print(rows: &[Row]) {
             pair(r.hybrid_without_embedding)
         );
     }
+    for r in rows.iter().filter(|r| !r.ef_curve.is_empty()) {
+        println!(
+            "\nHNSW at {} papers (M and ef_construction as built), by ef_search:\n",
+            r.papers
+        );
+        println!("| ef_search | recall@10 | µs/query | speed-up vs exact |");
+        println!("|---|---|---|---|");
+        for (ef, recall, us, speedup) in &r.ef_curve {
+            println!("| {ef} | {recall:.3} | {us:.0} | {speedup:.1}x |");
+        }
+    }
     println!(
         "\n| papers | add {ADDED}: total s | parse s | text index s | embedding s | vector index s | topics --refit s |"
     );
@@ -398,7 +451,7 @@ fn print(rows: &[Row]) {
     for r in rows {
         let s = &r.add_stages;
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {:.2} | {} | {} | {} | {} | {:.1} |",
             r.papers,
             r.add_total,
             secs(s, "parsing"),
