@@ -5,6 +5,8 @@
 //! cargo bench --bench scale                      (N = 10,000 and 100,000)
 //! cargo bench --bench scale -- 10000,30000,100000 [OUT_DIR]
 //! cargo bench --bench scale -- --ann 100000      (recall/speed curve of ef at N, and of M)
+//! cargo bench --bench scale -- --cold [INDEX]    (where a new process's hybrid search goes)
+//! cargo bench --bench scale -- --plot RUN_LOG OUT.png   (the plot of a saved run's tables)
 //!
 //! Each stage's time comes from the library's own progress stages (parsing, indexing, embedding,
 //! graph, topics), so the figures are those of `paperscope index`. Peak RSS is the process's
@@ -469,6 +471,19 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if args.first().is_some_and(|a| a == "--cold") {
+        let dir = args.get(1).map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("index"),
+            PathBuf::from,
+        );
+        return cold_path(&dir);
+    }
+    if args.first().is_some_and(|a| a == "--plot") {
+        let usage = "--plot RUN_LOG OUT.png";
+        let log = std::fs::read_to_string(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)?;
+        let png = PathBuf::from(args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?);
+        return plot(&rows_from_log(&log), &png);
+    }
     let ann = args.first().is_some_and(|a| a == "--ann");
     let args = if ann { &args[1..] } else { &args[..] };
     let sizes: Vec<usize> = match args.first() {
@@ -498,5 +513,199 @@ fn main() -> anyhow::Result<()> {
         rows.push(measure(&sources, n, &out)?);
         print(&rows);
     }
+    let png = out.join("scale.png");
+    match plot(&rows, &png) {
+        Ok(()) => println!("\nplot: {}", png.display()),
+        Err(e) => eprintln!("no plot: {e}"),
+    }
     Ok(())
+}
+
+/// Index time, peak memory and query latency against N, as a PNG of three panels.
+fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = BitMapBackend::new(path, (1500, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let panels = root.split_evenly((1, 3));
+    let n_max = rows.iter().map(|r| r.papers).max().unwrap_or(1) as f64 * 1.1;
+    let n_min = rows.iter().map(|r| r.papers).min().unwrap_or(1) as f64 / 1.1;
+    type Series<'a> = (&'a str, RGBColor, Box<dyn Fn(&Row) -> f64>);
+    let draw = |area: &DrawingArea<BitMapBackend, _>, title: &str, y: &str, series: Vec<Series>| {
+        let top = rows
+            .iter()
+            .flat_map(|r| series.iter().map(move |(_, _, f)| f(r)))
+            .fold(0.0f64, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((n_min..n_max).log_scale(), 0.0..top.max(1e-3))?;
+        chart
+            .configure_mesh()
+            .x_desc("papers")
+            .y_desc(y)
+            .x_label_formatter(&|n| format!("{:.0}k", n / 1000.0))
+            .draw()?;
+        for (name, color, f) in series {
+            let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.papers as f64, f(r))).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+        anyhow::Ok(())
+    };
+    let wall = |name: &'static str| -> Box<dyn Fn(&Row) -> f64> {
+        Box::new(move |r: &Row| r.stages.get(name).map_or(0.0, |s| s.wall.as_secs_f64()))
+    };
+    draw(
+        &panels[0],
+        "index time (wall)",
+        "seconds",
+        vec![
+            ("total", BLACK, Box::new(|r: &Row| r.total)),
+            ("text index", BLUE, wall("indexing")),
+            ("embedding", RED, wall("embedding")),
+            ("vector index", GREEN, wall("graph")),
+            ("topics", MAGENTA, wall("topics")),
+        ],
+    )?;
+    draw(
+        &panels[1],
+        "peak memory and size on disk",
+        "MB",
+        vec![
+            ("peak RSS", BLACK, Box::new(|r: &Row| r.peak_mb)),
+            ("on disk", BLUE, Box::new(|r: &Row| r.disk_mb)),
+        ],
+    )?;
+    draw(
+        &panels[2],
+        "query latency, in process (warm)",
+        "ms",
+        vec![
+            ("bm25 p50", BLUE, Box::new(|r: &Row| r.bm25.0)),
+            ("vector p50", GREEN, Box::new(|r: &Row| r.vector.0)),
+            ("hybrid p50", BLACK, Box::new(|r: &Row| r.hybrid.0)),
+            ("hybrid p99", RED, Box::new(|r: &Row| r.hybrid.1)),
+        ],
+    )?;
+    root.present()?;
+    Ok(())
+}
+
+/// Where a new process's hybrid search spends its time on the index in `dir`: each step of
+/// what `paperscope search` does before its first answer, timed on its own (page cache warm).
+fn cold_path(dir: &Path) -> anyhow::Result<()> {
+    let timed = |what: &str, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
+        let (wall, cpu) = (Instant::now(), cpu_time());
+        f()?;
+        println!(
+            "| {what} | {:.1} | {:.1} |",
+            wall.elapsed().as_secs_f64() * 1e3,
+            (cpu_time() - cpu).as_secs_f64() * 1e3
+        );
+        Ok(())
+    };
+    println!("\n| step of a cold hybrid search | wall ms | CPU ms |\n|---|---|---|");
+    let mut text_bytes = 0u64;
+    timed(
+        "CRC-32 of every text index file (part of opening)",
+        &mut || {
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
+            let generation = dir.join(manifest["generation_dir"].as_str().unwrap_or_default());
+            for entry in std::fs::read_dir(generation.join("text"))? {
+                let bytes = std::fs::read(entry?.path())?;
+                text_bytes += bytes.len() as u64;
+                std::hint::black_box(crc32fast::hash(&bytes));
+            }
+            Ok(())
+        },
+    )?;
+    println!("| (text index: {:.1} MB) | | |", text_bytes as f64 / 1e6);
+    let mut store = None;
+    timed("open the store (manifest, CRCs, Tantivy)", &mut || {
+        store = Some(paperscope::Store::open(dir)?);
+        Ok(())
+    })?;
+    let mut model = None;
+    timed("load the model (weights + tokenizer)", &mut || {
+        model = Some(Embedder::shipped()?);
+        Ok(())
+    })?;
+    let (store, model) = (store.expect("opened"), model.expect("loaded"));
+    timed("load the vectors (read, CRC, graph)", &mut || {
+        std::hint::black_box(store.vectors(&model)?);
+        Ok(())
+    })?;
+    let engine = Engine::open_with(dir, Arc::new(model), Needs::Meaning)?;
+    let query = SearchQuery::parse("hallucination benchmark")?;
+    timed("first hybrid search, top 10 with snippets", &mut || {
+        std::hint::black_box(engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?);
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The rows of a saved run's first two tables (what [`print`] wrote), enough to plot them.
+fn rows_from_log(text: &str) -> Vec<Row> {
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let first = |cell: &str| -> f64 {
+        cell.split(" / ")
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let pair = |cell: &str| -> (f64, f64) {
+        let mut it = cell.split(" / ").map(|v| v.parse().unwrap_or(f64::NAN));
+        (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+    };
+    let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("| ")) {
+        let c = cells(line);
+        let Ok(papers) = c[0].parse::<usize>() else {
+            continue;
+        };
+        let row = rows.entry(papers).or_default();
+        row.papers = papers;
+        if c.len() == 10 {
+            for (i, name) in [
+                (2, "indexing"),
+                (3, "embedding"),
+                (4, "graph"),
+                (5, "topics"),
+            ] {
+                let wall = Duration::from_secs_f64(first(&c[i]).max(0.0));
+                row.stages.insert(name, Spent { wall, cpu: wall });
+            }
+            row.total = first(&c[6]);
+            row.peak_mb = first(&c[8]);
+            row.disk_mb = first(&c[9]);
+        } else if c.len() == 8 && c[1].contains(" / ") {
+            row.bm25 = pair(&c[1]);
+            row.vector = pair(&c[2]);
+            row.hybrid = pair(&c[3]);
+        }
+    }
+    rows.into_values().collect()
 }
