@@ -56,6 +56,23 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()))
 }
 
+/// Fault injection for the tests of the write path (a real build, failing where a full disk or
+/// a crash could stop it): with `PAPERSCOPE_FAIL_AT=<point>` in the environment, the write fails
+/// at that point with an error naming `path`. Points: `staging`, `text`, `vectors`, `topics`,
+/// `embedding` (after the first chunk of fresh vectors reached the embedding cache), `rename`
+/// (after the new generation is renamed into place, before the manifest names it).
+pub(crate) fn failpoint(point: &str, path: &Path) -> Result<()> {
+    match std::env::var_os("PAPERSCOPE_FAIL_AT") {
+        Some(at) if at == point => Err(Error::write(
+            path,
+            std::io::Error::other(format!(
+                "injected failure at `{point}` (PAPERSCOPE_FAIL_AT)"
+            )),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,7 +264,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Normalised sum of several unit vectors (their "mean direction").
-pub(crate) fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
+pub fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
     let dims = vectors.first().map_or(0, |v| v.len());
     let mut sum = vec![0f32; dims];
     for v in vectors {
@@ -321,7 +321,35 @@ fn titles(p: &Paper) -> String {
     format!("{}. {}。{}", p.title_en, p.title_zh, p.summary_zh)
 }
 
+/// The texts whose vectors make a paper's vector by `recipe` (their [`mean_direction`]).
+pub(crate) fn recipe_texts(p: &Paper, recipe: Recipe) -> Vec<String> {
+    let one_text = || format!("{} {}", english_side(p), chinese_side(p));
+    match recipe {
+        Recipe::OneText => vec![one_text()],
+        Recipe::OneTextPlusTitles => vec![one_text(), titles(p)],
+        Recipe::Sides => vec![english_side(p), chinese_side(p)],
+        Recipe::SidesPlusTitles => vec![english_side(p), chinese_side(p), titles(p)],
+    }
+}
+
 impl Embedder {
+    /// The vectors of passages (texts to be found), in parallel, calling `on_done` with the
+    /// number of texts finished after each.
+    pub fn embed_passages<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        on_done: impl Fn(usize) + Sync,
+    ) -> Vec<Vec<f32>> {
+        texts
+            .par_iter()
+            .map(|t| {
+                let v = self.embed(t.as_ref());
+                on_done(1);
+                v
+            })
+            .collect()
+    }
+
     /// The vector of a paper, made from its fields by `recipe`.
     pub(crate) fn paper_vector(&self, p: &Paper, recipe: Recipe) -> Vec<f32> {
         match recipe {

@@ -32,6 +32,7 @@ pub mod atomic;
 pub mod compose;
 pub mod digest;
 pub mod embed;
+pub mod embed_cache;
 pub mod error;
 pub mod eval;
 pub mod fulltext;

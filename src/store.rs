@@ -29,6 +29,7 @@ use std::path::{Component, Path, PathBuf};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::atomic::failpoint;
 use crate::atomic::{TEMP_SUFFIX, write_json_atomically};
 use crate::embed::{Embedder, Recipe};
 use crate::error::{Error, Result, recovery_command};
@@ -52,6 +53,11 @@ const TOPICS_FILE: &str = "topics.json";
 const TANTIVY_META: &str = "meta.json";
 /// Tantivy's list of the files it manages, replaced like its `meta.json`.
 const TANTIVY_MANAGED: &str = ".managed.json";
+/// The embedding cache's directory in an index (outside the generations: a text's vector does
+/// not depend on which generation it was made for).
+const CACHE_DIR: &str = "cache";
+/// The directory beside a directory of digests that may ship their embedding cache.
+pub(crate) const SEED_DIR: &str = "embeddings";
 /// Files below this size have their CRC-32 checked every time the index is opened.
 const SMALL_FILE: u64 = 1 << 20;
 /// How often [`Store::open`] re-reads the manifest when the generation it named went away
@@ -123,6 +129,12 @@ enum Depth {
     Open,
     /// Sizes and CRC-32 of all.
     Full,
+}
+
+/// Where the index in `dir` keeps `embedder`'s embedding cache.
+pub(crate) fn embedding_cache_path(dir: &Path, embedder: &Embedder) -> PathBuf {
+    dir.join(CACHE_DIR)
+        .join(crate::embed_cache::cache_file_name(embedder))
 }
 
 /// An opened index: the manifest and the live generation's text index; vectors and topics are
@@ -704,22 +716,6 @@ impl Drop for Staging<'_> {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.path);
         }
-    }
-}
-
-/// Fault injection for the tests of the write path (a real build, failing where a full disk or
-/// a crash could stop it): with `PAPERSCOPE_FAIL_AT=<point>` in the environment, the write fails
-/// at that point with an error naming `path`. Points: `staging`, `text`, `vectors`, `topics`,
-/// `rename` (after the new generation is renamed into place, before the manifest names it).
-pub(crate) fn failpoint(point: &str, path: &Path) -> Result<()> {
-    match std::env::var_os("PAPERSCOPE_FAIL_AT") {
-        Some(at) if at == point => Err(Error::write(
-            path,
-            std::io::Error::other(format!(
-                "injected failure at `{point}` (PAPERSCOPE_FAIL_AT)"
-            )),
-        )),
-        _ => Ok(()),
     }
 }
 

@@ -10,12 +10,15 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
-use crate::embed::{Embedder, Recipe};
+use crate::embed::{Embedder, Recipe, mean_direction, recipe_texts};
+use crate::embed_cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
 use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
-use crate::store::{ModelInfo, Staging, Store, WriteLock, failpoint};
+use crate::store::{
+    ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint,
+};
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
@@ -55,6 +58,10 @@ pub enum Update {
         updated: usize,
         /// Papers whose vector was computed by this write.
         embedded: usize,
+        /// Texts of those papers whose vectors came from the embedding cache (not embedded again).
+        texts_cached: usize,
+        /// Texts the model embedded.
+        texts_embedded: usize,
         /// What the write had to work around, each one line (a damaged topic model refitted,
         /// an unreadable live generation left out of a rebuild).
         notices: Vec<String>,
@@ -77,6 +84,8 @@ impl Serialize for Update {
                 added,
                 updated,
                 embedded,
+                texts_cached,
+                texts_embedded,
                 notices,
             } => {
                 map.serialize_entry("changed", &true)?;
@@ -85,6 +94,8 @@ impl Serialize for Update {
                 map.serialize_entry("added", added)?;
                 map.serialize_entry("updated", updated)?;
                 map.serialize_entry("embedded", embedded)?;
+                map.serialize_entry("texts_cached", texts_cached)?;
+                map.serialize_entry("texts_embedded", texts_embedded)?;
                 if !notices.is_empty() {
                     map.serialize_entry("notices", notices)?;
                 }
@@ -166,7 +177,8 @@ pub fn index_files_with(
     })?;
     let papers = std::mem::take(&mut loaded.papers);
     let papers_read = papers.len();
-    let update = write_papers(&lock, papers, embedder, options, progress)?;
+    let seeds = seed_caches(inputs, embedder);
+    let update = write_papers(&lock, papers, &seeds, embedder, options, progress)?;
     Ok(IndexReport {
         index: dir.to_path_buf(),
         files: loaded.files,
@@ -190,12 +202,35 @@ pub fn update(
     progress: &dyn Progress,
 ) -> Result<Update> {
     let lock = WriteLock::acquire(dir)?;
-    write_papers(&lock, incoming, embedder, options, progress)
+    write_papers(&lock, incoming, &[], embedder, options, progress)
+}
+
+/// Caches shipped beside digests: an `embeddings/` directory next to a directory of digests
+/// (as `data/embeddings/` beside `data/digests/`) may hold a cache of their texts for a model,
+/// made by `paperscope index` and copied there, so a first index of them embeds nothing.
+fn seed_caches(inputs: &[PathBuf], embedder: &Embedder) -> Vec<PathBuf> {
+    let name = cache_file_name(embedder);
+    let mut seeds: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|input| {
+            let digests_dir = if input.is_dir() {
+                input
+            } else {
+                input.parent()?
+            };
+            let seed = digests_dir.parent()?.join(SEED_DIR).join(&name);
+            seed.is_file().then_some(seed)
+        })
+        .collect();
+    seeds.sort();
+    seeds.dedup();
+    seeds
 }
 
 fn write_papers(
     lock: &WriteLock,
     incoming: Vec<Paper>,
+    seeds: &[PathBuf],
     embedder: &Embedder,
     options: UpdateOptions,
     progress: &dyn Progress,
@@ -245,10 +280,10 @@ fn write_papers(
         })
         .map(PaperNumber::from_index)
         .collect();
+    let (fresh, cache_use) = embed_papers(dir, seeds, embedder, &merged, &changed, progress)?;
     let vectors = match reuse {
         Some(store) => {
             let mut index = store.vectors(embedder)?;
-            let fresh = embed_papers(embedder, &merged, &changed, progress);
             stage(progress, "graph", fresh.len(), || {
                 index.upsert(changed.iter().copied().zip(fresh).collect(), || {
                     progress.inc()
@@ -256,14 +291,11 @@ fn write_papers(
             });
             index
         }
-        None => {
-            let fresh = embed_papers(embedder, &merged, &changed, progress);
-            stage(progress, "graph", fresh.len(), || {
-                VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
-                    progress.inc()
-                })
+        None => stage(progress, "graph", fresh.len(), || {
+            VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
+                progress.inc()
             })
-        }
+        }),
     };
     let mut staging = Staging::begin(lock)?;
     match reuse {
@@ -320,6 +352,8 @@ fn write_papers(
         added,
         updated,
         embedded: changed.len(),
+        texts_cached: cache_use.cached,
+        texts_embedded: cache_use.embedded,
         notices,
     })
 }
@@ -348,22 +382,38 @@ fn short(error: &Error) -> String {
     }
 }
 
+/// The vectors of the papers `numbers`, through the index's embedding cache (and `seeds`):
+/// a text embedded by an earlier run, finished or not, is not embedded again.
 fn embed_papers(
+    dir: &Path,
+    seeds: &[PathBuf],
     embedder: &Embedder,
     papers: &[Paper],
     numbers: &[PaperNumber],
     progress: &dyn Progress,
-) -> Vec<Vec<f32>> {
-    stage(progress, "embedding", numbers.len(), || {
-        numbers
-            .par_iter()
-            .map(|&n| {
-                let v = embedder.paper_vector(&papers[n.index()], DEFAULT_RECIPE);
-                progress.inc();
-                v
-            })
-            .collect()
-    })
+) -> Result<(Vec<Vec<f32>>, CacheUse)> {
+    let per_paper: Vec<Vec<String>> = numbers
+        .par_iter()
+        .map(|n| recipe_texts(&papers[n.index()], DEFAULT_RECIPE))
+        .collect();
+    let texts: Vec<String> = per_paper.iter().flatten().cloned().collect();
+    let (checksum, dims) = (embedder.checksum(), embedder.dims());
+    let mut cache = EmbeddingCache::open(&embedding_cache_path(dir, embedder), checksum, dims)?;
+    let seeds = seeds
+        .iter()
+        .map(|path| EmbeddingCache::open(path, checksum, dims))
+        .collect::<Result<Vec<_>>>()?;
+    let (vectors, cache_use) = embed_texts(embedder, &mut cache, &seeds, &texts, progress)?;
+    let mut vectors = vectors.into_iter();
+    let by_paper = per_paper
+        .iter()
+        .map(|texts| {
+            let own: Vec<Box<[f32]>> = vectors.by_ref().take(texts.len()).collect();
+            let views: Vec<&[f32]> = own.iter().map(|v| &v[..]).collect();
+            mean_direction(&views)
+        })
+        .collect();
+    Ok((by_paper, cache_use))
 }
 
 /// Fits topics afresh (four steps: terms, LSA, clustering, labels).

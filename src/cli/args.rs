@@ -201,6 +201,16 @@ pub enum EvalCommand {
         #[arg(long, value_enum, default_value_t = RepresentationArg::Lsa)]
         representation: RepresentationArg,
     },
+    /// `related` precision@10: seeds from judged queries (each highly relevant paper) and from
+    /// judged related sets (qid<TAB>seed id<TAB>id,id:2,...)
+    Related {
+        /// Judged query files whose highly relevant papers are seeds
+        #[arg(long, default_values = ["tests/queries.tsv", "tests/queries_heldout.tsv"])]
+        queries: Vec<PathBuf>,
+        /// Judged related-set files
+        #[arg(long)]
+        sets: Vec<PathBuf>,
+    },
     /// HNSW recall@10 against exact search, and latency, for several ef values
     Ann {
         /// Use every Nth paper's vector as a query

@@ -378,6 +378,30 @@ pub fn eval_crosslingual(ctx: &Context) -> Result<()> {
     }
 }
 
+/// `eval related`: precision@10 of `related` per judgement file.
+pub fn eval_related(ctx: &Context, queries: &[PathBuf], sets: &[PathBuf]) -> Result<()> {
+    let engine = ctx.engine(Needs::Meaning)?;
+    let mut reports = Vec::new();
+    for path in queries {
+        let cases = eval::cases_from_queries(&eval::load_queries(path)?);
+        reports.push((path.clone(), eval::evaluate_related(&engine, &cases)?));
+    }
+    for path in sets {
+        let cases = eval::cases_from_sets(&eval::load_queries(path)?);
+        reports.push((path.clone(), eval::evaluate_related(&engine, &cases)?));
+    }
+    if ctx.json {
+        let by_file: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(path, report)| serde_json::json!({"file": path, "report": report}))
+            .collect();
+        print::json(&by_file)
+    } else {
+        print::related_quality(&reports);
+        Ok(())
+    }
+}
+
 /// `eval ann`: HNSW recall against exact search.
 pub fn eval_ann(ctx: &Context, stride: usize) -> Result<()> {
     let engine = ctx.engine(Needs::Meaning)?;

@@ -129,6 +129,9 @@ pub fn run(cli: Cli) -> Result<()> {
             representation,
         }) => commands::eval_topics(&ctx, topics, representation.into()),
         Command::Eval(EvalCommand::Ann { stride }) => commands::eval_ann(&ctx, stride),
+        Command::Eval(EvalCommand::Related { queries, sets }) => {
+            commands::eval_related(&ctx, &queries, &sets)
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "paperscope", &mut std::io::stdout());

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::Result;
@@ -246,11 +247,20 @@ pub fn index_summary(report: &IndexReport) -> String {
             added,
             updated,
             embedded,
+            texts_cached,
+            texts_embedded,
             ..
-        } => format!(
-            "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded) in {:.1} s.",
-            report.seconds
-        ),
+        } => {
+            let cache = if texts_cached > 0 {
+                format!("; {texts_embedded} texts embedded, {texts_cached} from the cache")
+            } else {
+                String::new()
+            };
+            format!(
+                "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded{cache}) in {:.1} s.",
+                report.seconds
+            )
+        }
     };
     format!("{read}\n{result}")
 }
@@ -658,6 +668,22 @@ pub fn eval(reports: &[Report], query_count: usize) {
             print!(" {:>8.3}", r.by_group.get(*g).map_or(0.0, |m| m.ndcg10));
         }
         println!();
+    }
+}
+
+/// `eval related`: one line per judgement file, then its groups.
+pub fn related_quality(reports: &[(PathBuf, eval::RelatedReport)]) {
+    println!("{:<36} {:>6} {:>8}", "judgements", "seeds", "P@10");
+    for (path, r) in reports {
+        println!(
+            "{:<36} {:>6} {:>8.3}",
+            path.display(),
+            r.seeds,
+            r.precision10
+        );
+        for (group, p) in &r.by_group {
+            println!("  {group:<34} {:>6} {p:>8.3}", "");
+        }
     }
 }
 

@@ -8,11 +8,15 @@
 mod ann;
 mod clustering;
 mod crosslingual;
+mod related;
 mod retrieval;
 
 pub use ann::{AnnPoint, AnnReport, ann_recall};
 pub use clustering::{TopicQuality, topic_quality};
 pub use crosslingual::{CrossLingual, KnownItem, crosslingual};
+pub use related::{
+    RelatedCase, RelatedReport, cases_from_queries, cases_from_sets, evaluate_related,
+};
 pub use retrieval::{
     JudgedQuery, Metrics, QueryOutcome, Report, evaluate, evaluate_methods, load_queries,
     search_methods,

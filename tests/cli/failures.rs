@@ -46,7 +46,14 @@ fn leftovers(index: &str) -> Vec<String> {
 #[test]
 fn an_index_run_failing_at_any_stage_keeps_the_old_index() {
     let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
-    for point in ["staging", "text", "vectors", "topics", "rename"] {
+    for point in [
+        "staging",
+        "embedding",
+        "text",
+        "vectors",
+        "topics",
+        "rename",
+    ] {
         let (_tmp, index) = small_index();
         let before = answers(&index);
         let output = fail_at(

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod cache;
 mod crash;
 mod digest;
 mod ergonomics;

@@ -11,7 +11,7 @@ const FLOORS: &[&[&str]] = &[
     &[
         "atomic", "query", "analyze", "embed", "digest", "stats", "hybrid",
     ],
-    &["fulltext", "vectors", "topics"],
+    &["fulltext", "vectors", "topics", "embed_cache"],
     &["store"],
     &["update", "search"],
     &["compose", "eval"],

@@ -1,0 +1,122 @@
+//! The embedding cache: an interrupted `index` resumes without embedding again what it
+//! finished, and a cache shipped beside digests (`embeddings/` next to `digests/`) is used.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+/// The first `n` sample digests, copied into `dir/digests/`.
+fn copy_digests(dir: &Path, n: usize) -> PathBuf {
+    let target = dir.join("digests");
+    std::fs::create_dir_all(&target).expect("digests dir");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(data_dir())
+        .expect("data/digests")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    for source in names.iter().take(n) {
+        let name = source.file_name().expect("file name");
+        std::fs::copy(source, target.join(name)).expect("copy digest");
+    }
+    target
+}
+
+fn cache_files(index: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(Path::new(index).join("cache"))
+        .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default()
+}
+
+fn vector_answers(index: &str) -> serde_json::Value {
+    let response = run_json(&[
+        "--json",
+        "--index",
+        index,
+        "search",
+        "--mode",
+        "vector",
+        "-n",
+        "10",
+        "graph neural network",
+    ]);
+    serde_json::json!(
+        response["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| (r["arxiv_id"].clone(), r["score"].clone()))
+            .collect::<Vec<_>>()
+    )
+}
+
+#[test]
+fn an_interrupted_index_resumes_without_embedding_what_it_finished() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let digests = copy_digests(tmp.path(), 30);
+    let digests = digests.to_string_lossy();
+    let index = tmp.path().join("index").to_string_lossy().into_owned();
+    let stopped = paperscope()
+        .env("PAPERSCOPE_FAIL_AT", "embedding")
+        .args(["index", "--index", &index, &digests])
+        .output()
+        .expect("binary runs");
+    assert_fails_naming(&stopped, "injected failure at `embedding`");
+    assert!(!Path::new(&index).join("manifest.json").exists());
+    assert_eq!(cache_files(&index).len(), 1, "the finished chunk was kept");
+
+    let resumed = run_json(&["--json", "index", "--index", &index, &digests]);
+    let cached = resumed["texts_cached"].as_u64().expect("texts_cached");
+    let embedded = resumed["texts_embedded"].as_u64().expect("texts_embedded");
+    assert!(cached > 0, "{resumed}");
+    assert!(embedded > 0, "more than one chunk to embed: {resumed}");
+    assert_eq!(
+        cached + embedded,
+        2 * resumed["papers"].as_u64().unwrap_or(0)
+    );
+
+    let clean = tmp.path().join("clean").to_string_lossy().into_owned();
+    let fresh = run_json(&["--json", "index", "--index", &clean, &digests]);
+    assert_eq!(fresh["texts_cached"], 0, "{fresh}");
+    assert_eq!(vector_answers(&index), vector_answers(&clean));
+}
+
+#[test]
+fn a_rebuild_embeds_nothing_again() {
+    let (_tmp, index) = small_index();
+    let [a, b] = [
+        digest("2024-03-06_cs.CL_0a55959e.md"),
+        digest("2023-05-09_cs.CL_8ae271ac.md"),
+    ];
+    let rebuilt = run_json(&[
+        "--json",
+        "index",
+        "--index",
+        &index,
+        "--rebuild",
+        &a.to_string_lossy(),
+        &b.to_string_lossy(),
+    ]);
+    assert_eq!(rebuilt["texts_embedded"], 0, "{rebuilt}");
+    assert!(
+        rebuilt["texts_cached"].as_u64().unwrap_or(0) > 0,
+        "{rebuilt}"
+    );
+}
+
+#[test]
+fn a_cache_shipped_beside_the_digests_is_used() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let digests = copy_digests(tmp.path(), 2);
+    let digests = digests.to_string_lossy();
+    let first = tmp.path().join("first").to_string_lossy().into_owned();
+    run_json(&["--json", "index", "--index", &first, &digests]);
+    let shipped = tmp.path().join("embeddings");
+    std::fs::create_dir_all(&shipped).expect("embeddings dir");
+    for file in cache_files(&first) {
+        std::fs::copy(&file, shipped.join(file.file_name().expect("name"))).expect("copy");
+    }
+    let second = tmp.path().join("second").to_string_lossy().into_owned();
+    let seeded = run_json(&["--json", "index", "--index", &second, &digests]);
+    assert_eq!(seeded["texts_embedded"], 0, "{seeded}");
+    assert_eq!(vector_answers(&first), vector_answers(&second));
+}
