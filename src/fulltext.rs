@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
+use rayon::prelude::*;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::indexer::LogMergePolicy;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
     TermQuery,
@@ -19,8 +21,10 @@ use tantivy::schema::{
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 use crate::analyze::{self, CHINESE, ENGLISH, MIXED};
 use crate::error::{Error, Result};
@@ -216,33 +220,133 @@ impl tantivy::Directory for ReadOnlyDirectory {
     }
 }
 
+/// Memory of the one indexing thread; past it the thread writes a segment out.
+const WRITER_MEMORY: usize = 256_000_000;
+/// Papers analysed in parallel before they go to the writer, in order.
+const BATCH: usize = 512;
+/// A segment is merged again once this share of its documents is deleted (papers updated).
+const DELETED_SHARE_BEFORE_MERGE: f32 = 0.3;
+
 /// Writes a new Tantivy index of `papers` into the empty directory `dir`; paper `i` gets number `i`.
 pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
     let (schema, f) = schema();
     let index = Index::create_in_dir(dir, schema).map_err(|e| tantivy_error(dir, e))?;
-    analyze::register(&index);
-    // One indexing thread keeps one segment in insertion order: the same papers give the same index.
-    let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 256_000_000)?;
-    for (index, paper) in papers.iter().enumerate() {
-        writer.add_document(document(&f, PaperNumber::from_index(index), paper)?)?;
-        on_paper();
-    }
+    let mut writer = open_writer(&index)?;
+    let numbered: Vec<(PaperNumber, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (PaperNumber::from_index(i), p))
+        .collect();
+    add_papers(&writer, &f, &numbered, &on_paper)?;
     writer.commit()?;
     writer.wait_merging_threads()?;
     Ok(())
 }
 
-fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
+/// Adds `papers` to the Tantivy index in `dir`, a writable copy (hard links) of a committed
+/// generation's, after deleting the documents of `replaced`. The segments already there are
+/// kept as they are (only deletions are added to them), so adding a few papers to a large
+/// index costs the few papers, not the index.
+pub fn extend(
+    dir: &Path,
+    replaced: &[PaperNumber],
+    papers: &[(PaperNumber, &Paper)],
+    on_paper: impl Fn(),
+) -> Result<()> {
+    let (_, f) = schema();
+    let directory = tantivy::directory::MmapDirectory::open(dir)
+        .map_err(|e| Error::damaged(index_of(dir), dir, short_reason(&e.to_string())))?;
+    let index = Index::open(directory).map_err(|e| tantivy_error(dir, e))?;
+    let mut writer = open_writer(&index)?;
+    for &number in replaced {
+        writer.delete_term(Term::from_field_u64(f.number, u64::from(number)));
+    }
+    add_papers(&writer, &f, papers, &on_paper)?;
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(())
+}
+
+/// One indexing thread keeps the segments in insertion order: the same papers give the same
+/// index. The analysis, most of the work, runs before it on every core ([`add_papers`]).
+fn open_writer(index: &Index) -> Result<IndexWriter> {
+    analyze::register(index);
+    let writer = index.writer_with_num_threads::<TantivyDocument>(1, WRITER_MEMORY)?;
+    let mut policy = LogMergePolicy::default();
+    policy.set_del_docs_ratio_before_merge(DELETED_SHARE_BEFORE_MERGE);
+    writer.set_merge_policy(Box::new(policy));
+    Ok(writer)
+}
+
+/// Analyses batches of papers in parallel (jieba and the stemmer, as pre-tokenized text) and
+/// hands their documents to the writer in order; the writer indexes one batch while the next
+/// is analysed.
+fn add_papers(
+    writer: &IndexWriter,
+    f: &Fields,
+    papers: &[(PaperNumber, &Paper)],
+    on_paper: &impl Fn(),
+) -> Result<()> {
+    for batch in papers.chunks(BATCH) {
+        let documents = batch
+            .par_iter()
+            .map_init(Analyzers::new, |analyzers, &(number, paper)| {
+                document(f, analyzers, number, paper)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for document in documents {
+            writer.add_document(document)?;
+            on_paper();
+        }
+    }
+    Ok(())
+}
+
+/// One worker's analyzers (a token stream borrows its analyzer mutably).
+struct Analyzers {
+    english: TextAnalyzer,
+    chinese: TextAnalyzer,
+    mixed: TextAnalyzer,
+}
+
+impl Analyzers {
+    fn new() -> Self {
+        Analyzers {
+            english: analyze::english_analyzer(),
+            chinese: analyze::chinese_analyzer(),
+            mixed: analyze::mixed_analyzer(),
+        }
+    }
+}
+
+/// `text` with the tokens `analyzer` makes of it, as the field's own tokenizer would.
+fn analysed(analyzer: &mut TextAnalyzer, text: &str) -> PreTokenizedString {
+    let mut tokens = Vec::new();
+    analyzer
+        .token_stream(text)
+        .process(&mut |token| tokens.push(token.clone()));
+    PreTokenizedString {
+        text: text.to_string(),
+        tokens,
+    }
+}
+
+fn document(
+    f: &Fields,
+    a: &mut Analyzers,
+    number: PaperNumber,
+    p: &Paper,
+) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
-    doc.add_text(f.title_en, &p.title_en);
-    doc.add_text(f.title_zh, &p.title_zh);
-    doc.add_text(f.summary_zh, &p.summary_zh);
-    doc.add_text(f.abstract_en, &p.abstract_en);
-    doc.add_text(f.abstract_zh, &p.abstract_zh);
+    doc.add_pre_tokenized_text(f.title_en, analysed(&mut a.english, &p.title_en));
+    doc.add_pre_tokenized_text(f.title_zh, analysed(&mut a.chinese, &p.title_zh));
+    doc.add_pre_tokenized_text(f.summary_zh, analysed(&mut a.chinese, &p.summary_zh));
+    doc.add_pre_tokenized_text(f.abstract_en, analysed(&mut a.english, &p.abstract_en));
+    doc.add_pre_tokenized_text(f.abstract_zh, analysed(&mut a.chinese, &p.abstract_zh));
     for text in combined_texts(p) {
-        doc.add_text(f.all, text);
+        doc.add_pre_tokenized_text(f.all, analysed(&mut a.mixed, text));
     }
     for category in category_terms(p) {
         doc.add_text(f.category, &category);

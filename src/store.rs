@@ -49,6 +49,10 @@ const LOCK: &str = "write.lock";
 const TEXT_DIR: &str = "text";
 const VECTORS_DIR: &str = "vectors";
 const TOPICS_FILE: &str = "topics.json";
+/// Tantivy's list of segments, replaced (by a rename) at every Tantivy commit.
+const TANTIVY_META: &str = "meta.json";
+/// Tantivy's list of the files it manages, replaced like its `meta.json`.
+const TANTIVY_MANAGED: &str = ".managed.json";
 /// The embedding cache's directory in an index (outside the generations: a text's vector does
 /// not depend on which generation it was made for).
 const CACHE_DIR: &str = "cache";
@@ -560,6 +564,9 @@ pub struct Staging<'lock> {
     /// The files taken as they are from the live generation: they must still match what its
     /// manifest recorded when this generation is committed.
     reused: Vec<FileRecord>,
+    /// Files taken from the live generation that a writer may have dropped since (Tantivy's
+    /// segments, merged away or no longer referenced): those still there must match.
+    reused_if_kept: Vec<FileRecord>,
 }
 
 impl<'lock> Staging<'lock> {
@@ -581,6 +588,7 @@ impl<'lock> Staging<'lock> {
             path,
             committed: false,
             reused: Vec::new(),
+            reused_if_kept: Vec::new(),
         };
         failpoint("staging", &staging.path)?;
         Ok(staging)
@@ -607,6 +615,26 @@ impl<'lock> Staging<'lock> {
     /// a file once written).
     pub fn reuse_text(&mut self, previous: &Store) -> Result<()> {
         self.reuse(previous, TEXT_DIR)
+    }
+
+    /// Takes the live generation's full-text index to write into (hard links: Tantivy writes
+    /// new segments and deletion files beside the old ones and replaces its `meta.json` by a
+    /// rename, never changing a file it wrote), and returns its directory. The old segments
+    /// that are still there at the commit must be as the live manifest recorded them.
+    pub fn extend_text(&mut self, previous: &Store) -> Result<PathBuf> {
+        let prefix = format!("{TEXT_DIR}/");
+        let rewritten = [TANTIVY_META, TANTIVY_MANAGED].map(|name| format!("{prefix}{name}"));
+        self.reused_if_kept.extend(
+            previous
+                .manifest
+                .files
+                .iter()
+                .filter(|r| r.path.starts_with(&prefix) && !rewritten.contains(&r.path))
+                .cloned(),
+        );
+        let dir = self.path.join(TEXT_DIR);
+        link_tree(&previous.generation_path().join(TEXT_DIR), &dir)?;
+        Ok(dir)
     }
 
     /// Takes the live generation's vector index as it is.
@@ -646,7 +674,11 @@ impl<'lock> Staging<'lock> {
         let mut files = Vec::new();
         record_files(&self.path, "", &mut files)?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        for reused in &self.reused {
+        let kept = self
+            .reused_if_kept
+            .iter()
+            .filter(|r| files.iter().any(|f| f.path == r.path));
+        for reused in self.reused.iter().chain(kept) {
             if !files.contains(reused) {
                 let live = previous.as_deref().unwrap_or_default();
                 return Err(Error::damaged(

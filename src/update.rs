@@ -297,11 +297,33 @@ fn write_papers(
             })
         }),
     };
-    let staging = Staging::begin(lock)?;
+    let mut staging = Staging::begin(lock)?;
+    match reuse {
+        Some(store) => {
+            let text_dir = staging.extend_text(store)?;
+            // Everything a digest holds is stored, so any difference rewrites the document.
+            let replaced: Vec<PaperNumber> = (0..existing.len())
+                .filter(|&i| existing[i] != merged[i])
+                .map(PaperNumber::from_index)
+                .collect();
+            let rewritten: Vec<(PaperNumber, &Paper)> = replaced
+                .iter()
+                .copied()
+                .chain((existing.len()..merged.len()).map(PaperNumber::from_index))
+                .map(|n| (n, &merged[n.index()]))
+                .collect();
+            stage(progress, "indexing", rewritten.len(), || {
+                fulltext::extend(&text_dir, &replaced, &rewritten, || progress.inc())
+            })?;
+        }
+        None => {
+            let text_dir = staging.text_dir()?;
+            stage(progress, "indexing", merged.len(), || {
+                fulltext::build(&text_dir, &merged, || progress.inc())
+            })?;
+        }
+    }
     let text_dir = staging.text_dir()?;
-    stage(progress, "indexing", merged.len(), || {
-        fulltext::build(&text_dir, &merged, || progress.inc())
-    })?;
     failpoint("text", &text_dir)?;
     vectors.save(&staging.vectors_dir())?;
     failpoint("vectors", &staging.vectors_dir())?;

@@ -178,7 +178,8 @@ impl VectorIndex {
         self.params
     }
 
-    pub(crate) fn set_ef_search(&mut self, ef: usize) {
+    /// Sets the candidate list size of later graph searches (a recall/speed trade).
+    pub fn set_ef_search(&mut self, ef: usize) {
         self.params.ef_search = ef;
     }
 

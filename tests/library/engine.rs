@@ -1,7 +1,7 @@
 //! The library in process (no binary): the write path and the `Engine` on small indexes of
 //! real digests, the way the CLI and the server use them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -675,4 +675,124 @@ fn related_answers_the_same_every_time() {
             );
         }
     }
+}
+
+/// The BM25 top 10 of `text` as (arXiv id, score).
+fn bm25_top(dir: &Path, text: &str) -> Vec<(String, f32)> {
+    let engine = Engine::open_with_words(dir).expect("opens");
+    let query = SearchQuery::parse(text).expect("query");
+    engine
+        .search(&query, &Filters::default(), 10, Mode::Bm25)
+        .expect("answers")
+        .results
+        .into_iter()
+        .map(|r| (r.arxiv_id, r.score))
+        .collect()
+}
+
+/// The live generation's Tantivy files, by name, with their inode.
+fn text_files(dir: &Path) -> BTreeMap<String, u64> {
+    use std::os::unix::fs::MetadataExt;
+    let generation = &Store::open(dir).expect("opens").manifest.generation_dir;
+    std::fs::read_dir(dir.join(generation).join("text"))
+        .expect("text dir")
+        .map(|e| e.expect("entry"))
+        .map(|e| {
+            let inode = e.metadata().expect("metadata").ino();
+            (e.file_name().to_string_lossy().into_owned(), inode)
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_month_keeps_the_indexed_segments_and_ranks_as_a_rebuild_does() {
+    let grown = tempfile::tempdir().expect("tmp");
+    index_into(grown.path(), &["2024-02"]);
+    let before = text_files(grown.path());
+    index_into(grown.path(), &["2024-03"]);
+    let after = text_files(grown.path());
+    let kept: Vec<&String> = before
+        .iter()
+        .filter(|&(name, inode)| name.ends_with(".store") && after.get(name) == Some(inode))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!kept.is_empty(), "no segment kept: {before:?} -> {after:?}");
+    let whole = tempfile::tempdir().expect("tmp");
+    index_into(whole.path(), &["2024-02", "2024-03"]);
+    let papers = |dir: &Path| Store::open(dir).expect("opens").papers().expect("papers");
+    assert_eq!(papers(grown.path()), papers(whole.path()));
+    for text in [
+        "hallucination benchmark",
+        "幻觉 基准",
+        "retrieval augmented generation",
+    ] {
+        let (a, b) = (bm25_top(grown.path(), text), bm25_top(whole.path(), text));
+        // Equal scores may come in another order: segments differ, so do document addresses.
+        let ids = |top: &[(String, f32)]| {
+            top.iter()
+                .map(|(id, _)| id.clone())
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b), "{text}");
+        // Papers of February updated by March digests leave deleted documents, which count
+        // in BM25's statistics until their segment is merged: scores move a little.
+        for ((_, x), (_, y)) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 0.02 * y, "{text}: {x} vs {y}");
+        }
+    }
+    assert!(paperscope::store::check(grown.path()).healthy);
+}
+
+#[test]
+fn an_updated_paper_is_found_by_its_new_text_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-03-0"]);
+    let store = Store::open(dir.path()).expect("opens");
+    let count = store.manifest.paper_count;
+    let mut paper = store.papers().expect("papers").swap_remove(3);
+    drop(store);
+    let old_title = paper.title_en.clone();
+    paper.version = Some(paper.version.unwrap_or(1) + 1);
+    paper.title_en = "Quokka-style lattice fermentation of sparse gradients".into();
+    let file = dir.path().join("2024-03-31_cs.CL_update.md");
+    std::fs::write(&file, paperscope::digest::render::render(&[paper.clone()])).expect("write");
+    let embedder = ModelSource::Shipped.load().expect("model");
+    let report = update::index_files(
+        dir.path(),
+        &[file],
+        &embedder,
+        UpdateOptions::default(),
+        &Quiet,
+    )
+    .expect("update");
+    assert!(matches!(
+        report.update,
+        Update::Written {
+            updated: 1,
+            added: 0,
+            ..
+        }
+    ));
+    assert_eq!(
+        Store::open(dir.path()).expect("opens").manifest.paper_count,
+        count
+    );
+    let found = bm25_top(dir.path(), "quokka fermentation");
+    assert_eq!(
+        found.first().map(|(id, _)| id.as_str()),
+        Some(paper.arxiv_id.as_str())
+    );
+    assert_eq!(
+        found.iter().filter(|(id, _)| *id == paper.arxiv_id).count(),
+        1
+    );
+    let phrase = format!("\"{}\"", old_title.replace('"', " "));
+    assert!(
+        bm25_top(dir.path(), &phrase)
+            .iter()
+            .all(|(id, _)| *id != paper.arxiv_id),
+        "the old title still finds {}",
+        paper.arxiv_id
+    );
+    assert!(paperscope::store::check(dir.path()).healthy);
 }

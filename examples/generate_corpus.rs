@@ -1,0 +1,36 @@
+//! Writes a synthetic corpus of N papers in the digest format, recombined from data/digests
+//! (benches/scale/corpus.rs says how). Not a user command: it feeds the scale benchmark.
+//!
+//! cargo run --release --example generate_corpus -- N OUT_DIR [SEED]
+
+#[path = "../benches/scale/corpus.rs"]
+mod corpus;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: generate_corpus N OUT_DIR [SEED]";
+    let papers: usize = args.first().context(usage)?.parse().context(usage)?;
+    let out = PathBuf::from(args.get(1).context(usage)?);
+    let seed: u64 = args.get(2).map_or(Ok(1), |s| s.parse()).context(usage)?;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+    let sources = corpus::Sources::load(&data)?;
+    let started = std::time::Instant::now();
+    let batch = corpus::Batch {
+        papers,
+        first: 0,
+        seed,
+    };
+    let files = corpus::write_batch(&sources, batch, &out)?;
+    println!(
+        "{papers} papers from {} real ones in {} files under {} ({:.1} s)",
+        sources.papers().len(),
+        files.len(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
