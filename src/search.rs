@@ -275,7 +275,7 @@ impl From<crate::hybrid::Fused> for Ranked {
 }
 
 /// Candidates each side contributes to fusion, whatever the number of results asked for.
-const FUSION_DEPTH: usize = 100;
+pub const FUSION_DEPTH: usize = 100;
 
 /// Which topics to show: the fitted ones or broader merged ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
