@@ -11,7 +11,7 @@
 //!   search), [`hybrid`] (fusing the two rankings), [`topics`] (clustering and labels);
 //! - [`store`] (the index directory and its generations) and [`update`] (the write path);
 //! - [`search`] ([`Engine`]: search, related, papers, topics), [`compose`] (new digests),
-//!   [`stats`], [`eval`] (measurements).
+//!   [`stats`], [`eval`] (measurements), [`export`] (files for a distributed engine).
 //!
 //! ```no_run
 //! use paperscope::{Engine, ModelSource, Needs};
@@ -34,6 +34,7 @@ pub mod digest;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod fulltext;
 #[cfg(test)]
 mod fuzzing;

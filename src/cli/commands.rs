@@ -443,3 +443,33 @@ pub fn check(ctx: &Context) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// `export`: the papers, their vectors and the loader's files for another engine.
+pub fn export(
+    ctx: &Context,
+    format: paperscope::export::ExportFormat,
+    out: &Path,
+    since_generation: Option<u64>,
+    queries: Option<&Path>,
+) -> Result<()> {
+    let queries = match queries {
+        Some(path) => eval::load_queries(path)?
+            .into_iter()
+            .map(|q| (q.qid, q.query))
+            .collect(),
+        None => Vec::new(),
+    };
+    let options = paperscope::export::ExportOptions {
+        format,
+        since_generation,
+        queries,
+    };
+    let engine = ctx.engine(Needs::Meaning)?;
+    let report = paperscope::export::export(&engine, out, &options, &ctx.bars())?;
+    if ctx.json {
+        print::json(&report)
+    } else {
+        print::export_report(&report);
+        Ok(())
+    }
+}

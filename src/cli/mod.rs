@@ -135,6 +135,18 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check => commands::check(&ctx),
+        Command::Export {
+            format,
+            out,
+            since_generation,
+            queries,
+        } => commands::export(
+            &ctx,
+            format.into(),
+            &out,
+            since_generation,
+            queries.as_deref(),
+        ),
     }
 }
 

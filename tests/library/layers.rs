@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["fulltext", "vectors", "topics"],
     &["store"],
     &["update", "search"],
-    &["compose", "eval"],
+    &["compose", "eval", "export"],
 ];
 
 fn floor_of(module: &str) -> Option<usize> {
