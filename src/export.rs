@@ -506,6 +506,32 @@ fn opensearch_weights(fusion: Fusion) -> [f32; 2] {
     [1.0 - alpha, alpha]
 }
 
+/// The queries of a TSV file, `qid<TAB>query[<TAB>anything]` per line (tests/queries.tsv's
+/// layout, judgments optional); blank lines and `#` comments are skipped.
+pub fn load_query_texts(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut queries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split('\t');
+        match (fields.next(), fields.next()) {
+            (Some(qid), Some(query)) if !qid.trim().is_empty() && !query.trim().is_empty() => {
+                queries.push((qid.trim().to_string(), query.trim().to_string()));
+            }
+            _ => {
+                return Err(Error::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: "expected `qid<TAB>query`".into(),
+                });
+            }
+        }
+    }
+    Ok(queries)
+}
+
 fn write_queries(engine: &Engine, out: &Path, queries: &[(String, String)]) -> Result<String> {
     let lines = queries.iter().map(|(qid, text)| {
         let vector = engine.query_vector(&SearchQuery::parse(text)?)?;

@@ -191,8 +191,8 @@ pub enum Command {
         /// give the generation of the last export)
         #[arg(long)]
         since_generation: Option<u64>,
-        /// Also write paperscope's vectors of these queries (TSV as tests/queries.tsv:
-        /// qid<TAB>query[<TAB>...]) to queries.jsonl
+        /// Also write paperscope's vectors of these queries to queries.jsonl (TSV:
+        /// qid<TAB>query, further columns ignored, as in tests/queries.tsv)
         #[arg(long)]
         queries: Option<PathBuf>,
     },

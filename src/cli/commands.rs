@@ -453,10 +453,7 @@ pub fn export(
     queries: Option<&Path>,
 ) -> Result<()> {
     let queries = match queries {
-        Some(path) => eval::load_queries(path)?
-            .into_iter()
-            .map(|q| (q.qid, q.query))
-            .collect(),
+        Some(path) => paperscope::export::load_query_texts(path)?,
         None => Vec::new(),
     };
     let options = paperscope::export::ExportOptions {
