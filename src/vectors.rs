@@ -178,7 +178,8 @@ impl VectorIndex {
         self.params
     }
 
-    pub(crate) fn set_ef_search(&mut self, ef: usize) {
+    /// Sets the candidate list size of graph searches (for measuring the recall/speed curve).
+    pub fn set_ef_search(&mut self, ef: usize) {
         self.params.ef_search = ef;
     }
 
