@@ -10,6 +10,7 @@ mod support;
 mod crash;
 mod digest;
 mod ergonomics;
+mod export;
 mod failures;
 mod hybrid;
 mod index;
