@@ -21,16 +21,13 @@ import time
 import numpy as np
 
 K = 10
-TARGETS = (0.95, 0.98)
 THREADS = 2
 BM25_ROUNDS = 20
 
 
 def lines(path):
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def recall(found, truth):

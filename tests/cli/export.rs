@@ -186,34 +186,23 @@ fn since_generation_exports_only_what_changed_after_it() {
         .filter_map(|p| p["arxiv_id"].as_str().map(String::from))
         .collect();
 
-    let nothing = export(
-        &index,
-        &[
-            "--format",
-            "jsonl",
-            "--out",
-            &dir,
-            "--since-generation",
-            &generation.to_string(),
-        ],
-    );
+    let since_first = generation.to_string();
+    let incremental = [
+        "--format",
+        "jsonl",
+        "--out",
+        &dir,
+        "--since-generation",
+        &since_first,
+    ];
+    let nothing = export(&index, &incremental);
     assert_eq!(nothing["papers"].as_u64(), Some(0));
 
     let written = index_one_more(&index);
     let changed =
         written["added"].as_u64().expect("added") + written["updated"].as_u64().expect("updated");
     assert!(written["added"].as_u64() > Some(0));
-    let since = export(
-        &index,
-        &[
-            "--format",
-            "jsonl",
-            "--out",
-            &dir,
-            "--since-generation",
-            &generation.to_string(),
-        ],
-    );
+    let since = export(&index, &incremental);
     assert_eq!(since["papers"].as_u64(), Some(changed));
     let exported = json_lines(&out.path().join("papers.jsonl"));
     assert_eq!(exported.len() as u64, changed);
@@ -229,67 +218,49 @@ fn since_generation_exports_only_what_changed_after_it() {
     );
 }
 
+/// `paperscope --index INDEX export ARGS...`.
+fn export_run(index: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--index", index, "export"];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
 #[test]
 fn bad_arguments_are_one_line_errors() {
     let (_tmp, index) = small_index();
     let out = tempfile::tempdir().expect("temp dir");
     let dir = out.path().to_string_lossy().into_owned();
 
-    let output = run(&[
-        "--index", &index, "export", "--format", "parquet", "--out", &dir,
-    ]);
+    let output = export_run(&index, &["--format", "parquet", "--out", &dir]);
     assert_fails_naming(&output, "parquet");
     assert_eq!(output.status.code(), Some(2));
 
-    let output = run(&[
-        "--index",
-        &index,
-        "export",
+    let since = [
         "--format",
         "jsonl",
         "--out",
         &dir,
         "--since-generation",
         "99",
-    ]);
-    assert_fails_naming(&output, "--since-generation");
+    ];
+    assert_fails_naming(&export_run(&index, &since), "--since-generation");
 
     let file = out.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
-    let output = run(&[
-        "--index",
-        &index,
-        "export",
-        "--format",
-        "qdrant",
-        "--out",
-        &file.to_string_lossy(),
-    ]);
+    let file = file.to_string_lossy();
+    let output = export_run(&index, &["--format", "qdrant", "--out", &file]);
     assert_fails_naming(&output, "not a directory");
 
     let bad = out.path().join("queries.tsv");
     std::fs::write(&bad, "q1\thallucination\nno tab here\n").expect("write");
-    let output = run(&[
-        "--index",
+    let bad = bad.to_string_lossy();
+    let output = export_run(
         &index,
-        "export",
-        "--format",
-        "jsonl",
-        "--out",
-        &dir,
-        "--queries",
-        &bad.to_string_lossy(),
-    ]);
-    assert_fails_naming(&output, "queries.tsv");
-    assert!(
-        stderr(&output).contains('2'),
-        "names the line: {}",
-        stderr(&output)
+        &["--format", "jsonl", "--out", &dir, "--queries", &bad],
     );
+    assert_fails_naming(&output, "queries.tsv:2");
 
     let missing = out.path().join("no-index").to_string_lossy().into_owned();
-    let output = run(&[
-        "--index", &missing, "export", "--format", "jsonl", "--out", &dir,
-    ]);
+    let output = export_run(&missing, &["--format", "jsonl", "--out", &dir]);
     assert_fails_naming(&output, "no-index");
 }
