@@ -141,6 +141,9 @@ def main():
     base = np.asarray([p["vector"] for p in papers], dtype=np.float32)
     queries = np.asarray([q["vector"] for q in lines(os.path.join(export, "queries.jsonl"))], dtype=np.float32)
     number_of_row = [p["number"] for p in papers]
+    texts = [p["text"] for p in papers] if os.environ.get("PEERS_BM25", "1") != "0" else None
+    arxiv_of_row = [p["arxiv_id"] for p in papers]
+    del papers
 
     truth_rows, exact_qps = numpy_exact(base, queries)
     truth = [[number_of_row[r] for r in row] for row in truth_rows]
@@ -154,14 +157,15 @@ def main():
     build, curve = faiss_curve(base, queries, m, efc, efs, truth_rows)
     results["faiss HNSWFlat"] = (build, curve)
 
-    texts = [p["text"] for p in papers]
     bm25_queries = [l.split("\t")[1] for l in open(bm25_tsv, encoding="utf-8") if l.strip() and not l.startswith("#")]
-    bm25_build, bm25_p50, bm25_tops = bm25s_side(texts, bm25_queries)
-    arxiv_of_row = [p["arxiv_id"] for p in papers]
-    bm25_agree = statistics.mean(
-        len({arxiv_of_row[r] for r in top} & set(ref)) / max(len(ref), 1)
-        for top, ref in zip(bm25_tops, ours["bm25_top"])
-    )
+    bm25 = None
+    if texts is not None:
+        bm25_build, bm25_p50, bm25_tops = bm25s_side(texts, bm25_queries)
+        bm25_agree = statistics.mean(
+            len({arxiv_of_row[r] for r in top} & set(ref)) / max(len(ref), 1)
+            for top, ref in zip(bm25_tops, ours["bm25_top"])
+        )
+        bm25 = (bm25_build, bm25_p50, bm25_agree)
 
     print(f"Peers on {len(base):,} papers x {base.shape[1]} dims, {len(queries):,} query vectors "
           f"(paperscope's), HNSW M={m} ef_construction={efc}, build on {THREADS} threads, queries on 1.")
@@ -191,13 +195,18 @@ def main():
     print(f"BM25 over the same texts ({len(bm25_queries)} queries of {os.path.basename(bm25_tsv)} x {BM25_ROUNDS}, one thread):")
     print(f"  paperscope (tantivy, stemmed English + jieba): p50 {ours['bm25_p50_ms']:.3f} ms/query "
           f"(mean {ours['bm25_mean_ms']:.3f})")
-    print(f"  bm25s + jieba (index {bm25_build:.1f} s):            p50 {bm25_p50:.3f} ms/query"
-          f"   paperscope/peer speed: {ratio(ours['bm25_p50_ms'], bm25_p50, False)}")
-    print(f"  top-10 agreement bm25s vs paperscope: {bm25_agree:.2f} (analysis differs: no stemming, no title weighting in bm25s)")
+    if bm25:
+        bm25_build, bm25_p50, bm25_agree = bm25
+        print(f"  bm25s + jieba (index {bm25_build:.1f} s):            p50 {bm25_p50:.3f} ms/query"
+              f"   paperscope/peer speed: {ratio(ours['bm25_p50_ms'], bm25_p50, False)}")
+        print(f"  top-10 agreement bm25s vs paperscope: {bm25_agree:.2f} (analysis differs: no stemming, no title weighting in bm25s)")
+    else:
+        print("  bm25s skipped (PEERS_BM25=0)")
     summary["numpy_exact_qps"] = exact_qps
     summary["paperscope_exact_qps"] = ours["exact_qps"]
-    summary["bm25"] = {"paperscope_p50_ms": ours["bm25_p50_ms"], "bm25s_p50_ms": bm25_p50,
-                       "bm25s_index_s": bm25_build, "top10_agreement": bm25_agree}
+    summary["bm25"] = {"paperscope_p50_ms": ours["bm25_p50_ms"]}
+    if bm25:
+        summary["bm25"].update(bm25s_index_s=bm25[0], bm25s_p50_ms=bm25[1], top10_agreement=bm25[2])
     out = os.environ.get("PEERS_JSON")
     if out:
         with open(out, "w", encoding="utf-8") as f:

@@ -7,7 +7,8 @@
 #
 # Environment: PEERS_DIR (work directory, default target/peers), PYTHON (default python3),
 # EFS (ef sweep, default 16,32,64,128,256), QUERY_STRIDE (every Nth paper's English title or
-# Chinese summary is a query, default 8), PEERS_JSON (also write the summary there).
+# Chinese summary is a query, default 8), PEERS_JSON (also write the summary there), PEERS_BM25=0
+# (skip bm25s: its Python tokenising of 100k texts through jieba takes many minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 digests="${1:-data/digests}"
