@@ -122,6 +122,32 @@ def bm25s_side(texts, queries):
     return build, statistics.median(times), tops
 
 
+def plot(path, results, exact, title):
+    """Recall@10 against queries/s, one curve per engine, exact search as a point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for name, (_, curve) in results.items():
+        ax.plot([p["recall"] for p in curve], [p["qps"] for p in curve], marker="o", label=name)
+        for p in curve:
+            ax.annotate(str(p["ef"]), (p["recall"], p["qps"]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    for name, qps in exact.items():
+        ax.scatter([1.0], [qps], marker="x", label=f"{name} exact")
+    ax.set_xlabel("recall@10 (labels: ef)")
+    ax.set_ylabel("queries/s, one thread (log)")
+    ax.set_yscale("log")
+    ax.axvline(0.95, color="grey", lw=0.5, ls="--")
+    ax.axvline(0.98, color="grey", lw=0.5, ls="--")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def fmt(x, digits=0):
     return "-" if x is None else f"{x:,.{digits}f}"
 
@@ -207,6 +233,10 @@ def main():
     summary["bm25"] = {"paperscope_p50_ms": ours["bm25_p50_ms"]}
     if bm25:
         summary["bm25"].update(bm25s_index_s=bm25[0], bm25s_p50_ms=bm25[1], top10_agreement=bm25[2])
+    if os.environ.get("PEERS_PLOT"):
+        plot(os.environ["PEERS_PLOT"], results,
+             {"paperscope": ours["exact_qps"], "numpy": exact_qps},
+             f"HNSW M={m} ef_construction={efc}, {len(base):,} papers x {base.shape[1]} dims")
     out = os.environ.get("PEERS_JSON")
     if out:
         with open(out, "w", encoding="utf-8") as f:

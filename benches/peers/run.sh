@@ -8,7 +8,8 @@
 # Environment: PEERS_DIR (work directory, default target/peers), PYTHON (default python3),
 # EFS (ef sweep, default 16,32,64,128,256), QUERY_STRIDE (every Nth paper's English title or
 # Chinese summary is a query, default 8), PEERS_JSON (also write the summary there), PEERS_BM25=0
-# (skip bm25s: its Python tokenising of 100k texts through jieba takes many minutes).
+# (skip bm25s: its Python tokenising of 100k texts through jieba takes many minutes), PEERS_PLOT
+# (a PNG of recall@10 against queries/s per engine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 digests="${1:-data/digests}"
@@ -19,11 +20,11 @@ venv="$work/venv"
 # Queries run on one thread everywhere: numpy's BLAS would otherwise spread one query over cores.
 export OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$work"
-if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed-1" ]; then
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed-2" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        hnswlib==0.8.0 faiss-cpu==1.15.1 numpy bm25s==0.3.16 jieba==0.42.1
-    touch "$venv/.installed-1"
+        hnswlib==0.8.0 faiss-cpu==1.15.1 numpy bm25s==0.3.16 jieba==0.42.1 matplotlib
+    touch "$venv/.installed-2"
 fi
 cargo build --release --quiet --bin paperscope --example peers
 bin=target/release/paperscope
