@@ -15,10 +15,20 @@ pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` atomically (see the module doc).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_streaming_atomically(path, |out| out.write_all(bytes))
+}
+
+/// Writes what `fill` puts into a buffered writer to `path` atomically, for files too large to
+/// build in memory first (an export of 100k papers' vectors).
+pub(crate) fn write_streaming_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = temp_path(path);
     let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        let mut out = std::io::BufWriter::new(File::create(&tmp)?);
+        fill(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         sync_dir(path.parent())

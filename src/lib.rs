@@ -11,7 +11,8 @@
 //!   search), [`hybrid`] (fusing the two rankings), [`topics`] (clustering and labels);
 //! - [`store`] (the index directory and its generations) and [`update`] (the write path);
 //! - [`search`] ([`Engine`]: search, related, papers, topics), [`compose`] (new digests),
-//!   [`stats`], [`eval`] (measurements), [`projection`] (the topic map);
+//!   [`stats`], [`eval`] (measurements), [`projection`] (the topic map), [`export`] (files for a
+//!   distributed engine);
 //! - [`server`]: the HTTP API and web page over a live index.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ pub mod embed;
 pub mod embed_cache;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod fulltext;
 #[cfg(test)]
 mod fuzzing;

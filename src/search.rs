@@ -65,6 +65,13 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// The vector of `query` on the meaning side: its positive words without query stop words.
+fn query_vector(embedder: &Embedder, query: &SearchQuery) -> Vec<f32> {
+    embedder.embed(&crate::analyze::strip_query_stop_words(
+        &query.positive_text(),
+    ))
+}
+
 /// One result of a search or a related query, with what a reader needs to judge it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
@@ -268,7 +275,7 @@ impl From<crate::hybrid::Fused> for Ranked {
 }
 
 /// Candidates each side contributes to fusion, whatever the number of results asked for.
-const FUSION_DEPTH: usize = 100;
+pub const FUSION_DEPTH: usize = 100;
 
 /// Which topics to show: the fitted ones or broader merged ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -532,9 +539,7 @@ impl Engine {
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(PaperNumber, f32)> =
                     bm25.iter().map(|h| (h.number, h.score)).collect();
-                let query_vector = embedder.embed(&crate::analyze::strip_query_stop_words(
-                    &query.positive_text(),
-                ));
+                let query_vector = query_vector(embedder, query);
                 let allowed = self.store.text.allowed(query, filters)?;
                 let vector = vectors.search(&query_vector, depth, allowed.as_deref());
                 let fused = fuse(
@@ -574,15 +579,16 @@ impl Engine {
             .as_ref()
             .map_or(vectors.len(), |a| a.iter().filter(|&&x| x).count());
         Ok((
-            vectors.search(
-                &embedder.embed(&crate::analyze::strip_query_stop_words(
-                    &query.positive_text(),
-                )),
-                limit,
-                allowed.as_deref(),
-            ),
+            vectors.search(&query_vector(embedder, query), limit, allowed.as_deref()),
             total,
         ))
+    }
+
+    /// The vector the meaning side searches with for `query` (its positive words, without
+    /// query stop words), for callers that search the same vectors elsewhere (an export).
+    pub fn query_vector(&self, query: &SearchQuery) -> Result<Vec<f32>> {
+        let (embedder, _) = self.need_meaning()?;
+        Ok(query_vector(embedder, query))
     }
 
     /// The `limit` best papers for `query` among those `filters` allow, ranked in `mode`,

@@ -58,6 +58,8 @@ const TANTIVY_MANAGED: &str = ".managed.json";
 const CACHE_DIR: &str = "cache";
 /// The directory beside a directory of digests that may ship their embedding cache.
 pub(crate) const SEED_DIR: &str = "embeddings";
+/// Per paper, the generation that last added or changed it (for incremental exports).
+const CHANGES_FILE: &str = "changes.json";
 /// Files below this size have their CRC-32 checked every time the index is opened.
 const SMALL_FILE: u64 = 1 << 20;
 /// How often [`Store::open`] re-reads the manifest when the generation it named went away
@@ -224,6 +226,31 @@ impl Store {
             .map_err(|e| self.damaged(&path, format!("not a valid topic model ({e})")))?;
         topics_problem(&model, self.manifest.paper_count)
             .map_or(Ok(Some(model)), |reason| Err(self.damaged(&path, reason)))
+    }
+
+    /// Per paper number, the generation that last added or changed the paper; `None` when the
+    /// generation was written before paperscope recorded it. Checked against the manifest
+    /// (size, CRC-32) and the papers (one entry per paper, none after this generation).
+    pub fn changed_in(&self) -> Result<Option<Vec<u64>>> {
+        let path = self.generation_path().join(CHANGES_FILE);
+        let Some(record) = self.manifest.files.iter().find(|r| r.path == CHANGES_FILE) else {
+            return Ok(None);
+        };
+        let bytes = fs::read(&path).map_err(|e| in_index(&self.dir, Error::io(&path, e)))?;
+        verify_bytes(&self.dir, &path, record, &bytes)?;
+        let stamps: Vec<u64> = serde_json::from_slice(&bytes)
+            .map_err(|e| self.damaged(&path, format!("not a list of generations ({e})")))?;
+        let papers = self.manifest.paper_count;
+        if stamps.len() != papers || stamps.iter().any(|&g| g > self.manifest.generation) {
+            return Err(self.damaged(
+                &path,
+                format!(
+                    "does not give a generation up to {} for each of the {papers} papers",
+                    self.manifest.generation
+                ),
+            ));
+        }
+        Ok(Some(stamps))
     }
 
     /// The vector index, refused when it was built with a model other than `embedder`; checked
@@ -661,6 +688,11 @@ impl<'lock> Staging<'lock> {
     /// Writes the generation's topic model.
     pub fn write_topics(&self, model: &TopicModel) -> Result<()> {
         write_json_atomically(&self.path.join(TOPICS_FILE), model)
+    }
+
+    /// Writes, per paper number, the generation that last added or changed the paper.
+    pub fn write_changes(&self, changed_in: &[u64]) -> Result<()> {
+        write_json_atomically(&self.path.join(CHANGES_FILE), &changed_in)
     }
 
     /// Makes the generation live: makes its files world-readable, records every file's size

@@ -298,6 +298,14 @@ fn write_papers(
         }),
     };
     let mut staging = Staging::begin(lock)?;
+    let stamps = change_stamps(
+        reuse,
+        &existing,
+        &merged,
+        staging.generation(),
+        &mut notices,
+    );
+    staging.write_changes(&stamps)?;
     match reuse {
         Some(store) => {
             let text_dir = staging.extend_text(store)?;
@@ -356,6 +364,38 @@ fn write_papers(
         texts_embedded: cache_use.embedded,
         notices,
     })
+}
+
+/// Per paper, the generation that last added or changed it: `generation` for new and changed
+/// papers (every paper after a rebuild), the previous record for the others. Where the previous
+/// generation has no readable record, every paper counts as changed now: an incremental export
+/// then sends too much, never too little.
+fn change_stamps(
+    previous: Option<&Store>,
+    existing: &[Paper],
+    merged: &[Paper],
+    generation: u64,
+    notices: &mut Vec<String>,
+) -> Vec<u64> {
+    let old = match previous.map(Store::changed_in) {
+        Some(Ok(stamps)) => stamps,
+        Some(Err(error)) => {
+            notices.push(format!(
+                "the record of changed papers is damaged ({}): every paper counts as changed",
+                short(&error)
+            ));
+            None
+        }
+        None => None,
+    };
+    merged
+        .iter()
+        .enumerate()
+        .map(|(i, paper)| match (&old, existing.get(i)) {
+            (Some(old), Some(before)) if before == paper => old[i],
+            _ => generation,
+        })
+        .collect()
 }
 
 /// The live generation and its papers, `None` for a new index. For a rebuild, the generation
@@ -485,6 +525,10 @@ pub fn refit_topics(
     let mut staging = Staging::begin(&lock)?;
     staging.reuse_text(&store)?;
     staging.reuse_vectors(&store)?;
+    // A damaged record is left out: the next write then counts every paper as changed.
+    if let Ok(Some(stamps)) = store.changed_in() {
+        staging.write_changes(&stamps)?;
+    }
     staging.write_topics(&model)?;
     failpoint("topics", dir)?;
     let generation = staging.commit(papers.len(), store.manifest.model.clone())?;

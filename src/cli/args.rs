@@ -185,6 +185,49 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         bind: std::net::SocketAddr,
     },
+    /// Write the papers, their vectors and the schema/mapping for another engine (Qdrant,
+    /// Milvus, OpenSearch, or JSON lines), to load them there
+    Export {
+        /// The engine the files are for
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// Directory to write into (created if missing; files of the same names are replaced)
+        #[arg(long)]
+        out: PathBuf,
+        /// Only papers added or changed after this index generation (`stats`/export.json
+        /// give the generation of the last export)
+        #[arg(long)]
+        since_generation: Option<u64>,
+        /// Also write paperscope's vectors of these queries to queries.jsonl (TSV:
+        /// qid<TAB>query, further columns ignored, as in tests/queries.tsv)
+        #[arg(long)]
+        queries: Option<PathBuf>,
+    },
+}
+
+/// `export --format` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    /// One JSON object per paper: fields, BM25 text, vector
+    Jsonl,
+    /// Qdrant: collection config, payload indexes, points
+    Qdrant,
+    /// Milvus: schema with a BM25 function over jieba-analysed text, rows
+    Milvus,
+    /// OpenSearch: index mapping, bulk NDJSON, hybrid search pipeline
+    Opensearch,
+}
+
+impl From<ExportFormatArg> for paperscope::export::ExportFormat {
+    fn from(arg: ExportFormatArg) -> Self {
+        use paperscope::export::ExportFormat;
+        match arg {
+            ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+            ExportFormatArg::Qdrant => ExportFormat::Qdrant,
+            ExportFormatArg::Milvus => ExportFormat::Milvus,
+            ExportFormatArg::Opensearch => ExportFormat::Opensearch,
+        }
+    }
 }
 
 /// The measurements.

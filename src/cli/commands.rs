@@ -484,3 +484,30 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
     paperscope::server::run(listener, state)?;
     Ok(())
 }
+
+/// `export`: the papers, their vectors and the loader's files for another engine.
+pub fn export(
+    ctx: &Context,
+    format: paperscope::export::ExportFormat,
+    out: &Path,
+    since_generation: Option<u64>,
+    queries: Option<&Path>,
+) -> Result<()> {
+    let queries = match queries {
+        Some(path) => paperscope::export::load_query_texts(path)?,
+        None => Vec::new(),
+    };
+    let options = paperscope::export::ExportOptions {
+        format,
+        since_generation,
+        queries,
+    };
+    let engine = ctx.engine(Needs::Meaning)?;
+    let report = paperscope::export::export(&engine, out, &options, &ctx.bars())?;
+    if ctx.json {
+        print::json(&report)
+    } else {
+        print::export_report(&report);
+        Ok(())
+    }
+}

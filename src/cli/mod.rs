@@ -139,6 +139,18 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Check => commands::check(&ctx),
         Command::Serve { bind } => commands::serve(&ctx, bind),
+        Command::Export {
+            format,
+            out,
+            since_generation,
+            queries,
+        } => commands::export(
+            &ctx,
+            format.into(),
+            &out,
+            since_generation,
+            queries.as_deref(),
+        ),
     }
 }
 

@@ -908,3 +908,26 @@ pub fn serving(json: bool, url: &str, engine: &Engine) -> Result<()> {
     std::io::Write::flush(&mut std::io::stdout())?;
     Ok(())
 }
+
+/// `export`: what was written, and how to continue from it.
+pub fn export_report(report: &paperscope::export::ExportReport) {
+    let since = report
+        .since_generation
+        .map_or(String::new(), |n| format!(", changed after generation {n}"));
+    println!(
+        "Exported {} of {} papers{since} for {} into {}/ ({:.1} s): {}.",
+        report.papers,
+        report.papers_in_index,
+        report.format.name(),
+        report.out.display(),
+        report.seconds,
+        report.files.join(", ")
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "Next incremental export: --since-generation {}",
+        report.generation
+    );
+}

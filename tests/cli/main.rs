@@ -11,6 +11,7 @@ mod cache;
 mod crash;
 mod digest;
 mod ergonomics;
+mod export;
 mod failures;
 mod hybrid;
 mod index;

@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["fulltext", "vectors", "topics", "embed_cache"],
     &["store"],
     &["update", "search"],
-    &["compose", "eval", "projection"],
+    &["compose", "eval", "projection", "export"],
     &["server"],
 ];
 
