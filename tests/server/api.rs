@@ -295,6 +295,17 @@ fn openapi_lists_every_route() {
             paths.keys()
         );
     }
+    // Every parameter the search endpoint takes is documented.
+    let documented: BTreeSet<&str> = doc["paths"]["/api/search"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let taken = [
+        "q", "mode", "limit", "offset", "sort", "category", "since", "until", "alpha",
+    ];
+    assert_eq!(documented, taken.into_iter().collect());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for schema in [
         "SearchResponse",
