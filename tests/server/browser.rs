@@ -665,7 +665,7 @@ impl Browser {
 
     /// Moves the mouse to (`x`, `y`) CSS pixels from the top left corner of the element `css`.
     fn pointer_over(&self, css: &str, x: f64, y: f64) {
-        let (dx, dy) = self.from_centre(css, x, y);
+        let (dx, dy) = self.offset_from_centre(css, x, y);
         let element = self.reference(css);
         self.command(
             "POST",
@@ -677,7 +677,7 @@ impl Browser {
 
     /// Clicks at (`x`, `y`) CSS pixels from the top left corner of the element `css`.
     fn pointer_click(&self, css: &str, x: f64, y: f64) {
-        let (dx, dy) = self.from_centre(css, x, y);
+        let (dx, dy) = self.offset_from_centre(css, x, y);
         let element = self.reference(css);
         self.command(
             "POST",
@@ -693,7 +693,7 @@ impl Browser {
 
     /// Turns the mouse wheel by `delta_y` over (`x`, `y`) of the element `css`.
     fn wheel(&self, css: &str, x: f64, y: f64, delta_y: i64) {
-        let (dx, dy) = self.from_centre(css, x, y);
+        let (dx, dy) = self.offset_from_centre(css, x, y);
         let element = self.reference(css);
         self.command(
             "POST",
@@ -709,7 +709,7 @@ impl Browser {
     }
 
     /// WebDriver offsets count from an element's centre; the page's from its corner.
-    fn from_centre(&self, css: &str, x: f64, y: f64) -> (i64, i64) {
+    fn offset_from_centre(&self, css: &str, x: f64, y: f64) -> (i64, i64) {
         let size = self.eval(&format!(
             "const r = document.querySelector({}).getBoundingClientRect(); return [r.width, r.height]",
             json!(css)
