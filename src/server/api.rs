@@ -27,6 +27,36 @@ use crate::topics::{TopicPapers, TopicsView};
 /// zeros is told rather than answered with the whole collection.
 pub const MAX_LIMIT: usize = 1000;
 
+// The parameters several endpoints share, described once for the OpenAPI document (the
+// handlers decode them with `Params`, strictly); never constructed.
+/// The filters every listing takes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FilterParams {
+    /// Only these categories (repeat the parameter, or comma-separate)
+    category: Option<String>,
+    /// First month, YYYY-MM
+    since: Option<String>,
+    /// Last month, YYYY-MM
+    until: Option<String>,
+}
+
+/// Which page of a ranked list, and how hybrid fuses.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListingParams {
+    /// Results, 1 to 1000 (default 10)
+    limit: Option<usize>,
+    /// Results skipped (default 0)
+    offset: Option<usize>,
+    /// relevance (default) or date
+    sort: Option<String>,
+    /// Convex fusion weight of BM25, 0 to 1
+    alpha: Option<f32>,
+}
+
 /// Runs `work` on the blocking pool with the live engine.
 async fn with_engine<T: Send + 'static>(
     state: AppState,
@@ -81,13 +111,8 @@ fn fusion(params: &mut Params, default: Fusion) -> Result<Fusion, ApiError> {
     params(
         ("q" = String, Query, description = "The query: English, Chinese or both; \"phrases\", -excluded"),
         ("mode" = Option<String>, Query, description = "hybrid (default), bm25 or vector"),
-        ("limit" = Option<usize>, Query, description = "Results, 1 to 1000 (default 10)"),
-        ("offset" = Option<usize>, Query, description = "Results skipped (default 0)"),
-        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
-        ("category" = Option<String>, Query, description = "Only these categories (repeat or comma-separate)"),
-        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
-        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
-        ("alpha" = Option<f32>, Query, description = "Convex fusion weight of BM25, 0 to 1"),
+        FilterParams,
+        ListingParams,
     ),
     responses(
         (status = 200, body = SearchResponse),
@@ -120,13 +145,8 @@ pub async fn search(
     params(
         ("ids" = Option<String>, Query, description = "arXiv ids, comma-separated (or repeated)"),
         ("text" = Option<String>, Query, description = "Or: any text, e.g. an abstract"),
-        ("limit" = Option<usize>, Query, description = "Results, 1 to 1000 (default 10)"),
-        ("offset" = Option<usize>, Query, description = "Results skipped (default 0)"),
-        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
-        ("category" = Option<String>, Query, description = "Only these categories"),
-        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
-        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
-        ("alpha" = Option<f32>, Query, description = "Convex fusion weight of BM25, 0 to 1"),
+        FilterParams,
+        ListingParams,
     ),
     responses(
         (status = 200, body = SearchResponse),
@@ -294,9 +314,7 @@ pub async fn stats(
     params(
         ("by_topic" = Option<bool>, Query, description = "One section per topic (default false)"),
         ("q" = Option<String>, Query, description = "Only papers matching this search"),
-        ("category" = Option<String>, Query, description = "Only these categories"),
-        ("since" = Option<String>, Query, description = "First month, YYYY-MM"),
-        ("until" = Option<String>, Query, description = "Last month, YYYY-MM"),
+        FilterParams,
         ("limit" = Option<usize>, Query, description = "Papers kept from q, 1 to 1000 (default 200)"),
         ("related" = Option<usize>, Query, description = "Related papers after each entry (default 3)"),
         ("format" = Option<String>, Query, description = "md (default), html or json"),

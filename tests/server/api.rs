@@ -295,6 +295,17 @@ fn openapi_lists_every_route() {
             paths.keys()
         );
     }
+    // Every parameter the search endpoint takes is documented.
+    let documented: BTreeSet<&str> = doc["paths"]["/api/search"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let taken = [
+        "q", "mode", "limit", "offset", "sort", "category", "since", "until", "alpha",
+    ];
+    assert_eq!(documented, taken.into_iter().collect());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for schema in [
         "SearchResponse",
@@ -494,4 +505,54 @@ fn live_switch_to_a_new_generation_fails_no_request() {
     );
     assert!(after["papers"].as_u64() > before["papers"].as_u64());
     assert_eq!(paper.status, 200, "{}", paper.body);
+}
+
+/// The `serve` command itself: prints where it listens (one JSON line with `--json`), answers
+/// there, and a port already taken is a one-line error naming `--bind`.
+#[test]
+fn serve_command_listens_and_reports_a_taken_port() {
+    use std::io::BufRead;
+
+    let index = shared_index().to_string_lossy().into_owned();
+    let mut child = paperscope()
+        .args([
+            "--json",
+            "--index",
+            &index,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let ready: Value = serde_json::from_str(&line).expect("one JSON line");
+    let url = ready["url"].as_str().expect("url").to_string();
+    let health = get(&format!("{url}api/health"));
+    let page = get(&url);
+    let taken = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let refused = paperscope()
+        .args(["--index", &index, "serve", "--bind", &taken])
+        .output()
+        .expect("second serve runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.json()["papers"], ready["papers"]);
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("--bind") && error.contains(&taken),
+        "{error}"
+    );
 }
