@@ -217,6 +217,48 @@ fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
         topics.to_string()
     );
     browser.screenshot("map-1280x800");
+
+    // Hover shows the title of the paper under the pointer, the wheel zooms, a click opens it.
+    let at = browser.eval(&format!(
+        "return document.querySelector('#map').pointAt('{ERBENCH}')"
+    ));
+    let (x, y) = (at[0].as_f64().unwrap_or(0.0), at[1].as_f64().unwrap_or(0.0));
+    browser.pointer_over("#map", x, y);
+    browser.wait_for(
+        "a title on hover",
+        "const id = document.querySelector('#map').dataset.hover; return !!id && document.querySelector('#tip').innerText.includes(id) && !!document.querySelector('#tip .tip-en')",
+    );
+    let hovered = browser.eval("return document.querySelector('#map').dataset.hover");
+    let hovered = hovered.as_str().unwrap_or_default().to_owned();
+    let title = api(&format!("/api/papers/{hovered}"))["title_en"].clone();
+    assert_eq!(
+        browser.eval("return document.querySelector('#tip .tip-en').textContent"),
+        title
+    );
+    browser.wheel("#map", x, y, -400);
+    browser.wait_for(
+        "the wheel to zoom in",
+        "return Number(document.querySelector('#map').dataset.scale) > 1",
+    );
+    browser.screenshot("map-zoomed-1280x800");
+    browser.click("#zoom-reset");
+    let at = browser.eval(&format!(
+        "return document.querySelector('#map').pointAt('{hovered}')"
+    ));
+    browser.pointer_click(
+        "#map",
+        at[0].as_f64().unwrap_or(0.0),
+        at[1].as_f64().unwrap_or(0.0),
+    );
+    browser.wait_for(
+        "a click on a point to open the paper under the pointer",
+        "const hover = document.querySelector('#map').dataset.hover; return !!hover && document.querySelector('#paper').dataset.id === hover && !document.querySelector('#view-paper').hidden",
+    );
+    browser.eval("history.back(); return true");
+    browser.wait_for(
+        "back to the map",
+        "return !document.querySelector('#view-map').hidden",
+    );
 }
 
 fn topics_over_time_is_drawn(browser: &Browser) {
@@ -619,6 +661,64 @@ impl Browser {
             "/actions",
             json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
         );
+    }
+
+    /// Moves the mouse to (`x`, `y`) CSS pixels from the top left corner of the element `css`.
+    fn pointer_over(&self, css: &str, x: f64, y: f64) {
+        let (dx, dy) = self.offset_from_centre(css, x, y);
+        let element = self.reference(css);
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [{"type": "pointerMove", "duration": 0, "origin": element, "x": dx, "y": dy}]}]}),
+        );
+    }
+
+    /// Clicks at (`x`, `y`) CSS pixels from the top left corner of the element `css`.
+    fn pointer_click(&self, css: &str, x: f64, y: f64) {
+        let (dx, dy) = self.offset_from_centre(css, x, y);
+        let element = self.reference(css);
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "duration": 0, "origin": element, "x": dx, "y": dy},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerUp", "button": 0},
+                ]}]}),
+        );
+    }
+
+    /// Turns the mouse wheel by `delta_y` over (`x`, `y`) of the element `css`.
+    fn wheel(&self, css: &str, x: f64, y: f64, delta_y: i64) {
+        let (dx, dy) = self.offset_from_centre(css, x, y);
+        let element = self.reference(css);
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "wheel", "id": "wheel", "actions": [
+                {"type": "scroll", "origin": element, "x": dx, "y": dy, "deltaX": 0, "deltaY": delta_y}]}]}),
+        );
+    }
+
+    /// An element reference (the W3C key), as an action's origin.
+    fn reference(&self, css: &str) -> Value {
+        json!({ "element-6066-11e4-a52e-4f735466cecf": self.element(css) })
+    }
+
+    /// WebDriver offsets count from an element's centre; the page's from its corner.
+    fn offset_from_centre(&self, css: &str, x: f64, y: f64) -> (i64, i64) {
+        let size = self.eval(&format!(
+            "const r = document.querySelector({}).getBoundingClientRect(); return [r.width, r.height]",
+            json!(css)
+        ));
+        let (w, h) = (
+            size[0].as_f64().unwrap_or(0.0),
+            size[1].as_f64().unwrap_or(0.0),
+        );
+        ((x - w / 2.0).round() as i64, (y - h / 2.0).round() as i64)
     }
 
     /// The page's layout size, set exactly (a headless window's outer size is not its viewport).

@@ -533,6 +533,8 @@
     canvas.dataset.points = String(drawn.size);
     canvas.dataset.topics = String(S.map.topics.length);
     canvas.dataset.highlighted = String(hits.size);
+    canvas.dataset.scale = M.scale.toFixed(3);
+    canvas.dataset.hover = M.hover ? M.hover.id : '';
   }
 
   function drawLabels(ctx, g, w) {
@@ -610,6 +612,14 @@
 
   function bindMap() {
     const canvas = $('map');
+    // Where a paper is drawn, in CSS pixels from the canvas' corner: lets a test (or a script)
+    // point at a paper as a user would.
+    canvas.pointAt = (id) => {
+      const p = S.pointById.get(id);
+      if (!p || !M.box) return null;
+      const g = mapGeometry();
+      return [g.sx(p.x), g.sy(p.y)];
+    };
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
       const rect = canvas.getBoundingClientRect();
