@@ -484,6 +484,39 @@ fn main() -> anyhow::Result<()> {
         let png = PathBuf::from(args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?);
         return plot(&rows_from_log(&log), &png);
     }
+    if args.first().is_some_and(|a| a == "--existing") {
+        // An index a run left in OUT_DIR/N: its queries and the addition, without the build
+        // (and without the refit), for a run that was stopped.
+        let papers: usize = args.get(1).map_or(Ok(100_000), |n| n.parse())?;
+        let out = args.get(2).map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/scale"),
+            PathBuf::from,
+        );
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let sources = corpus::Sources::load(&data)?;
+        let base = out.join(papers.to_string());
+        let index = base.join("index");
+        let mut row = Row {
+            papers,
+            disk_mb: disk_bytes(&index) as f64 / 1e6,
+            ..Row::default()
+        };
+        queries_into(&mut row, &sources, &index)?;
+        print(std::slice::from_ref(&row));
+        let stages = Stages::default();
+        let started = Instant::now();
+        update::index_files(
+            &index,
+            &[base.join("new")],
+            &embedder(),
+            UpdateOptions::default(),
+            &stages,
+        )?;
+        row.add_total = started.elapsed().as_secs_f64();
+        row.add_stages = stages.take();
+        print(std::slice::from_ref(&row));
+        return Ok(());
+    }
     let ann = args.first().is_some_and(|a| a == "--ann");
     let args = if ann { &args[1..] } else { &args[..] };
     let sizes: Vec<usize> = match args.first() {
