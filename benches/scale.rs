@@ -484,6 +484,39 @@ fn main() -> anyhow::Result<()> {
         let png = PathBuf::from(args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?);
         return plot(&rows_from_log(&log), &png);
     }
+    if args.first().is_some_and(|a| a == "--existing") {
+        // An index a run left in OUT_DIR/N: its queries and the addition, without the build
+        // (and without the refit), for a run that was stopped.
+        let papers: usize = args.get(1).map_or(Ok(100_000), |n| n.parse())?;
+        let out = args.get(2).map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/scale"),
+            PathBuf::from,
+        );
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let sources = corpus::Sources::load(&data)?;
+        let base = out.join(papers.to_string());
+        let index = base.join("index");
+        let mut row = Row {
+            papers,
+            disk_mb: disk_bytes(&index) as f64 / 1e6,
+            ..Row::default()
+        };
+        queries_into(&mut row, &sources, &index)?;
+        print(std::slice::from_ref(&row));
+        let stages = Stages::default();
+        let started = Instant::now();
+        update::index_files(
+            &index,
+            &[base.join("new")],
+            &embedder(),
+            UpdateOptions::default(),
+            &stages,
+        )?;
+        row.add_total = started.elapsed().as_secs_f64();
+        row.add_stages = stages.take();
+        print(std::slice::from_ref(&row));
+        return Ok(());
+    }
     let ann = args.first().is_some_and(|a| a == "--ann");
     let args = if ann { &args[1..] } else { &args[..] };
     let sizes: Vec<usize> = match args.first() {
@@ -534,6 +567,7 @@ fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         let top = rows
             .iter()
             .flat_map(|r| series.iter().map(move |(_, _, f)| f(r)))
+            .filter(|y| y.is_finite())
             .fold(0.0f64, f64::max)
             * 1.15;
         let mut chart = ChartBuilder::on(area)
@@ -549,7 +583,12 @@ fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
             .x_label_formatter(&|n| format!("{:.0}k", n / 1000.0))
             .draw()?;
         for (name, color, f) in series {
-            let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.papers as f64, f(r))).collect();
+            // A stage a stopped run did not time is left out, not drawn as zero.
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| (r.papers as f64, f(r)))
+                .filter(|p| p.1.is_finite())
+                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
                 .label(name)
@@ -569,7 +608,11 @@ fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         anyhow::Ok(())
     };
     let wall = |name: &'static str| -> Box<dyn Fn(&Row) -> f64> {
-        Box::new(move |r: &Row| r.stages.get(name).map_or(0.0, |s| s.wall.as_secs_f64()))
+        Box::new(move |r: &Row| {
+            r.stages
+                .get(name)
+                .map_or(f64::NAN, |s| s.wall.as_secs_f64())
+        })
     };
     draw(
         &panels[0],
@@ -695,8 +738,11 @@ fn rows_from_log(text: &str) -> Vec<Row> {
                 (4, "graph"),
                 (5, "topics"),
             ] {
-                let wall = Duration::from_secs_f64(first(&c[i]).max(0.0));
-                row.stages.insert(name, Spent { wall, cpu: wall });
+                let seconds = first(&c[i]);
+                if seconds.is_finite() {
+                    let wall = Duration::from_secs_f64(seconds.max(0.0));
+                    row.stages.insert(name, Spent { wall, cpu: wall });
+                }
             }
             row.total = first(&c[6]);
             row.peak_mb = first(&c[8]);
