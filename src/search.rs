@@ -515,7 +515,7 @@ impl Engine {
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(PaperNumber, f32)> =
                     bm25.iter().map(|h| (h.number, h.score)).collect();
-                let query_vector = embedder.embed(&crate::analyze::strip_query_stop_words(
+                let query_vector = embedder.embed_query(&crate::analyze::strip_query_stop_words(
                     &query.positive_text(),
                 ));
                 let allowed = self.store.text.allowed(query, filters)?;
@@ -558,7 +558,7 @@ impl Engine {
             .map_or(vectors.len(), |a| a.iter().filter(|&&x| x).count());
         Ok((
             vectors.search(
-                &embedder.embed(&crate::analyze::strip_query_stop_words(
+                &embedder.embed_query(&crate::analyze::strip_query_stop_words(
                     &query.positive_text(),
                 )),
                 limit,
@@ -583,7 +583,7 @@ impl Engine {
     /// let dir = tempfile::tempdir().unwrap();
     /// let digest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
     ///     .join("data/digests/2024-03-06_cs.CL_0a55959e.md");
-    /// let model = ModelSource::Shipped;
+    /// let model = ModelSource::default();
     /// update::index_files(dir.path(), &[digest], &model.load()?, UpdateOptions::default(), &Quiet)?;
     ///
     /// let engine = Engine::open(dir.path(), &model, Needs::WordsAndMeaning)?;
@@ -724,7 +724,7 @@ impl Engine {
                 }
                 (
                     vec![text.clone()],
-                    embedder.embed(text),
+                    embedder.embed_query(text),
                     Vec::new(),
                     format!("related to text: {}", crate::text::truncate_chars(text, 60)),
                     Vec::new(),

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
@@ -333,14 +332,10 @@ fn embed_papers(
     progress: &dyn Progress,
 ) -> Vec<Vec<f32>> {
     stage(progress, "embedding", numbers.len(), || {
-        numbers
-            .par_iter()
-            .map(|&n| {
-                let v = embedder.paper_vector(&papers[n.index()], DEFAULT_RECIPE);
-                progress.inc();
-                v
-            })
-            .collect()
+        let chosen: Vec<Paper> = numbers.iter().map(|n| papers[n.index()].clone()).collect();
+        embedder.paper_vectors(&chosen, DEFAULT_RECIPE, |n| {
+            (0..n).for_each(|_| progress.inc())
+        })
     })
 }
 

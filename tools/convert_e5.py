@@ -239,7 +239,7 @@ def keep_piece(piece):
 # ----------------------------------------------------------------- writing
 
 def fnv1a(b):
-    h = 1469598103934665603
+    h = 1469598103934665603  # as e5.c (FNV-1a offset basis missing its last digit)
     for x in b:
         h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
     return h
@@ -261,14 +261,14 @@ def hash_table(pieces):
 
 
 def write_safetensors(path, tensors, metadata):
-    """tensors: name -> (dtype, shape, bytes). 8-byte aligned, names sorted (deterministic)."""
+    """tensors: name -> (dtype, shape, bytes), names sorted (deterministic). safetensors allows
+    no gaps between tensors, so nothing is aligned (the reader copies what it needs)."""
     header, offset, chunks = {"__metadata__": metadata}, 0, []
     for name in sorted(tensors):
         dtype, shape, data = tensors[name]
-        pad = (-len(data)) % 8
         header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data + b"\0" * pad)
-        offset += len(data) + pad
+        chunks.append(data)
+        offset += len(data)
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
     head += b" " * ((-len(head)) % 8)
     path.parent.mkdir(parents=True, exist_ok=True)
