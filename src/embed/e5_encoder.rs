@@ -92,7 +92,8 @@ fn matrix(buf: &mut Vec<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..]).expect("buffer sized to the shape")
 }
 
-/// `y = x · wᵀ + bias` (`w` is `[out, in]`).
+/// `y = x · wᵀ + bias` (`w` is `[out, in]`). ndarray's `matrixmultiply`: the `gemm` crate was
+/// tried and measured slower on these shapes here (BENCHMARKS.md, "e5").
 fn linear(x: ArrayView2<f32>, w: &Array2<f32>, bias: &[f32], mut y: ArrayViewMut2<f32>) {
     general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
     for mut row in y.rows_mut() {

@@ -315,7 +315,11 @@ impl Parts {
         let ff: usize = r.number("ff")?;
         let n_layers: usize = r.number("layers")?;
         let max_positions: usize = r.number("max_positions")?;
-        if hidden % BLOCK != 0 || ff % BLOCK != 0 || heads == 0 || hidden % heads != 0 {
+        if !hidden.is_multiple_of(BLOCK)
+            || !ff.is_multiple_of(BLOCK)
+            || heads == 0
+            || !hidden.is_multiple_of(heads)
+        {
             return Err(model_error(r.path, "bad dimensions in the metadata"));
         }
         let layers = (0..n_layers)

@@ -89,7 +89,7 @@ struct Loaded<M> {
 }
 
 enum Model {
-    Static(StaticModel),
+    Static(Box<StaticModel>),
     E5(Box<E5Model>),
 }
 
@@ -133,7 +133,7 @@ impl Embedder {
     fn from_static(loaded: Loaded<StaticModel>) -> Self {
         Embedder {
             kind: ModelKind::Static,
-            model: Model::Static(loaded.model),
+            model: Model::Static(Box::new(loaded.model)),
             model_id: loaded.model_id,
             checksum: loaded.checksum,
         }

@@ -94,7 +94,11 @@ fn committed_files_match_their_recorded_checksums() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/model/README.md"))
             .expect("model README");
-    for name in ["tokenizer.json", "model.safetensors"] {
+    for name in [
+        "tokenizer.json",
+        "model.safetensors",
+        "e5/model.safetensors",
+    ] {
         let bytes = std::fs::read(model_dir().join(name)).expect("model file");
         let digest = paperscope::embed::sha256_hex(&bytes);
         assert!(
