@@ -271,14 +271,14 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
     row.vector = latency(&queries, rank(Mode::Vector));
     row.hybrid = latency(&queries, rank(Mode::Hybrid));
     row.embed_query = latency(&queries, |q| {
-        std::hint::black_box(model.embed(&q.positive_text()));
+        std::hint::black_box(model.embed_query(&q.positive_text()));
     });
     // Per query, hybrid minus its query's embedding.
     let mut without: Vec<f64> = queries
         .iter()
         .map(|q| {
             let t = Instant::now();
-            std::hint::black_box(model.embed(&q.positive_text()));
+            std::hint::black_box(model.embed_query(&q.positive_text()));
             let embedding = t.elapsed().as_secs_f64();
             let t = Instant::now();
             std::hint::black_box(engine.rank(q, &filters, 10, Mode::Hybrid).expect("answers"));
@@ -289,7 +289,7 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
     row.hybrid_without_embedding = (percentile(&without, 0.5), percentile(&without, 0.99));
     let meaning = engine.meaning().expect("vectors loaded");
     if meaning.vectors.uses_graph() {
-        let vectors: Vec<Vec<f32>> = texts.iter().map(|t| model.embed(t)).collect();
+        let vectors: Vec<Vec<f32>> = texts.iter().map(|t| model.embed_passage(t)).collect();
         let (recall, speedup) = recall_and_speedup(&meaning.vectors, &vectors);
         row.recall = Some((recall, speedup));
         let mut own = paperscope::Store::open(index)?.vectors(&model)?;
@@ -364,7 +364,7 @@ fn ann_curve(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Re
     let vectors = loaded.by_paper(papers);
     let queries: Vec<Vec<f32>> = query_texts(sources)
         .iter()
-        .map(|t| model.embed(t))
+        .map(|t| model.embed_passage(t))
         .collect();
     println!(
         "\n| M | ef_construction | build s | ef_search | recall@10 | µs/query | speed-up vs exact |"

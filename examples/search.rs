@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     let query = SearchQuery::parse(&words.join(" "))?;
     let engine = Engine::open(
         Path::new("index"),
-        &ModelSource::Shipped,
+        &ModelSource::default(),
         Needs::WordsAndMeaning,
     )?;
     let response = engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?;

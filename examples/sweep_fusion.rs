@@ -12,7 +12,7 @@ use paperscope::search::Mode;
 use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let engine = Engine::open(Path::new("index"), &ModelSource::Shipped, Needs::Meaning)?;
+    let engine = Engine::open(Path::new("index"), &ModelSource::default(), Needs::Meaning)?;
     let meaning = engine
         .meaning()
         .ok_or_else(|| anyhow::anyhow!("no vectors"))?;
@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(ranked.iter().map(|r| (r.number, r.score)).collect())
             };
             let (bm25, vector) = (side(Mode::Bm25)?, side(Mode::Vector)?);
-            let qv = embedder.embed(&paperscope::analyze::strip_query_stop_words(
+            let qv = embedder.embed_query(&paperscope::analyze::strip_query_stop_words(
                 &query.positive_text(),
             ));
             let fused = fuse(

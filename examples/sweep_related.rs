@@ -12,7 +12,7 @@ use paperscope::search::RelatedTo;
 use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let mut engine = Engine::open(Path::new("index"), &ModelSource::Shipped, Needs::Meaning)?;
+    let mut engine = Engine::open(Path::new("index"), &ModelSource::default(), Needs::Meaning)?;
     let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
     let fusions = [
         Fusion::Convex { alpha: 0.0 },

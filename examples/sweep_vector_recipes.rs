@@ -30,11 +30,11 @@ fn main() -> anyhow::Result<()> {
     println!("crosslingual: {}", serde_json::to_string(&cross)?);
     for recipe in Recipe::ALL {
         let started = std::time::Instant::now();
-        let vectors = embedder.paper_vectors(&papers, recipe, || {});
+        let vectors = embedder.paper_vectors(&papers, recipe, |_| {});
         let seconds = started.elapsed().as_secs_f64();
         let index = VectorIndex::build(embedder.dims(), vectors, VectorParams::default(), || {});
         let report = eval::evaluate(&format!("{recipe:?}"), &queries, |q| {
-            let hits = index.search(&embedder.embed(q), 100, None);
+            let hits = index.search(&embedder.embed_query(q), 100, None);
             Ok(hits
                 .iter()
                 .map(|(n, _)| papers[n.index()].arxiv_id.clone())

@@ -446,7 +446,7 @@ mod tests {
             }
         );
         assert_eq!(fresh, again);
-        let exact = embedder.embed(&texts[1]);
+        let exact = embedder.embed_passage(&texts[1]);
         let cosine: f32 = exact.iter().zip(fresh[1].iter()).map(|(a, b)| a * b).sum();
         assert!(cosine > 0.9999, "{cosine}");
     }

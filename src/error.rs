@@ -84,7 +84,7 @@ pub enum Error {
         reason: String,
     },
     /// The index's vectors were made by another model than the one loaded.
-    #[error("index {} was built with embedding model `{built_with}`, but this paperscope uses `{current}`: re-index with `paperscope index --rebuild`", path.display())]
+    #[error("index {} was built with embedding model `{built_with}`, but this paperscope uses `{current}`: use that model (`--model` names it), or re-index with `paperscope index --rebuild`", path.display())]
     ModelMismatch {
         /// The index directory.
         path: PathBuf,

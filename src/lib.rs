@@ -20,7 +20,7 @@
 //! use paperscope::query::{Filters, SearchQuery};
 //! use paperscope::search::Mode;
 //!
-//! let engine = Engine::open("index".as_ref(), &ModelSource::Shipped, Needs::WordsAndMeaning)?;
+//! let engine = Engine::open("index".as_ref(), &ModelSource::default(), Needs::WordsAndMeaning)?;
 //! let query = SearchQuery::parse("幻觉 基准")?;
 //! let response = engine.search(&query, &Filters::default(), 5, Mode::Hybrid)?;
 //! assert!(response.results.len() <= 5);

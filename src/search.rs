@@ -67,7 +67,7 @@ impl std::fmt::Display for Mode {
 
 /// The vector of `query` on the meaning side: its positive words without query stop words.
 fn query_vector(embedder: &Embedder, query: &SearchQuery) -> Vec<f32> {
-    embedder.embed(&crate::analyze::strip_query_stop_words(
+    embedder.embed_query(&crate::analyze::strip_query_stop_words(
         &query.positive_text(),
     ))
 }
@@ -606,7 +606,7 @@ impl Engine {
     /// let dir = tempfile::tempdir().unwrap();
     /// let digest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
     ///     .join("data/digests/2024-03-06_cs.CL_0a55959e.md");
-    /// let model = ModelSource::Shipped;
+    /// let model = ModelSource::default();
     /// update::index_files(dir.path(), &[digest], &model.load()?, UpdateOptions::default(), &Quiet)?;
     ///
     /// let engine = Engine::open(dir.path(), &model, Needs::WordsAndMeaning)?;
@@ -770,7 +770,7 @@ impl Engine {
                 }
                 (
                     vec![text.clone()],
-                    embedder.embed(text),
+                    embedder.embed_query(text),
                     Vec::new(),
                     format!("related to text: {}", crate::text::truncate_chars(text, 60)),
                     Vec::new(),

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::atomic::failpoint;
 use crate::atomic::{TEMP_SUFFIX, write_json_atomically};
-use crate::embed::{Embedder, Recipe};
+use crate::embed::{Embedder, ModelKind, Recipe};
 use crate::error::{Error, Result, recovery_command};
 use crate::fulltext::TextIndex;
 use crate::paper::{Paper, PaperNumber};
@@ -98,6 +98,9 @@ pub struct FileRecord {
 /// The embedding model the vectors were made with; another model's vectors are not comparable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// Which kind of model (indexes made before kinds existed used the static model).
+    #[serde(default)]
+    pub kind: ModelKind,
     /// The model's name, from its weights file.
     pub id: String,
     /// Vector dimensions.
@@ -112,6 +115,7 @@ impl ModelInfo {
     /// The record of `embedder` making paper vectors by `recipe`.
     pub(crate) fn of(embedder: &Embedder, recipe: Recipe) -> Self {
         ModelInfo {
+            kind: embedder.kind(),
             id: embedder.model_id().to_string(),
             dims: embedder.dims(),
             checksum: embedder.checksum().to_string(),
@@ -120,7 +124,10 @@ impl ModelInfo {
     }
 
     fn describe(&self) -> String {
-        format!("{} ({} dims, {:?})", self.id, self.dims, self.recipe)
+        format!(
+            "{}: {} ({} dims, {:?})",
+            self.kind, self.id, self.dims, self.recipe
+        )
     }
 }
 

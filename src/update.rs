@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
-use crate::embed::{Embedder, Recipe, mean_direction, recipe_texts};
+use crate::embed::{Embedder, Recipe, mean_direction};
 use crate::embed_cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
 use crate::error::{Error, Result};
 use crate::fulltext;
@@ -22,8 +22,6 @@ use crate::store::{
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
-/// How paper vectors are made: measured best on tests/queries.tsv (BENCHMARKS.md).
-pub(crate) const DEFAULT_RECIPE: Recipe = Recipe::OneTextPlusTitles;
 
 /// Choices for a write.
 #[derive(Debug, Clone, Copy, Default)]
@@ -353,7 +351,7 @@ fn write_papers(
         staging.write_topics(model)?;
         failpoint("topics", &staging.vectors_dir())?;
     }
-    let generation = staging.commit(merged.len(), ModelInfo::of(embedder, DEFAULT_RECIPE))?;
+    let generation = staging.commit(merged.len(), ModelInfo::of(embedder, Recipe::for_model(embedder.kind())))?;
     Ok(Update::Written {
         generation,
         papers: merged.len(),
@@ -432,9 +430,10 @@ fn embed_papers(
     numbers: &[PaperNumber],
     progress: &dyn Progress,
 ) -> Result<(Vec<Vec<f32>>, CacheUse)> {
+    let recipe = Recipe::for_model(embedder.kind());
     let per_paper: Vec<Vec<String>> = numbers
         .par_iter()
-        .map(|n| recipe_texts(&papers[n.index()], DEFAULT_RECIPE))
+        .map(|n| recipe.texts(&papers[n.index()]))
         .collect();
     let texts: Vec<String> = per_paper.iter().flatten().cloned().collect();
     let (checksum, dims) = (embedder.checksum(), embedder.dims());

@@ -26,7 +26,8 @@ pub struct Cli {
     /// Print one JSON document instead of text
     #[arg(long, global = true)]
     pub json: bool,
-    /// Embedding model directory [default: the model built into paperscope]; used by the
+    /// Embedding model: `e5` (multilingual-e5-small) or `static` (both built into paperscope),
+    /// or a model directory (`./e5` for a directory of that name) [default: static]; used by the
     /// commands that embed text (index, search, related, topics, digest, eval), ignored by
     /// show, stats and check
     #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]

@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         index: cli
             .index
             .unwrap_or_else(|| PathBuf::from(commands::DEFAULT_INDEX)),
-        model: cli.model.map_or(ModelSource::Shipped, ModelSource::Dir),
+        model: cli.model.map_or_else(ModelSource::default, model_source),
         json: cli.json,
     };
     print::set_color(cli.color);
@@ -174,4 +174,13 @@ pub fn error_line(error: &anyhow::Error) -> String {
         }
     }
     line
+}
+
+/// `--model`: a built-in model's name, or a model directory.
+fn model_source(arg: PathBuf) -> ModelSource {
+    match arg.to_str() {
+        Some("e5" | "e5-small") => ModelSource::Shipped(paperscope::embed::ModelKind::E5Small),
+        Some("static") => ModelSource::Shipped(paperscope::embed::ModelKind::Static),
+        _ => ModelSource::Dir(arg),
+    }
 }

@@ -68,8 +68,8 @@ pub fn ann_recall(engine: &Engine, efs: &[usize], stride: usize) -> Result<AnnRe
         .step_by(stride.max(1))
         .enumerate()
         .map(|(i, p)| match i % 2 {
-            0 => embedder.embed(&p.title_en),
-            _ => embedder.embed(&p.summary_zh),
+            0 => embedder.embed_query(&p.title_en),
+            _ => embedder.embed_query(&p.summary_zh),
         })
         .collect();
     let started = Instant::now();

@@ -119,7 +119,10 @@ fn run_crosslingual(
     let started = Instant::now();
     let dims = embedder.dims();
     let embed_all = |texts: &[String]| {
-        let m = matrix(embedder.embed_batch(texts, &on_step), dims);
+        let m = matrix(
+            embedder.embed_passages(texts, |n| (0..n).for_each(|_| on_step())),
+            dims,
+        );
         let empty: Vec<bool> = texts
             .iter()
             .map(|t| embedder.token_ids(t).is_empty())

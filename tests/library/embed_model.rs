@@ -1,9 +1,9 @@
-//! The shipped embedding model: it loads, tokenizes exactly like the package it was distilled
-//! from, and puts a paper's Chinese and English text close together.
+//! The shipped embedding models: they load, tokenize exactly like the packages they come from,
+//! e5 gives the package's own vectors, and a paper's Chinese and English text lie close together.
 
 use std::path::Path;
 
-use paperscope::embed::{Embedder, dot};
+use paperscope::embed::{Embedder, ModelKind, dot};
 
 fn model() -> Embedder {
     Embedder::shipped().expect("shipped model loads")
@@ -32,28 +32,28 @@ fn token_ids_match_the_source_package() {
 #[test]
 fn vectors_are_unit_length_and_deterministic() {
     let embedder = model();
-    let a = embedder.embed("retrieval-augmented generation");
+    let a = embedder.embed_query("retrieval-augmented generation");
     assert_eq!(a.len(), embedder.dims());
     assert!((dot(&a, &a) - 1.0).abs() < 1e-4);
-    assert_eq!(a, embedder.embed("retrieval-augmented generation"));
-    assert!(embedder.embed("").iter().all(|&x| x == 0.0));
+    assert_eq!(a, embedder.embed_query("retrieval-augmented generation"));
+    assert!(embedder.embed_query("").iter().all(|&x| x == 0.0));
 }
 
 #[test]
 fn a_papers_chinese_and_english_texts_are_closer_than_an_unrelated_paper() {
     let embedder = model();
     // ERBench (2403.05266): its Chinese summary, its English title, and an unrelated paper.
-    let zh = embedder.embed("ERBench是一个基于实体关系的大型语言模型幻觉基准，通过自动转换任何关系数据库并构建可自动验证的问题");
-    let en = embedder.embed("ERBench: An Entity-Relationship based Automatically Verifiable Hallucination Benchmark for Large Language Models");
-    let other =
-        embedder.embed("Minimum wage and manufacturing labor share: Evidence from North Macedonia");
+    let zh = embedder.embed_query("ERBench是一个基于实体关系的大型语言模型幻觉基准，通过自动转换任何关系数据库并构建可自动验证的问题");
+    let en = embedder.embed_query("ERBench: An Entity-Relationship based Automatically Verifiable Hallucination Benchmark for Large Language Models");
+    let other = embedder
+        .embed_query("Minimum wage and manufacturing labor share: Evidence from North Macedonia");
     assert!(
         dot(&zh, &en) > dot(&zh, &other) + 0.1,
         "{} vs {}",
         dot(&zh, &en),
         dot(&zh, &other)
     );
-    let zh_finance = embedder.embed("最低工资与制造业劳动份额");
+    let zh_finance = embedder.embed_query("最低工资与制造业劳动份额");
     assert!(dot(&zh_finance, &other) > dot(&zh_finance, &en));
 }
 
@@ -94,7 +94,11 @@ fn committed_files_match_their_recorded_checksums() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/model/README.md"))
             .expect("model README");
-    for name in ["tokenizer.json", "model.safetensors"] {
+    for name in [
+        "tokenizer.json",
+        "model.safetensors",
+        "e5/model.safetensors",
+    ] {
         let bytes = std::fs::read(model_dir().join(name)).expect("model file");
         let digest = paperscope::embed::sha256_hex(&bytes);
         assert!(
@@ -116,5 +120,125 @@ fn the_built_in_model_is_the_one_in_data_model() {
     assert_eq!(built_in.checksum(), from_files.checksum());
     assert_eq!(built_in.model_id(), from_files.model_id());
     let text = "检索增强生成 retrieval augmented generation";
-    assert_eq!(built_in.embed(text), from_files.embed(text));
+    assert_eq!(built_in.embed_query(text), from_files.embed_query(text));
+}
+
+fn e5() -> Embedder {
+    Embedder::shipped_kind(ModelKind::E5Small).expect("shipped e5 loads")
+}
+
+fn e5_fixture() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e5_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
+}
+
+fn numbers<T>(value: &serde_json::Value, as_t: impl Fn(f64) -> T) -> Vec<T> {
+    value
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(as_t)
+        .collect()
+}
+
+#[test]
+fn e5_gives_the_packages_token_ids_and_vectors() {
+    let embedder = e5();
+    let fixture = e5_fixture();
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let mut cosines = Vec::new();
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let query = case["kind"] == "query";
+        let prefix = if query { "query: " } else { "passage: " };
+        let mut ids = vec![0];
+        ids.extend(embedder.token_ids(&format!("{prefix}{text}")));
+        ids.push(2);
+        assert_eq!(ids, numbers(&case["ids"], |x| x as u32), "{text:?}");
+        let want: Vec<f32> = numbers(&case["vector"], |x| x as f32);
+        let got = if query {
+            embedder.embed_query(text)
+        } else {
+            embedder.embed_passage(text)
+        };
+        let cosine = dot(&got, &want) / dot(&want, &want).sqrt();
+        assert!(cosine >= 0.99, "cosine {cosine} for {text:?}");
+        cosines.push(cosine);
+    }
+    let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
+    let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+    eprintln!("e5 against the package: cosine min {min:.5}, mean {mean:.5}");
+}
+
+#[test]
+fn e5_batches_give_the_vectors_of_single_texts() {
+    let embedder = e5();
+    let fixture = e5_fixture();
+    let texts: Vec<&str> = fixture["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|c| c["kind"] == "passage")
+        .filter_map(|c| c["text"].as_str())
+        .collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let batch = embedder.embed_passages(&texts, |n| {
+        done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(done.into_inner(), texts.len());
+    for (text, v) in texts.iter().zip(&batch) {
+        let single = embedder.embed_passage(text);
+        assert!(dot(v, &single) > 0.9999, "{text:?}");
+    }
+}
+
+/// Every line of data/digests tokenizes with the pruned vocabulary exactly as with the package's
+/// full one (the fixture holds a hash of the package's ids).
+#[test]
+fn e5_pruned_vocabulary_tokenizes_all_of_data_like_the_package() {
+    use sha2::Digest;
+    let embedder = e5();
+    let fixture = e5_fixture();
+    let mut paths: Vec<_> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests"))
+            .expect("data/digests")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+    paths.sort();
+    let lines: Vec<String> = paths
+        .iter()
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(p).expect("digest");
+            text.split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| format!("passage: {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let ids: Vec<Vec<u32>> = {
+        use rayon::prelude::*;
+        lines.par_iter().map(|l| embedder.token_ids(l)).collect()
+    };
+    let mut sha = sha2::Sha256::new();
+    for line in &ids {
+        for id in line {
+            sha.update(id.to_le_bytes());
+        }
+        sha.update(u32::MAX.to_le_bytes());
+    }
+    let digest: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let tokens: usize = ids.iter().map(Vec::len).sum();
+    assert_eq!(
+        lines.len() as u64,
+        fixture["data_lines"].as_u64().expect("lines")
+    );
+    assert_eq!(
+        tokens as u64,
+        fixture["data_tokens"].as_u64().expect("tokens")
+    );
+    assert_eq!(digest, fixture["data_ids_sha256"].as_str().expect("sha"));
 }

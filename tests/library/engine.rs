@@ -31,7 +31,7 @@ fn digests(prefixes: &[&str]) -> Vec<PathBuf> {
 }
 
 fn index_into(dir: &Path, months: &[&str]) -> Update {
-    let embedder = ModelSource::Shipped.load().expect("shipped model");
+    let embedder = ModelSource::default().load().expect("shipped model");
     update::index_files(
         dir,
         &digests(months),
@@ -55,7 +55,7 @@ fn march_2024() -> &'static Path {
 }
 
 fn engine(needs: Needs) -> Engine {
-    Engine::open(march_2024(), &ModelSource::Shipped, needs).expect("index opens")
+    Engine::open(march_2024(), &ModelSource::default(), needs).expect("index opens")
 }
 
 fn mentions(result: &paperscope::search::SearchResult, words: &[&str]) -> bool {
@@ -256,7 +256,7 @@ fn a_refit_with_one_more_month_keeps_the_ids_and_labels_of_continuing_topics() {
         .expect("fitted at index time");
     let generation = store.manifest.generation;
     drop(store);
-    let embedder = ModelSource::Shipped.load().expect("model");
+    let embedder = ModelSource::default().load().expect("model");
     let refit =
         update::refit_topics(dir.path(), &embedder, TopicParams::default(), &Quiet).expect("refit");
     assert_eq!(refit.generation, generation + 1);
@@ -314,7 +314,7 @@ fn a_second_writer_gets_the_locked_error_for_every_kind_of_write() {
     index_into(dir.path(), &["2024-05"]);
     let _held = WriteLock::acquire(dir.path()).expect("first writer");
     let before = snapshot(dir.path());
-    let embedder = ModelSource::Shipped.load().expect("model");
+    let embedder = ModelSource::default().load().expect("model");
     let refit = update::refit_topics(dir.path(), &embedder, TopicParams::default(), &Quiet);
     assert!(
         matches!(refit, Err(Error::IndexLocked { .. })),
@@ -412,10 +412,10 @@ fn clean_hybrid(engine: &Engine, query: &SearchQuery) -> Result<(), String> {
 fn searches_never_fail_while_the_index_is_rebuilt() {
     let dir = tempfile::tempdir().expect("tmp");
     index_into(dir.path(), &["2024-05", "2024-04"]);
-    let embedder = std::sync::Arc::new(ModelSource::Shipped.load().expect("model"));
+    let embedder = std::sync::Arc::new(ModelSource::default().load().expect("model"));
     let live = paperscope::search::LiveEngine::open(
         dir.path(),
-        &ModelSource::Shipped,
+        &ModelSource::default(),
         Needs::WordsAndMeaning,
     )
     .expect("live engine");
@@ -639,7 +639,7 @@ fn damage_anywhere_in_the_text_index_is_an_error_naming_the_file() {
         .expect("name")
         .to_string_lossy()
         .into_owned();
-    match Engine::open(dir.path(), &ModelSource::Shipped, Needs::Words) {
+    match Engine::open(dir.path(), &ModelSource::default(), Needs::Words) {
         Err(error) => assert!(error.to_string().contains(&name), "{error}"),
         Ok(_) => panic!("a damaged {name} opened without an error"),
     }
@@ -756,7 +756,7 @@ fn an_updated_paper_is_found_by_its_new_text_only() {
     paper.title_en = "Quokka-style lattice fermentation of sparse gradients".into();
     let file = dir.path().join("2024-03-31_cs.CL_update.md");
     std::fs::write(&file, paperscope::digest::render::render(&[paper.clone()])).expect("write");
-    let embedder = ModelSource::Shipped.load().expect("model");
+    let embedder = ModelSource::default().load().expect("model");
     let report = update::index_files(
         dir.path(),
         &[file],

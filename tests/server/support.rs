@@ -74,7 +74,7 @@ impl Server {
 /// Starts a server over `index` on a free loopback port, in this process (on its own thread,
 /// with the server's own runtime), and returns once it accepts connections.
 pub fn start_server(index: &Path) -> Server {
-    let state = AppState::open(index, &ModelSource::Shipped).expect("index opens");
+    let state = AppState::open(index, &ModelSource::default()).expect("index opens");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let address = listener.local_addr().expect("bound address");
     std::thread::spawn(move || server::run(listener, state));

@@ -1,0 +1,260 @@
+//! The e5 encoder's forward pass: a post-LayerNorm BERT (12 layers, GELU), mean pooling over the
+//! tokens, L2 normalisation. Several texts run as one matrix of their tokens end to end (no
+//! padding); attention stays within each text. Matrix products are f32 GEMMs (ndarray's
+//! `matrixmultiply`, one thread each: parallelism is across batches).
+
+use std::borrow::Cow;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+
+use super::e5_weights::{BLOCK, BLOCK_BYTES, dequantize_block};
+use super::normalize;
+
+/// The model's position table length: the most tokens one text can have.
+pub(super) const MAX_POSITIONS: usize = 512;
+
+/// The 4-bit token table, borrowed from the model file's bytes.
+pub(super) struct TokenTable {
+    bytes: Cow<'static, [u8]>,
+    range: std::ops::Range<usize>,
+    row_bytes: usize,
+}
+
+impl TokenTable {
+    pub(super) fn new(
+        bytes: Cow<'static, [u8]>,
+        range: std::ops::Range<usize>,
+        hidden: usize,
+    ) -> Self {
+        TokenTable {
+            bytes,
+            range,
+            row_bytes: hidden / BLOCK * BLOCK_BYTES,
+        }
+    }
+
+    /// Adds row `row`, dequantized, to `out`.
+    fn add_row(&self, row: u32, out: &mut [f32]) {
+        let start = self.range.start + row as usize * self.row_bytes;
+        let bytes = &self.bytes[start..start + self.row_bytes];
+        let mut block = [0f32; BLOCK];
+        for (q, o) in bytes
+            .chunks_exact(BLOCK_BYTES)
+            .zip(out.chunks_exact_mut(BLOCK))
+        {
+            dequantize_block(q, &mut block);
+            o.iter_mut().zip(&block).for_each(|(o, b)| *o += b);
+        }
+    }
+}
+
+/// One encoder layer, f32; matrices are `[out, in]` as in the model file.
+pub(super) struct Layer {
+    pub(super) qkv_w: Array2<f32>,
+    pub(super) qkv_b: Vec<f32>,
+    pub(super) ao_w: Array2<f32>,
+    pub(super) ao_b: Vec<f32>,
+    pub(super) aln: [Vec<f32>; 2],
+    pub(super) fi_w: Array2<f32>,
+    pub(super) fi_b: Vec<f32>,
+    pub(super) fo_w: Array2<f32>,
+    pub(super) fo_b: Vec<f32>,
+    pub(super) oln: [Vec<f32>; 2],
+}
+
+/// The encoder.
+pub(super) struct Encoder {
+    hidden: usize,
+    heads: usize,
+    eps: f32,
+    word: TokenTable,
+    pos: Vec<f32>,
+    type0: Vec<f32>,
+    ln: [Vec<f32>; 2],
+    layers: Vec<Layer>,
+}
+
+/// Buffers of one forward pass, kept between batches so they are allocated once per thread.
+#[derive(Default)]
+pub(super) struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    mid: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+/// `buf` resized to `rows * cols` and viewed as a matrix.
+fn matrix(buf: &mut Vec<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
+    buf.resize(rows * cols, 0.0);
+    ArrayViewMut2::from_shape((rows, cols), &mut buf[..]).expect("buffer sized to the shape")
+}
+
+/// `y = x · wᵀ + bias` (`w` is `[out, in]`). ndarray's `matrixmultiply`: the `gemm` crate was
+/// tried and measured slower on these shapes here (BENCHMARKS.md, "e5").
+fn linear(x: ArrayView2<f32>, w: &Array2<f32>, bias: &[f32], mut y: ArrayViewMut2<f32>) {
+    general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
+    for mut row in y.rows_mut() {
+        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+}
+
+/// `x = LayerNorm(x + y)` row by row.
+fn add_layer_norm(x: &mut [f32], y: Option<&[f32]>, ln: &[Vec<f32>; 2], hidden: usize, eps: f32) {
+    for (t, row) in x.chunks_exact_mut(hidden).enumerate() {
+        if let Some(y) = y {
+            row.iter_mut()
+                .zip(&y[t * hidden..(t + 1) * hidden])
+                .for_each(|(a, b)| *a += b);
+        }
+        let mean = row.iter().sum::<f32>() / hidden as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / hidden as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, w), b) in row.iter_mut().zip(&ln[0]).zip(&ln[1]) {
+            *v = (*v - mean) * inv * w + b;
+        }
+    }
+}
+
+/// erf by Abramowitz & Stegun 7.1.26 (error < 1.5e-7): std has no `erf`.
+fn erf(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let y = 1.0 - poly * (-x * x).exp();
+    if x < 0.0 { -y } else { y }
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// Softmax of each row of `m`, scaled by `scale` first.
+fn softmax_rows(mut m: ArrayViewMut2<f32>, scale: f32) {
+    for mut row in m.rows_mut() {
+        let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) * scale;
+        let mut sum = 0.0;
+        row.iter_mut().for_each(|v| {
+            *v = (*v * scale - max).exp();
+            sum += *v;
+        });
+        row.iter_mut().for_each(|v| *v /= sum);
+    }
+}
+
+impl Encoder {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        hidden: usize,
+        heads: usize,
+        eps: f32,
+        word: TokenTable,
+        pos: Vec<f32>,
+        type0: Vec<f32>,
+        ln: [Vec<f32>; 2],
+        layers: Vec<Layer>,
+    ) -> Self {
+        Encoder {
+            hidden,
+            heads,
+            eps,
+            word,
+            pos,
+            type0,
+            ln,
+            layers,
+        }
+    }
+
+    pub(super) fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// The unit vectors of `seqs` (token-table rows, `<s>` .. `</s>`) into `out`.
+    pub(super) fn forward(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [Vec<f32>]) {
+        let h = self.hidden;
+        let total: usize = seqs.iter().map(|s| s.len()).sum();
+        self.embed_tokens(seqs, &mut scratch.x, total);
+        for layer in &self.layers {
+            self.layer(layer, seqs, total, scratch);
+        }
+        let mut start = 0;
+        for (seq, v) in seqs.iter().zip(out.iter_mut()) {
+            v.clear();
+            v.resize(h, 0.0);
+            for row in scratch.x[start * h..(start + seq.len()) * h].chunks_exact(h) {
+                v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+            normalize(v);
+            start += seq.len();
+        }
+    }
+
+    /// Word + position + type embeddings, LayerNorm.
+    fn embed_tokens(&self, seqs: &[&[u32]], x: &mut Vec<f32>, total: usize) {
+        let h = self.hidden;
+        x.clear();
+        x.resize(total * h, 0.0);
+        let mut rows = x.chunks_exact_mut(h);
+        for seq in seqs {
+            for (p, (&token, row)) in seq.iter().zip(rows.by_ref()).enumerate() {
+                self.word.add_row(token, row);
+                let pos = &self.pos[p.min(MAX_POSITIONS - 1) * h..][..h];
+                for ((v, a), b) in row.iter_mut().zip(pos).zip(&self.type0) {
+                    *v += a + b;
+                }
+            }
+        }
+        add_layer_norm(x, None, &self.ln, h, self.eps);
+    }
+
+    fn layer(&self, layer: &Layer, seqs: &[&[u32]], total: usize, sc: &mut Scratch) {
+        let (h, ff) = (self.hidden, layer.fi_b.len());
+        let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
+        linear(
+            x,
+            &layer.qkv_w,
+            &layer.qkv_b,
+            matrix(&mut sc.qkv, total, 3 * h),
+        );
+        self.attention(seqs, sc);
+        let ctx = ArrayView2::from_shape((total, h), &sc.ctx[..]).expect("ctx is total x hidden");
+        linear(ctx, &layer.ao_w, &layer.ao_b, matrix(&mut sc.tmp, total, h));
+        add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.aln, h, self.eps);
+        let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
+        linear(x, &layer.fi_w, &layer.fi_b, matrix(&mut sc.mid, total, ff));
+        sc.mid.iter_mut().for_each(|v| *v = gelu(*v));
+        let mid = ArrayView2::from_shape((total, ff), &sc.mid[..]).expect("mid is total x ff");
+        linear(mid, &layer.fo_w, &layer.fo_b, matrix(&mut sc.tmp, total, h));
+        add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.oln, h, self.eps);
+    }
+
+    /// Scaled dot-product attention of each text's tokens among themselves, head by head.
+    fn attention(&self, seqs: &[&[u32]], sc: &mut Scratch) {
+        let h = self.hidden;
+        let hd = h / self.heads;
+        let total: usize = seqs.iter().map(|s| s.len()).sum();
+        let qkv = ArrayView2::from_shape((total, 3 * h), &sc.qkv[..]).expect("qkv shape");
+        let mut ctx = matrix(&mut sc.ctx, total, h);
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut start = 0;
+        for seq in seqs {
+            let (a, b) = (start, start + seq.len());
+            for head in 0..self.heads {
+                let c = head * hd;
+                let q = qkv.slice(s![a..b, c..c + hd]);
+                let k = qkv.slice(s![a..b, h + c..h + c + hd]);
+                let v = qkv.slice(s![a..b, 2 * h + c..2 * h + c + hd]);
+                let mut scores = matrix(&mut sc.scores, seq.len(), seq.len());
+                general_mat_mul(1.0, &q, &k.t(), 0.0, &mut scores);
+                softmax_rows(scores.view_mut(), scale);
+                let mut out = ctx.slice_mut(s![a..b, c..c + hd]);
+                general_mat_mul(1.0, &scores.view(), &v, 0.0, &mut out);
+            }
+            start = b;
+        }
+    }
+}

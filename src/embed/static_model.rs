@@ -1,0 +1,178 @@
+//! The static bilingual model in `data/model/` (distilled from USE multilingual v3 by
+//! `tools/distill_model.py`): a text's vector is the sum of its SentencePiece tokens' rows (SIF
+//! weights are folded into the rows), normalised to unit length.
+
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+use tokenizers::Tokenizer;
+
+use super::{Loaded, model_error, normalize};
+use crate::error::Result;
+
+/// The tokenizer file of a model directory.
+pub(crate) const TOKENIZER_FILE: &str = "tokenizer.json";
+/// The weights file of a model directory.
+pub(crate) const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// Token rows, as stored: int8 with a per-row scale (the shipped model) or f16 (for comparison).
+enum Rows {
+    Int8 { values: Vec<i8>, scales: Vec<f32> },
+    Float(Vec<f32>),
+}
+
+/// The loaded static model.
+pub(super) struct StaticModel {
+    tokenizer: Tokenizer,
+    rows: Rows,
+    vocab: usize,
+    dims: usize,
+}
+
+/// The shipped model's files, compiled in: ~37 MB of the binary, and no lookup rule that could
+/// fail on a machine where the source tree is not.
+static SHIPPED_TOKENIZER: &[u8] = include_bytes!("../../data/model/tokenizer.json");
+static SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../data/model/model.safetensors");
+
+impl StaticModel {
+    /// The model shipped with paperscope (built into the binary).
+    pub(super) fn shipped() -> Result<Loaded<Self>> {
+        Self::from_bytes(
+            SHIPPED_TOKENIZER,
+            SHIPPED_WEIGHTS,
+            Path::new("<built-in model>"),
+        )
+    }
+
+    /// Loads the model in `dir` (`tokenizer.json` and `model.safetensors`).
+    pub(super) fn load(dir: &Path) -> Result<Loaded<Self>> {
+        let tokenizer_path = dir.join(TOKENIZER_FILE);
+        if !tokenizer_path.is_file() {
+            return Err(model_error(&tokenizer_path, "file is missing"));
+        }
+        let tokenizer =
+            std::fs::read(&tokenizer_path).map_err(|e| model_error(&tokenizer_path, e))?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights = std::fs::read(&weights_path).map_err(|e| model_error(&weights_path, e))?;
+        Self::from_bytes(&tokenizer, &weights, dir)
+    }
+
+    /// A model from the bytes of its two files; `origin` names them in errors.
+    fn from_bytes(tokenizer: &[u8], weights: &[u8], origin: &Path) -> Result<Loaded<Self>> {
+        let tokenizer_path = origin.join(TOKENIZER_FILE);
+        let tokenizer = Tokenizer::from_bytes(tokenizer)
+            .map_err(|e| model_error(&tokenizer_path, format!("not a tokenizer.json ({e})")))?;
+        let weights_path = origin.join(WEIGHTS_FILE);
+        let bytes = weights;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| model_error(&weights_path, format!("not a safetensors file ({e})")))?;
+        let (_, metadata) =
+            SafeTensors::read_metadata(bytes).map_err(|e| model_error(&weights_path, e))?;
+        let model_id = metadata
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("model_id").cloned())
+            .ok_or_else(|| model_error(&weights_path, "no model_id in the metadata"))?;
+        let embeddings = tensors
+            .tensor("embeddings")
+            .map_err(|e| model_error(&weights_path, format!("no `embeddings` tensor ({e})")))?;
+        let [vocab, dims] = embeddings.shape() else {
+            return Err(model_error(&weights_path, "`embeddings` is not a matrix"));
+        };
+        let (vocab, dims) = (*vocab, *dims);
+        let rows = match embeddings.dtype() {
+            Dtype::I8 => {
+                let scales = tensors
+                    .tensor("scales")
+                    .map_err(|e| model_error(&weights_path, format!("no `scales` tensor ({e})")))?;
+                if scales.dtype() != Dtype::F32 || scales.shape() != [vocab] {
+                    return Err(model_error(&weights_path, "`scales` must be f32 [vocab]"));
+                }
+                Rows::Int8 {
+                    values: embeddings.data().iter().map(|&b| b as i8).collect(),
+                    scales: scales
+                        .data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                }
+            }
+            Dtype::F16 => Rows::Float(
+                embeddings
+                    .data()
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+            ),
+            other => {
+                return Err(model_error(
+                    &weights_path,
+                    format!("unsupported dtype {other:?}"),
+                ));
+            }
+        };
+        let stored = match &rows {
+            Rows::Int8 { values, .. } => values.len(),
+            Rows::Float(values) => values.len(),
+        };
+        if stored != vocab * dims || tokenizer.get_vocab_size(false) > vocab {
+            return Err(model_error(
+                &weights_path,
+                "table size does not match the tokenizer",
+            ));
+        }
+        Ok(Loaded {
+            model: StaticModel {
+                tokenizer,
+                rows,
+                vocab,
+                dims,
+            },
+            model_id,
+            checksum: format!("crc32:{:08x}", crc32fast::hash(bytes)),
+        })
+    }
+
+    /// Vector dimensions.
+    pub(super) fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Token ids of `text` (no special tokens); empty when tokenization fails.
+    pub(super) fn token_ids(&self, text: &str) -> Vec<u32> {
+        self.tokenizer
+            .encode_fast(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The unit-length vector of `text`; all zeros for a text with no tokens.
+    pub(super) fn embed(&self, text: &str) -> Vec<f32> {
+        let mut v = vec![0f32; self.dims];
+        for id in self.token_ids(text) {
+            self.add_row(id as usize, &mut v);
+        }
+        normalize(&mut v);
+        v
+    }
+
+    fn add_row(&self, id: usize, v: &mut [f32]) {
+        if id >= self.vocab {
+            return;
+        }
+        let range = id * self.dims..(id + 1) * self.dims;
+        match &self.rows {
+            Rows::Int8 { values, scales } => {
+                let scale = scales[id];
+                for (x, &q) in v.iter_mut().zip(&values[range]) {
+                    *x += scale * f32::from(q);
+                }
+            }
+            Rows::Float(values) => {
+                for (x, &r) in v.iter_mut().zip(&values[range]) {
+                    *x += r;
+                }
+            }
+        }
+    }
+}
