@@ -12,29 +12,37 @@ use paperscope::search::Mode;
 use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let engine = Engine::open(Path::new("index"), &ModelSource::default(), Needs::Meaning)?;
+    // INDEX (default index/), QUERIES (default tests/queries.tsv), MODEL (e5 or static).
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let model = match var("MODEL", "default").as_str() {
+        "e5" => ModelSource::Shipped(paperscope::embed::ModelKind::E5Small),
+        "static" => ModelSource::Shipped(paperscope::embed::ModelKind::Static),
+        _ => ModelSource::default(),
+    };
+    let engine = Engine::open(Path::new(&var("INDEX", "index")), &model, Needs::Meaning)?;
     let meaning = engine
         .meaning()
         .ok_or_else(|| anyhow::anyhow!("no vectors"))?;
     let (embedder, vectors) = (&meaning.embedder, &meaning.vectors);
     let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
-    let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
+    let queries = eval::load_queries(Path::new(&var("QUERIES", "tests/queries.tsv")))?;
     let depth: usize = std::env::var("DEPTH")
         .ok()
         .and_then(|d| d.parse().ok())
         .unwrap_or(100);
     let mut fusions = vec![Fusion::Rrf { k: 60.0 }, Fusion::Rrf { k: 10.0 }];
-    for alpha in [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0] {
+    for alpha in [0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 1.0] {
         fusions.push(Fusion::Convex { alpha });
     }
     let mut configs = fusions;
     for max_alpha in [0.4f32, 0.5, 0.6, 0.7] {
         for (low, high) in [
             (0.3f32, 0.7f32),
-            (0.35, 0.75),
             (0.4, 0.8),
-            (0.4, 0.7),
-            (0.45, 0.8),
+            (0.75, 0.85),
+            (0.78, 0.86),
+            (0.8, 0.88),
+            (0.82, 0.9),
         ] {
             let f = Fusion::Adaptive {
                 max_alpha,

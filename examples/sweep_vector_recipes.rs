@@ -26,7 +26,19 @@ fn main() -> anyhow::Result<()> {
         model_dir.display(),
         papers.len()
     );
-    let cross = eval::crosslingual(&embedder, &papers, &paperscope::progress::Quiet);
+    // No cache: every text is embedded afresh by the model measured.
+    let no_cache = paperscope::embed_cache::EmbeddingCache::open(
+        &repo.join("target/no-cache.vecache"),
+        embedder.checksum(),
+        embedder.dims(),
+    )?;
+    let cross = eval::crosslingual(
+        &embedder,
+        &no_cache,
+        &papers,
+        1,
+        &paperscope::progress::Quiet,
+    );
     println!("crosslingual: {}", serde_json::to_string(&cross)?);
     for recipe in Recipe::ALL {
         let started = std::time::Instant::now();

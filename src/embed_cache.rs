@@ -296,6 +296,32 @@ pub fn embed_texts(
     Ok((vectors, usage))
 }
 
+/// The vectors of `texts`, from `cache` where it holds them and embedded otherwise, without
+/// writing anything (for readers and measurements). Vectors come back f16-rounded either way.
+pub fn cached_or_embedded(
+    embedder: &Embedder,
+    cache: &EmbeddingCache,
+    texts: &[String],
+    on_done: impl Fn(usize) + Sync,
+) -> Vec<Box<[f32]>> {
+    let checksum = embedder.checksum();
+    let keys: Vec<TextKey> = texts.iter().map(|t| text_key(checksum, t)).collect();
+    let missing: Vec<&str> = texts
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| cache.get(key).is_none())
+        .map(|(text, _)| text.as_str())
+        .collect();
+    on_done(texts.len() - missing.len());
+    let mut fresh = embedder.embed_passages(&missing, on_done).into_iter();
+    keys.iter()
+        .map(|key| match cache.get(key) {
+            Some(v) => Box::from(v),
+            None => rounded(&fresh.next().unwrap_or_default()),
+        })
+        .collect()
+}
+
 /// The same key twice (a text in two papers) is stored once.
 fn dedup(mut entries: Vec<(TextKey, Box<[f32]>)>) -> Vec<(TextKey, Box<[f32]>)> {
     let mut seen = std::collections::HashSet::new();

@@ -95,11 +95,16 @@ pub struct FileRecord {
     pub crc32: u32,
 }
 
+/// The kind of a manifest that names none: written before e5 existed, by the static model.
+fn static_kind() -> ModelKind {
+    ModelKind::Static
+}
+
 /// The embedding model the vectors were made with; another model's vectors are not comparable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Which kind of model (indexes made before kinds existed used the static model).
-    #[serde(default)]
+    #[serde(default = "static_kind")]
     pub kind: ModelKind,
     /// The model's name, from its weights file.
     pub id: String,
@@ -233,6 +238,18 @@ impl Store {
             .map_err(|e| self.damaged(&path, format!("not a valid topic model ({e})")))?;
         topics_problem(&model, self.manifest.paper_count)
             .map_or(Ok(Some(model)), |reason| Err(self.damaged(&path, reason)))
+    }
+
+    /// The index's embedding cache of `embedder`, to read (empty when there is none).
+    pub fn embedding_cache(
+        &self,
+        embedder: &Embedder,
+    ) -> Result<crate::embed_cache::EmbeddingCache> {
+        crate::embed_cache::EmbeddingCache::open(
+            &embedding_cache_path(&self.dir, embedder),
+            embedder.checksum(),
+            embedder.dims(),
+        )
     }
 
     /// Per paper number, the generation that last added or changed the paper; `None` when the

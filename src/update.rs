@@ -22,7 +22,6 @@ use crate::store::{
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::{VectorIndex, VectorParams};
 
-
 /// Choices for a write.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UpdateOptions {
@@ -351,7 +350,10 @@ fn write_papers(
         staging.write_topics(model)?;
         failpoint("topics", &staging.vectors_dir())?;
     }
-    let generation = staging.commit(merged.len(), ModelInfo::of(embedder, Recipe::for_model(embedder.kind())))?;
+    let generation = staging.commit(
+        merged.len(),
+        ModelInfo::of(embedder, Recipe::for_model(embedder.kind())),
+    )?;
     Ok(Update::Written {
         generation,
         papers: merged.len(),

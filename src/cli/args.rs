@@ -241,7 +241,11 @@ pub enum EvalCommand {
         queries: PathBuf,
     },
     /// Cross-lingual known-item test: each paper's Chinese summary must find its English side
-    Crosslingual,
+    Crosslingual {
+        /// Use every Nth paper's texts as queries (all papers stay documents)
+        #[arg(long, default_value_t = 1)]
+        stride: usize,
+    },
     /// Topic quality: NMI/ARI against arXiv categories, label coherence (NPMI) and diversity
     /// (fits afresh; the saved topic model is left as it is)
     Topics {

@@ -366,13 +366,14 @@ pub fn eval_search(ctx: &Context, queries: &Path) -> Result<()> {
 }
 
 /// `eval crosslingual`: the known-item test across languages.
-pub fn eval_crosslingual(ctx: &Context) -> Result<()> {
+pub fn eval_crosslingual(ctx: &Context, stride: usize) -> Result<()> {
     let engine = ctx.engine(Needs::Meaning)?;
     let papers = engine.papers()?;
     let Some(meaning) = engine.meaning() else {
         bail!("the vector index is not loaded");
     };
-    let report = eval::crosslingual(&meaning.embedder, &papers, &ctx.bars());
+    let cache = engine.store().embedding_cache(&meaning.embedder)?;
+    let report = eval::crosslingual(&meaning.embedder, &cache, &papers, stride, &ctx.bars());
     if ctx.json {
         print::json(&report)
     } else {

@@ -123,7 +123,9 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Eval(EvalCommand::Search { queries }) => commands::eval_search(&ctx, &queries),
-        Command::Eval(EvalCommand::Crosslingual) => commands::eval_crosslingual(&ctx),
+        Command::Eval(EvalCommand::Crosslingual { stride }) => {
+            commands::eval_crosslingual(&ctx, stride)
+        }
         Command::Eval(EvalCommand::Topics {
             topics,
             representation,

@@ -32,10 +32,12 @@ pub const MAX_PASSAGE_TOKENS: usize = 128;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
-    /// multilingual-e5-small, 4-bit weights, pruned vocabulary (`data/model/e5/`).
-    E5Small,
-    /// The static model distilled from USE multilingual v3 (`data/model/`).
+    /// multilingual-e5-small, 4-bit weights, pruned vocabulary (`data/model/e5/`): the default,
+    /// the only model measured that lifts hybrid search above BM25 (BENCHMARKS.md).
     #[default]
+    E5Small,
+    /// The static model distilled from USE multilingual v3 (`data/model/`): ~300x faster to
+    /// embed with, for bulk work where retrieval quality matters less.
     Static,
 }
 
@@ -99,6 +101,37 @@ pub struct Embedder {
     model: Model,
     model_id: String,
     checksum: String,
+    recent_queries: std::sync::Mutex<RecentQueries>,
+}
+
+/// Query vectors recently embedded: a server sees the same query again and again (results as
+/// you type, paging, a reload), and e5 spends milliseconds on each, a lookup microseconds.
+#[derive(Default)]
+struct RecentQueries {
+    vectors: std::collections::HashMap<String, Vec<f32>>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// Query vectors kept (~1.6 KB each with e5): the oldest goes first.
+const RECENT_QUERIES: usize = 4096;
+
+impl RecentQueries {
+    fn get(&self, text: &str) -> Option<Vec<f32>> {
+        self.vectors.get(text).cloned()
+    }
+
+    fn insert(&mut self, text: &str, vector: &[f32]) {
+        if self.vectors.contains_key(text) {
+            return;
+        }
+        if self.order.len() >= RECENT_QUERIES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.vectors.remove(&oldest);
+        }
+        self.order.push_back(text.to_string());
+        self.vectors.insert(text.to_string(), vector.to_vec());
+    }
 }
 
 fn model_error(path: &Path, reason: impl std::fmt::Display) -> Error {
@@ -136,6 +169,7 @@ impl Embedder {
             model: Model::Static(Box::new(loaded.model)),
             model_id: loaded.model_id,
             checksum: loaded.checksum,
+            recent_queries: Default::default(),
         }
     }
 
@@ -145,6 +179,7 @@ impl Embedder {
             model: Model::E5(Box::new(loaded.model)),
             model_id: loaded.model_id,
             checksum: loaded.checksum,
+            recent_queries: Default::default(),
         }
     }
 
@@ -180,11 +215,21 @@ impl Embedder {
     }
 
     /// The unit vector of a search query; all zeros for a text with no tokens (static model).
+    /// Recent queries' vectors are kept, so a repeated query costs a lookup.
     pub fn embed_query(&self, text: &str) -> Vec<f32> {
-        match &self.model {
+        // A poisoned lock only costs the cache, never the answer.
+        let found = self.recent_queries.lock().ok().and_then(|r| r.get(text));
+        if let Some(vector) = found {
+            return vector;
+        }
+        let vector = match &self.model {
             Model::Static(m) => m.embed(text),
             Model::E5(m) => m.embed_one(text, e5_weights::Side::Query),
+        };
+        if let Ok(mut recent) = self.recent_queries.lock() {
+            recent.insert(text, &vector);
         }
+        vector
     }
 
     /// The unit vector of a passage (a paper's text), cut to [`MAX_PASSAGE_TOKENS`] for e5.
@@ -295,7 +340,7 @@ impl Recipe {
     }
 
     /// The texts of `p` whose vectors' mean direction is its vector.
-    pub(crate) fn texts(self, p: &Paper) -> Vec<String> {
+    pub fn texts(self, p: &Paper) -> Vec<String> {
         let one_text = || format!("{} {}", english_side(p), chinese_side(p));
         match self {
             Recipe::OneText => vec![one_text()],
@@ -347,5 +392,31 @@ impl Embedder {
             .chunks(per_paper)
             .map(|vs| mean_direction(&vs.iter().map(Vec::as_slice).collect::<Vec<_>>()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_queries_keep_the_newest_and_drop_the_oldest() {
+        let mut recent = RecentQueries::default();
+        for i in 0..=RECENT_QUERIES {
+            recent.insert(&format!("q{i}"), &[i as f32]);
+        }
+        assert_eq!(recent.vectors.len(), RECENT_QUERIES);
+        assert_eq!(recent.get("q0"), None);
+        assert_eq!(
+            recent.get(&format!("q{RECENT_QUERIES}")),
+            Some(vec![RECENT_QUERIES as f32])
+        );
+    }
+
+    #[test]
+    fn a_repeated_query_gives_the_same_vector() {
+        let embedder = Embedder::shipped().expect("static model");
+        let first = embedder.embed_query("graph neural networks");
+        assert_eq!(embedder.embed_query("graph neural networks"), first);
     }
 }

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::embed::{Embedder, chinese_side, english_side};
+use crate::embed_cache::{EmbeddingCache, cached_or_embedded};
 use crate::paper::Paper;
 use crate::progress::Progress;
 
@@ -65,6 +66,7 @@ pub(crate) fn known_item_ranks(
     queries: &ndarray::Array2<f32>,
     docs: &ndarray::Array2<f32>,
     empty: &[bool],
+    stride: usize,
 ) -> Vec<Option<usize>> {
     let block = 256;
     let starts: Vec<usize> = (0..queries.nrows()).step_by(block).collect();
@@ -79,7 +81,7 @@ pub(crate) fn known_item_ranks(
                         return None;
                     }
                     let row = scores.row(i - start);
-                    let own = row[i];
+                    let own = row[i * stride];
                     Some(1 + row.iter().filter(|&&s| s > own).count())
                 })
                 .collect::<Vec<_>>()
@@ -99,49 +101,73 @@ pub(crate) fn summarize_ranks(ranks: &[Option<usize>]) -> KnownItem {
     }
 }
 
-/// The cross-lingual known-item tests over every paper.
+/// The cross-lingual known-item tests: every `stride`-th paper's texts are queries (embedded
+/// as queries) against both sides of every paper (taken from the index's embedding `cache`
+/// where it holds them, as indexing made them).
 pub fn crosslingual(
     embedder: &Embedder,
+    cache: &EmbeddingCache,
     papers: &[Paper],
+    stride: usize,
     progress: &dyn Progress,
 ) -> CrossLingual {
-    progress.start("embedding", papers.len() * 5);
-    let report = run_crosslingual(embedder, papers, || progress.inc());
+    let stride = stride.max(1);
+    let queries = papers.len().div_ceil(stride);
+    progress.start("embedding", papers.len() * 2 + queries * 3);
+    let report = run_crosslingual(embedder, cache, papers, stride, &|n| {
+        (0..n).for_each(|_| progress.inc())
+    });
     progress.finish();
     report
 }
 
 fn run_crosslingual(
     embedder: &Embedder,
+    cache: &EmbeddingCache,
     papers: &[Paper],
-    on_step: impl Fn() + Sync,
+    stride: usize,
+    on_done: &(dyn Fn(usize) + Sync),
 ) -> CrossLingual {
     let started = Instant::now();
     let dims = embedder.dims();
-    let embed_all = |texts: &[String]| {
-        let m = matrix(
-            embedder.embed_passages(texts, |n| (0..n).for_each(|_| on_step())),
-            dims,
-        );
+    let documents = |texts: Vec<String>| {
+        let vectors = cached_or_embedded(embedder, cache, &texts, on_done);
+        matrix(vectors.into_iter().map(Vec::from).collect(), dims)
+    };
+    let queries = |texts: &[String]| {
+        let vectors = texts
+            .par_iter()
+            .map(|t| {
+                let v = embedder.embed_query(t);
+                on_done(1);
+                v
+            })
+            .collect();
         let empty: Vec<bool> = texts
             .iter()
             .map(|t| embedder.token_ids(t).is_empty())
             .collect();
-        (m, empty)
+        (matrix(vectors, dims), empty)
     };
-    let summaries: Vec<String> = papers.iter().map(|p| p.summary_zh.clone()).collect();
+    let sample: Vec<&Paper> = papers.iter().step_by(stride).collect();
+    let summaries: Vec<String> = sample.iter().map(|p| p.summary_zh.clone()).collect();
     let no_latin: Vec<String> = summaries.iter().map(|s| without_latin_words(s)).collect();
-    let titles: Vec<String> = papers.iter().map(|p| p.title_en.clone()).collect();
-    let (en_docs, _) = embed_all(&papers.iter().map(english_side).collect::<Vec<_>>());
-    let (zh_docs, _) = embed_all(&papers.iter().map(chinese_side).collect::<Vec<_>>());
-    let (q_summary, e1) = embed_all(&summaries);
-    let (q_no_latin, e2) = embed_all(&no_latin);
-    let (q_title, e3) = embed_all(&titles);
+    let titles: Vec<String> = sample.iter().map(|p| p.title_en.clone()).collect();
+    let en_docs = documents(papers.iter().map(english_side).collect());
+    let zh_docs = documents(papers.iter().map(chinese_side).collect());
+    let (q_summary, e1) = queries(&summaries);
+    let (q_no_latin, e2) = queries(&no_latin);
+    let (q_title, e3) = queries(&titles);
     CrossLingual {
         papers: papers.len(),
-        zh_summary_to_en: summarize_ranks(&known_item_ranks(&q_summary, &en_docs, &e1)),
-        zh_summary_no_latin_to_en: summarize_ranks(&known_item_ranks(&q_no_latin, &en_docs, &e2)),
-        en_title_to_zh: summarize_ranks(&known_item_ranks(&q_title, &zh_docs, &e3)),
+        zh_summary_to_en: summarize_ranks(&known_item_ranks(&q_summary, &en_docs, &e1, stride)),
+        zh_summary_no_latin_to_en: summarize_ranks(&known_item_ranks(
+            &q_no_latin,
+            &en_docs,
+            &e2,
+            stride,
+        )),
+        en_title_to_zh: summarize_ranks(&known_item_ranks(&q_title, &zh_docs, &e3, stride)),
         seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -162,7 +188,7 @@ mod tests {
     fn known_item_ranks_count_better_documents() {
         let q = ndarray::arr2(&[[1.0f32, 0.0], [0.0, 1.0]]);
         let d = ndarray::arr2(&[[0.9f32, 0.1], [0.95, 0.3]]);
-        let ranks = known_item_ranks(&q, &d, &[false, false]);
+        let ranks = known_item_ranks(&q, &d, &[false, false], 1);
         assert_eq!(ranks, vec![Some(2), Some(1)]);
         let summary = summarize_ranks(&ranks);
         assert_eq!((summary.r1, summary.r10, summary.mrr), (0.5, 1.0, 0.75));

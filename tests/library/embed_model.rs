@@ -242,3 +242,37 @@ fn e5_pruned_vocabulary_tokenizes_all_of_data_like_the_package() {
     );
     assert_eq!(digest, fixture["data_ids_sha256"].as_str().expect("sha"));
 }
+
+/// The cache of data/'s texts shipped in data/embeddings/ (so a first index of the sample data
+/// embeds nothing) holds what the model gives: a sample of papers is embedded again.
+#[test]
+fn the_shipped_embedding_cache_holds_the_models_vectors() {
+    use paperscope::embed::Recipe;
+    use paperscope::embed_cache::{EmbeddingCache, cache_file_name, text_key};
+    let embedder = e5();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = repo
+        .join("data/embeddings")
+        .join(cache_file_name(&embedder));
+    let cache = EmbeddingCache::open(&path, embedder.checksum(), embedder.dims()).expect("cache");
+    let papers = paperscope::digest::load_with(
+        paperscope::digest::find_digests(&[repo.join("data/digests")]),
+        paperscope::digest::OnBadFile::Skip,
+        || {},
+    )
+    .expect("digests")
+    .papers;
+    let recipe = Recipe::for_model(ModelKind::E5Small);
+    assert!(cache.len() >= papers.len() * recipe.texts(&papers[0]).len());
+    assert_eq!(cache.dropped(), 0, "no damaged record");
+    for paper in papers.iter().step_by(papers.len() / 12) {
+        for text in recipe.texts(paper) {
+            let cached = cache
+                .get(&text_key(embedder.checksum(), &text))
+                .unwrap_or_else(|| panic!("{} is not in {}", paper.arxiv_id, path.display()));
+            let fresh = embedder.embed_passage(&text);
+            let cosine = dot(cached, &fresh);
+            assert!(cosine > 0.9999, "{}: cosine {cosine}", paper.arxiv_id);
+        }
+    }
+}
