@@ -1,57 +1,34 @@
-//! A proxy check of `related`: papers judged highly relevant to the same query of
-//! tests/queries.tsv are taken as related to each other; for each of the first three such
-//! papers of a query, how many of `related`'s top 10 are others of the set (precision@10).
-//! cargo run --release --example sweep_related  (uses the index in index/)
+//! `related` precision@10 for several fusions, on the judged related sets (tests/related_judged.tsv,
+//! tune half) and on seeds from the judged queries (tests/queries.tsv).
+//! INDEX=index MODEL=e5|static cargo run --release --example sweep_related
 
 use std::path::Path;
 
 use paperscope::eval;
 use paperscope::hybrid::Fusion;
-use paperscope::query::Filters;
-use paperscope::search::RelatedTo;
 use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
-    let mut engine = Engine::open(Path::new("index"), &ModelSource::default(), Needs::Meaning)?;
-    let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
-    let fusions = [
-        Fusion::Convex { alpha: 0.0 },
-        Fusion::Convex { alpha: 0.3 },
-        Fusion::Convex { alpha: 0.5 },
-        Fusion::Convex { alpha: 0.7 },
-        Fusion::Convex { alpha: 0.8 },
-        Fusion::Convex { alpha: 0.9 },
-        Fusion::Convex { alpha: 1.0 },
-        Fusion::Rrf { k: 60.0 },
-        Fusion::default(),
-        paperscope::hybrid::RELATED_FUSION,
-    ];
-    for fusion in fusions {
-        engine.fusion = fusion;
-        let (mut hits, mut total) = (0usize, 0usize);
-        for q in queries.iter().filter(|q| q.qid.starts_with("en")) {
-            let mut set: Vec<&String> = q
-                .relevant
-                .iter()
-                .filter(|&(_, &g)| g == 2)
-                .map(|(id, _)| id)
-                .collect();
-            set.sort();
-            for seed in set.iter().take(3) {
-                let response = engine.related(
-                    &RelatedTo::Ids(vec![(*seed).clone()]),
-                    &Filters::default(),
-                    10,
-                )?;
-                hits += response
-                    .results
-                    .iter()
-                    .filter(|r| set.contains(&&r.arxiv_id))
-                    .count();
-                total += 10;
-            }
-        }
-        println!("{fusion:?}: precision@10 {:.3}", hits as f64 / total as f64);
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let model = match var("MODEL", "default").as_str() {
+        "e5" => ModelSource::Shipped(paperscope::embed::ModelKind::E5Small),
+        "static" => ModelSource::Shipped(paperscope::embed::ModelKind::Static),
+        _ => ModelSource::default(),
+    };
+    let mut engine = Engine::open(Path::new(&var("INDEX", "index")), &model, Needs::Meaning)?;
+    let sets = eval::load_queries(Path::new("tests/related_judged.tsv"))?;
+    let tune: Vec<_> = sets.into_iter().filter(|s| s.group == "tune").collect();
+    let from_sets = eval::cases_from_sets(&tune);
+    let from_queries =
+        eval::cases_from_queries(&eval::load_queries(Path::new("tests/queries.tsv"))?);
+    for alpha in [0.0f32, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] {
+        engine.fusion = Fusion::Convex { alpha };
+        let sets = eval::evaluate_related(&engine, &from_sets)?;
+        let queries = eval::evaluate_related(&engine, &from_queries)?;
+        println!(
+            "convex {alpha:.1}: related sets (tune) P@10 {:.3}   query seeds P@10 {:.3}",
+            sets.precision10, queries.precision10
+        );
     }
     Ok(())
 }

@@ -352,11 +352,12 @@ impl Needs {
 impl Engine {
     /// An engine over an opened store and, optionally, its vectors.
     pub fn new(store: Store, meaning: Option<Meaning>) -> Self {
+        let fusion = Fusion::for_model(store.manifest.model.kind);
         Engine {
             store,
             meaning,
             meaning_error: None,
-            fusion: Fusion::default(),
+            fusion,
             fitted: std::sync::OnceLock::new(),
         }
     }

@@ -133,15 +133,16 @@ impl FilterArgs {
 }
 
 impl FusionArgs {
-    fn fusion_or(&self, default: Fusion) -> paperscope::Result<Fusion> {
+    /// The fusion the flags ask for; `None` when they ask for none (the engine's default).
+    fn asked(&self) -> paperscope::Result<Option<Fusion>> {
         match (self.alpha, self.rrf) {
             (Some(a), _) if !(0.0..=1.0).contains(&a) => Err(paperscope::Error::invalid(
                 "alpha",
                 format!("{a} is not between 0 and 1"),
             )),
-            (Some(alpha), _) => Ok(Fusion::Convex { alpha }),
-            (None, true) => Ok(Fusion::Rrf { k: 60.0 }),
-            (None, false) => Ok(default),
+            (Some(alpha), _) => Ok(Some(Fusion::Convex { alpha })),
+            (None, true) => Ok(Some(Fusion::Rrf { k: 60.0 })),
+            (None, false) => Ok(None),
         }
     }
 }
@@ -186,10 +187,10 @@ pub fn search(
 ) -> Result<()> {
     let query = SearchQuery::parse(&query.join(" "))?;
     let filters = filters.filters()?;
-    let fusion = fusion.fusion_or(Fusion::default())?;
+    let asked = fusion.asked()?;
     check_limit(how.limit)?;
     let mut engine = ctx.engine(Needs::for_mode(mode))?;
-    engine.fusion = fusion;
+    engine.fusion = asked.unwrap_or(engine.fusion);
     let response = engine.search_page(&query, &filters, how.page(), mode)?;
     print::search(&response, how.format, how.explain)
 }
@@ -211,7 +212,7 @@ pub fn related(
     let filters = filters.filters()?;
     check_limit(how.limit)?;
     let mut engine = ctx.engine(Needs::Meaning)?;
-    engine.fusion = fusion.fusion_or(RELATED_FUSION)?;
+    engine.fusion = fusion.asked()?.unwrap_or(RELATED_FUSION);
     let response = engine.related_page(&target, &filters, how.page())?;
     print::search(&response, how.format, how.explain)
 }
@@ -384,7 +385,8 @@ pub fn eval_crosslingual(ctx: &Context, stride: usize) -> Result<()> {
 
 /// `eval related`: precision@10 of `related` per judgement file.
 pub fn eval_related(ctx: &Context, queries: &[PathBuf], sets: &[PathBuf]) -> Result<()> {
-    let engine = ctx.engine(Needs::Meaning)?;
+    let mut engine = ctx.engine(Needs::Meaning)?;
+    engine.fusion = RELATED_FUSION;
     let mut reports = Vec::new();
     for path in queries {
         let cases = eval::cases_from_queries(&eval::load_queries(path)?);

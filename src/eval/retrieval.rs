@@ -182,14 +182,15 @@ pub struct Report {
 }
 
 /// The ranking methods `eval search` compares: each side alone, the default hybrid, reciprocal
-/// rank fusion, and a fixed vector weight.
-pub fn search_methods() -> Vec<(&'static str, Mode, Fusion)> {
+/// rank fusion, and the static model's adaptive fusion. `None`: the engine's own fusion (the
+/// default for its model).
+pub fn search_methods() -> Vec<(&'static str, Mode, Option<Fusion>)> {
     vec![
-        ("bm25", Mode::Bm25, Fusion::default()),
-        ("vector", Mode::Vector, Fusion::default()),
-        ("hybrid", Mode::Hybrid, Fusion::default()),
-        ("rrf", Mode::Hybrid, Fusion::Rrf { k: 60.0 }),
-        ("alpha-0.3", Mode::Hybrid, Fusion::Convex { alpha: 0.3 }),
+        ("bm25", Mode::Bm25, None),
+        ("vector", Mode::Vector, None),
+        ("hybrid", Mode::Hybrid, None),
+        ("rrf", Mode::Hybrid, Some(Fusion::Rrf { k: 60.0 })),
+        ("adaptive", Mode::Hybrid, Some(Fusion::default())),
     ]
 }
 
@@ -200,7 +201,7 @@ pub fn evaluate_methods(engine: &mut Engine, queries: &[JudgedQuery]) -> Result<
     let original = engine.fusion;
     let mut reports = Vec::new();
     for (name, mode, fusion) in search_methods() {
-        engine.fusion = fusion;
+        engine.fusion = fusion.unwrap_or(original);
         let report = evaluate(name, queries, |q| {
             let (ranked, _) =
                 engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;

@@ -94,15 +94,15 @@ fn page(params: &mut Params, default_limit: usize) -> Result<Page, ApiError> {
     })
 }
 
-/// `alpha` (the weight of BM25 in convex fusion), else `default`.
-fn fusion(params: &mut Params, default: Fusion) -> Result<Fusion, ApiError> {
+/// `alpha` (the weight of the vector side in convex fusion), `None` when not given.
+fn fusion(params: &mut Params) -> Result<Option<Fusion>, ApiError> {
     match params.parsed::<f32>("alpha", "a number")? {
-        Some(alpha) if (0.0..=1.0).contains(&alpha) => Ok(Fusion::Convex { alpha }),
+        Some(alpha) if (0.0..=1.0).contains(&alpha) => Ok(Some(Fusion::Convex { alpha })),
         Some(alpha) => Err(ApiError::bad(
             "alpha",
             format!("{alpha} is not between 0 and 1"),
         )),
-        None => Ok(default),
+        None => Ok(None),
     }
 }
 
@@ -130,9 +130,10 @@ pub async fn search(
     let mode = params.library::<Mode>("mode")?.unwrap_or(Mode::Hybrid);
     let filters = filters(&mut params)?;
     let page = page(&mut params, 10)?;
-    let fusion = fusion(&mut params, Fusion::default())?;
+    let fusion = fusion(&mut params)?;
     params.finish()?;
     with_engine(state, move |_, engine| {
+        let fusion = fusion.unwrap_or(engine.fusion);
         Ok(Json(
             engine.search_page_fused(&query, &filters, page, mode, fusion)?,
         ))
@@ -175,7 +176,7 @@ pub async fn related(
     };
     let filters = filters(&mut params)?;
     let page = page(&mut params, 10)?;
-    let fusion = fusion(&mut params, RELATED_FUSION)?;
+    let fusion = fusion(&mut params)?.unwrap_or(RELATED_FUSION);
     params.finish()?;
     with_engine(state, move |_, engine| {
         Ok(Json(

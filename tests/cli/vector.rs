@@ -53,15 +53,26 @@ fn vector_search_respects_filters() {
 
 #[test]
 fn crosslingual_known_item_test_beats_the_reference() {
-    let report = run_json(&["--json", "--index", shared_index(), "eval", "crosslingual"]);
+    // Every 16th paper's texts as queries (all 8,320 stay documents): e5 embeds ~60 queries/s.
+    let report = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "eval",
+        "crosslingual",
+        "--stride",
+        "16",
+    ]);
     let r = &report["zh_summary_to_en"];
     assert_eq!(report["papers"], 8320);
-    assert!(r["r1"].as_f64().unwrap_or(0.0) >= 0.50, "{r}");
-    assert!(r["r10"].as_f64().unwrap_or(0.0) >= 0.74, "{r}");
+    assert_eq!(r["queries"], 520);
+    // e5 with every 4th paper as a query: R@1 0.632, R@10 0.825 (the static model: 0.55, 0.78).
+    assert!(r["r1"].as_f64().unwrap_or(0.0) >= 0.55, "{r}");
+    assert!(r["r10"].as_f64().unwrap_or(0.0) >= 0.78, "{r}");
     let no_latin = &report["zh_summary_no_latin_to_en"];
-    assert!(no_latin["r1"].as_f64().unwrap_or(0.0) >= 0.39, "{no_latin}");
+    assert!(no_latin["r1"].as_f64().unwrap_or(0.0) >= 0.33, "{no_latin}");
     assert!(
-        no_latin["r10"].as_f64().unwrap_or(0.0) >= 0.64,
+        no_latin["r10"].as_f64().unwrap_or(0.0) >= 0.58,
         "{no_latin}"
     );
 }
