@@ -69,7 +69,8 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Fault injection for the tests of the write path (a real build, failing where a full disk or
 /// a crash could stop it): with `PAPERSCOPE_FAIL_AT=<point>` in the environment, the write fails
 /// at that point with an error naming `path`. Points: `staging`, `text`, `vectors`, `topics`,
-/// `embedding` (after the first chunk of fresh vectors reached the embedding cache), `rename`
+/// `embedding` (after the first chunk of fresh vectors, or the seeded ones when nothing needs
+/// embedding, reached the embedding cache), `rename`
 /// (after the new generation is renamed into place, before the manifest names it).
 pub(crate) fn failpoint(point: &str, path: &Path) -> Result<()> {
     match std::env::var_os("PAPERSCOPE_FAIL_AT") {

@@ -287,6 +287,10 @@ pub fn embed_texts(
         cached: texts.len() - missing.len(),
         embedded: missing.len(),
     };
+    if missing.is_empty() {
+        // Nothing to embed: the injected stop comes after the seeded vectors were saved.
+        crate::atomic::failpoint("embedding", cache.path())?;
+    }
     stage(progress, "embedding", missing.len(), || {
         embed_missing(
             embedder, cache, texts, &keys, &missing, &mut found, progress,

@@ -107,14 +107,10 @@ fn hybrid_matches_or_beats_each_side_on_the_judged_queries() {
     }
 
     // The claim that matters is on tests/queries_heldout.tsv: 24 queries judged after the fusion
-    // settings were chosen, from pools of bm25, vector and hybrid top 20, and never tuned on.
-    // Measured 2026-11-26 (nDCG@10, bm25 / vector / hybrid): all 0.669 / 0.520 / 0.677,
-    // en 0.837 / 0.581 / 0.835, zh 0.762 / 0.622 / 0.774, q 0.407 / 0.355 / 0.422.
-    // So hybrid beats both sides overall and beats the vector side in every group, but is NOT
-    // above BM25 on the English keyword queries: 0.002 below it (en-h05 0.85 against 0.89). That
-    // group is checked as "within 0.005 of BM25", which is what was measured, not ">=".
+    // settings were chosen, never tuned on. Measured 2026-11-26 with e5 (nDCG@10, bm25 / vector /
+    // hybrid): all 0.669 / 0.580 / 0.704, en 0.837 / 0.730 / 0.870, zh 0.762 / 0.600 / 0.782,
+    // q 0.407 / 0.410 / 0.461: hybrid above both sides in every group.
     let heldout = ndcg_by_method("tests/queries_heldout.tsv");
-    const EN_BELOW_BM25: f64 = 0.005;
     for group in [None, Some("en"), Some("zh"), Some("q")] {
         let (bm25, vector, hybrid) = (
             heldout("bm25", group),
@@ -122,32 +118,36 @@ fn hybrid_matches_or_beats_each_side_on_the_judged_queries() {
             heldout("hybrid", group),
         );
         assert!(
-            hybrid >= vector - 1e-9,
-            "held out {group:?}: hybrid {hybrid} < vector {vector}"
-        );
-        let allowed = if group == Some("en") {
-            EN_BELOW_BM25
-        } else {
-            0.0
-        };
-        assert!(
-            hybrid >= bm25 - allowed - 1e-9,
-            "held out {group:?}: hybrid {hybrid} < bm25 {bm25} - {allowed}"
+            hybrid >= bm25.max(vector) - 1e-9,
+            "held out {group:?}: hybrid {hybrid} < bm25 {bm25} or vector {vector}"
         );
     }
     assert!(
         heldout("rrf", None) < heldout("hybrid", None),
-        "RRF is reported and loses on the held-out queries too, as measured"
+        "RRF is reported and loses on the held-out queries, as measured"
     );
 
-    // The queries the fusion was tuned on (so this part shows no more than the tuning itself):
-    // hybrid >= each side overall and in every group.
+    // Paraphrases (needs described without the papers' words, held out): BM25 0.110, vector
+    // 0.148, hybrid 0.160.
+    let paraphrase = ndcg_by_method("tests/queries_paraphrase.tsv");
+    let hybrid = paraphrase("hybrid", None);
+    assert!(hybrid >= 0.15, "paraphrase hybrid {hybrid}");
+    assert!(hybrid >= paraphrase("bm25", None).max(paraphrase("vector", None)) - 1e-9);
+
+    // The queries BM25's settings were tuned on: e5's hybrid is at BM25's level overall (0.792
+    // against 0.793) and in Chinese and questions, and 0.016 below it on the English keyword
+    // queries (0.893 against 0.909), where BM25 was tuned. Checked as measured.
     let tuned = ndcg_by_method("tests/queries.tsv");
-    for group in [None, Some("en"), Some("zh"), Some("q")] {
+    for (group, allowed) in [
+        (None, 0.005),
+        (Some("en"), 0.02),
+        (Some("zh"), 0.0),
+        (Some("q"), 0.0),
+    ] {
         let best_side = tuned("bm25", group).max(tuned("vector", group));
         assert!(
-            tuned("hybrid", group) >= best_side - 1e-9,
-            "tuned {group:?}: hybrid {} < {best_side}",
+            tuned("hybrid", group) >= best_side - allowed - 1e-9,
+            "tuned {group:?}: hybrid {} < {best_side} - {allowed}",
             tuned("hybrid", group)
         );
     }

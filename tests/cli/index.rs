@@ -218,6 +218,13 @@ fn first_search_builds_the_default_index_from_data() {
     std::fs::create_dir(tmp.path().join("data")).expect("data dir");
     #[cfg(unix)]
     std::os::unix::fs::symlink(data_dir(), tmp.path().join("data/digests")).expect("link data");
+    // As a fresh checkout has it: the sample's embedding cache beside its digests.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        repo().join("data/embeddings"),
+        tmp.path().join("data/embeddings"),
+    )
+    .expect("link embeddings");
     let output = paperscope()
         .current_dir(tmp.path())
         .args(["--json", "search", "hallucination benchmark"])
