@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::embed::ModelKind;
 use crate::paper::PaperNumber;
 
 /// Where a result came from: ranks and scores on each side, and the fused score.
@@ -99,20 +98,6 @@ impl Default for Fusion {
             max_alpha: 0.5,
             low: 0.4,
             high: 0.8,
-        }
-    }
-}
-
-impl Fusion {
-    /// Hybrid search's fusion for vectors made by a model of `kind`, measured on the judged
-    /// queries (BENCHMARKS.md): e5's cosines sit in a narrow band (0.75-0.9), where the adaptive
-    /// weight of the static model has nothing to adapt to; a fixed weight of 0.35 is the best
-    /// setting that stays at BM25's level on the tuned queries and lifts the held-out and
-    /// paraphrase ones.
-    pub fn for_model(kind: ModelKind) -> Fusion {
-        match kind {
-            ModelKind::E5Small => Fusion::Convex { alpha: 0.35 },
-            ModelKind::Static => Fusion::default(),
         }
     }
 }

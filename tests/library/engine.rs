@@ -532,10 +532,11 @@ fn hybrid_returns_only_papers_with_evidence_and_counts_them_truly() {
 fn the_fusion_used_is_reported() {
     let mut engine = engine(Needs::WordsAndMeaning);
     let query = SearchQuery::parse("retrieval").expect("query");
-    let adaptive = engine
+    let default = engine
         .search(&query, &Filters::default(), 3, Mode::Hybrid)
         .expect("search");
-    assert_eq!(adaptive.fusion.as_deref(), Some("adaptive"));
+    // The index is e5's (the default model): its fusion is a fixed weight.
+    assert_eq!(default.fusion.as_deref(), Some("convex 0.35"));
     engine.fusion = paperscope::hybrid::Fusion::Rrf { k: 60.0 };
     let rrf = engine
         .search(&query, &Filters::default(), 3, Mode::Hybrid)
