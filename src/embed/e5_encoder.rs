@@ -95,11 +95,25 @@ fn matrix(buf: &mut Vec<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32
 /// `y = x · wᵀ + bias` (`w` is `[out, in]`). ndarray's `matrixmultiply`: the `gemm` crate was
 /// tried and measured slower on these shapes here (BENCHMARKS.md, "e5").
 fn linear(x: ArrayView2<f32>, w: &Array2<f32>, bias: &[f32], mut y: ArrayViewMut2<f32>) {
-    general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
+    if x.nrows() <= FEW_ROWS {
+        // A query: packing the weights dominates, so each core packs and multiplies half.
+        let middle = w.nrows() / 2;
+        let (mut left, mut right) = y.view_mut().split_at(ndarray::Axis(1), middle);
+        let (top, bottom) = w.view().split_at(ndarray::Axis(0), middle);
+        rayon::join(
+            || general_mat_mul(1.0, &x, &top.t(), 0.0, &mut left),
+            || general_mat_mul(1.0, &x, &bottom.t(), 0.0, &mut right),
+        );
+    } else {
+        general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
+    }
     for mut row in y.rows_mut() {
         row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
     }
 }
+
+/// At most this many rows (a query's tokens) and a product is split across two cores.
+const FEW_ROWS: usize = 32;
 
 /// `x = LayerNorm(x + y)` row by row.
 fn add_layer_norm(x: &mut [f32], y: Option<&[f32]>, ln: &[Vec<f32>; 2], hidden: usize, eps: f32) {
