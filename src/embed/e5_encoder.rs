@@ -65,14 +65,14 @@ pub(super) struct Layer {
 
 /// The encoder.
 pub(super) struct Encoder {
-    hidden: usize,
-    heads: usize,
-    eps: f32,
-    word: TokenTable,
-    pos: Vec<f32>,
-    type0: Vec<f32>,
-    ln: [Vec<f32>; 2],
-    layers: Vec<Layer>,
+    pub(super) hidden: usize,
+    pub(super) heads: usize,
+    pub(super) eps: f32,
+    pub(super) word: TokenTable,
+    pub(super) pos: Vec<f32>,
+    pub(super) type0: Vec<f32>,
+    pub(super) ln: [Vec<f32>; 2],
+    pub(super) layers: Vec<Layer>,
 }
 
 /// Buffers of one forward pass, kept between batches so they are allocated once per thread.
@@ -160,29 +160,6 @@ fn softmax_rows(mut m: ArrayViewMut2<f32>, scale: f32) {
 }
 
 impl Encoder {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        hidden: usize,
-        heads: usize,
-        eps: f32,
-        word: TokenTable,
-        pos: Vec<f32>,
-        type0: Vec<f32>,
-        ln: [Vec<f32>; 2],
-        layers: Vec<Layer>,
-    ) -> Self {
-        Encoder {
-            hidden,
-            heads,
-            eps,
-            word,
-            pos,
-            type0,
-            ln,
-            layers,
-        }
-    }
-
     pub(super) fn hidden(&self) -> usize {
         self.hidden
     }

@@ -190,7 +190,16 @@ impl E5Model {
         Ok(Loaded {
             model: E5Model {
                 tokenizer,
-                encoder: Encoder::new(hidden, heads, eps, word, pos, type0, ln, layers),
+                encoder: Encoder {
+                    hidden,
+                    heads,
+                    eps,
+                    word,
+                    pos,
+                    type0,
+                    ln,
+                    layers,
+                },
                 bos,
                 eos,
                 unk,
