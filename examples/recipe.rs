@@ -111,12 +111,15 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A query's BM25 top list, its vector, and whether it has Han characters.
+type QueryLists = (Vec<(PaperNumber, f32)>, Vec<f32>, bool);
+
 /// Each query's BM25 top list and its query vector, computed once for every recipe.
 fn bm25_lists(
     engine: &Engine,
     queries: &[JudgedQuery],
     embedder: &paperscope::embed::Embedder,
-) -> anyhow::Result<Vec<(Vec<(PaperNumber, f32)>, Vec<f32>, bool)>> {
+) -> anyhow::Result<Vec<QueryLists>> {
     queries
         .iter()
         .map(|q| {
