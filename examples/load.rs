@@ -5,10 +5,11 @@
 //!   [--clients 32] [--json]
 //!
 //! Phases: one client alone for the latency of bm25 and of hybrid searches (the `took` of a
-//! request includes the HTTP round trip); 32 clients of hybrid searches only (throughput); then
+//! request includes the HTTP round trip), and of hybrid searches with queries never seen; 32 clients of hybrid searches only (throughput); then
 //! the mixed load (search, related, paper) for `--seconds`, with the server's resident memory
 //! (VmRSS) and its peak (VmHWM) read from /proc at its start, middle and end.
-//! Queries are those of tests/queries.tsv, ids the papers they judge relevant.
+//! Queries are those of tests/queries.tsv, ids the papers they judge relevant; the unseen-query
+//! phase asks queries no phase asked before, so each pays its query embedding.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -108,11 +109,14 @@ struct Requests {
     bm25: Vec<String>,
     related: Vec<String>,
     paper: Vec<String>,
+    /// Hybrid searches whose query text the server has not embedded before (each used once).
+    unseen: Vec<String>,
 }
 
-fn requests() -> Result<Requests> {
-    let text = std::fs::read_to_string("tests/queries.tsv").context("tests/queries.tsv")?;
-    let rows: Vec<(String, Vec<String>)> = text
+/// The (query, judged ids) rows of a judged query file.
+fn judged_rows(path: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let text = std::fs::read_to_string(path).context(path.to_string())?;
+    Ok(text
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -125,7 +129,31 @@ fn requests() -> Result<Requests> {
                 .collect();
             Some((query, ids))
         })
-        .collect();
+        .collect())
+}
+
+/// Queries no other phase asks: the held-out and paraphrase queries, then every ordered pair of
+/// two tuned queries (a researcher refining a search), so that each one pays its embedding.
+fn unseen_queries(rows: &[(String, Vec<String>)]) -> Result<Vec<String>> {
+    let mut queries: Vec<String> = Vec::new();
+    for file in ["tests/queries_heldout.tsv", "tests/queries_paraphrase.tsv"] {
+        queries.extend(judged_rows(file)?.into_iter().map(|(q, _)| q));
+    }
+    for (a, _) in rows {
+        queries.extend(
+            rows.iter()
+                .filter(|(b, _)| b != a)
+                .map(|(b, _)| format!("{a} {b}")),
+        );
+    }
+    Ok(queries
+        .iter()
+        .map(|q| format!("/api/search?q={}", encode(q)))
+        .collect())
+}
+
+fn requests() -> Result<Requests> {
+    let rows = judged_rows("tests/queries.tsv")?;
     let ids: Vec<&String> = rows
         .iter()
         .flat_map(|(_, ids)| ids.iter().take(2))
@@ -144,6 +172,7 @@ fn requests() -> Result<Requests> {
             .map(|id| format!("/api/related?ids={id}"))
             .collect(),
         paper: ids.iter().map(|id| format!("/api/papers/{id}")).collect(),
+        unseen: unseen_queries(&rows)?,
     })
 }
 
@@ -248,6 +277,14 @@ fn main() -> Result<()> {
         }
     };
     let short = (options.seconds as f64 / 4.0).max(2.0);
+    let unseen = |clients: usize| {
+        let requests = requests.clone();
+        // Client c's n-th request is entry n * clients + c: no two requests share a query
+        // until the list runs out.
+        move |client: usize, n: usize| {
+            requests.unseen[(n * clients + client) % requests.unseen.len()].clone()
+        }
+    };
     let mut phases = vec![
         phase(
             "bm25 search, 1 client",
@@ -262,6 +299,13 @@ fn main() -> Result<()> {
             1,
             short,
             cycle(|r| &r.hybrid),
+        ),
+        phase(
+            "hybrid search, unseen queries, 1 client",
+            &server,
+            1,
+            short,
+            unseen(1),
         ),
         phase(
             "hybrid search",
