@@ -289,9 +289,8 @@ pub async fn over_time(
     let mut params = Params::parse(raw.as_deref())?;
     let level = level(&mut params)?;
     params.finish()?;
-    with_engine(state, move |_, engine| {
-        let model = engine.topics(level)?;
-        Ok(Json(crate::topics::over_time(&engine.papers()?, &model)).into_response())
+    with_engine(state, move |state, engine| {
+        Ok(Json(&*state.over_time(engine, level)?).into_response())
     })
     .await
 }
@@ -304,8 +303,8 @@ pub async fn stats(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
     Params::parse(raw.as_deref())?.finish()?;
-    with_engine(state, |_, engine| {
-        Ok(Json(crate::stats::compute(&engine.papers()?)))
+    with_engine(state, |state, engine| {
+        Ok(Json(Stats::clone(&*state.stats(engine)?)))
     })
     .await
 }

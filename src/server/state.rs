@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::embed::ModelSource;
 use crate::error::Result;
-use crate::search::{Engine, LiveEngine, Needs};
+use crate::search::{Engine, LiveEngine, Needs, TopicLevel};
 
 /// The server's shared state: cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -15,8 +15,51 @@ pub struct AppState {
 
 struct Inner {
     live: LiveEngine,
-    /// The topic map of one generation: computing it takes a pass over every vector.
-    map: Mutex<Option<(u64, Arc<crate::projection::Map>)>>,
+    /// The topic map: computing it takes a pass over every vector.
+    map: PerGeneration<crate::projection::Map>,
+    /// Counts per category and month, and papers per topic and month (fine, coarse): each
+    /// reads every stored paper (~0.1 s on the sample).
+    stats: PerGeneration<crate::stats::Stats>,
+    over_time: [PerGeneration<OverTime>; 2],
+}
+
+/// Papers per topic and month, as `/api/topics/over-time` answers.
+pub type OverTime = std::collections::BTreeMap<usize, std::collections::BTreeMap<String, usize>>;
+
+/// One value per generation, computed on first use and kept until a newer generation's
+/// replaces it.
+struct PerGeneration<T> {
+    slot: Mutex<Option<(u64, Arc<T>)>>,
+}
+
+impl<T> Default for PerGeneration<T> {
+    fn default() -> Self {
+        PerGeneration {
+            slot: Mutex::new(None),
+        }
+    }
+}
+
+impl<T> PerGeneration<T> {
+    fn get_or_compute(
+        &self,
+        engine: &Engine,
+        compute: impl FnOnce() -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let generation = engine.store().manifest.generation;
+        let lock = || self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, value)) = lock().as_ref().filter(|(g, _)| *g == generation) {
+            return Ok(value.clone());
+        }
+        // Computed outside the lock: a slow first computation must not hold back requests on
+        // another generation; two racing computations give the same value.
+        let value = Arc::new(compute()?);
+        let mut slot = lock();
+        if slot.as_ref().is_none_or(|(g, _)| *g <= generation) {
+            *slot = Some((generation, value.clone()));
+        }
+        Ok(value)
+    }
 }
 
 impl AppState {
@@ -26,7 +69,9 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 live,
-                map: Mutex::new(None),
+                map: PerGeneration::default(),
+                stats: PerGeneration::default(),
+                over_time: Default::default(),
             }),
         })
     }
@@ -39,22 +84,27 @@ impl AppState {
 
     /// The topic map of `engine`'s generation, computed on first use.
     pub fn map(&self, engine: &Engine) -> Result<Arc<crate::projection::Map>> {
-        let generation = engine.store().manifest.generation;
-        let cached = |slot: &Option<(u64, Arc<crate::projection::Map>)>| {
-            slot.as_ref()
-                .filter(|(g, _)| *g == generation)
-                .map(|(_, m)| m.clone())
+        self.inner
+            .map
+            .get_or_compute(engine, || crate::projection::Map::of(engine))
+    }
+
+    /// Counts per category and month of `engine`'s generation, computed on first use.
+    pub fn stats(&self, engine: &Engine) -> Result<Arc<crate::stats::Stats>> {
+        self.inner
+            .stats
+            .get_or_compute(engine, || Ok(crate::stats::compute(&engine.papers()?)))
+    }
+
+    /// Papers per topic and month at `level` in `engine`'s generation, computed on first use.
+    pub fn over_time(&self, engine: &Engine, level: TopicLevel) -> Result<Arc<OverTime>> {
+        let cache = match level {
+            TopicLevel::Fine => &self.inner.over_time[0],
+            TopicLevel::Coarse => &self.inner.over_time[1],
         };
-        if let Some(map) = cached(&self.inner.map.lock().unwrap_or_else(|e| e.into_inner())) {
-            return Ok(map);
-        }
-        // Computed outside the lock: a slow first map must not hold back other requests' maps
-        // of another generation; two racing computations give the same map.
-        let map = Arc::new(crate::projection::Map::of(engine)?);
-        let mut slot = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_none_or(|(g, _)| *g <= generation) {
-            *slot = Some((generation, map.clone()));
-        }
-        Ok(map)
+        cache.get_or_compute(engine, || {
+            let model = engine.topics(level)?;
+            Ok(crate::topics::over_time(&engine.papers()?, &model))
+        })
     }
 }

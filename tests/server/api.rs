@@ -436,6 +436,9 @@ fn live_switch_to_a_new_generation_fails_no_request() {
     run_ok(&["index", "--index", &index_arg, &first.to_string_lossy()]);
     let server: Arc<Server> = Arc::new(crate::support::start_server(&index));
     let before = get(&server.url("/api/health")).json();
+    // Asked before the write, so they are cached for the first generation.
+    let stats_before = get(&server.url("/api/stats")).json();
+    let over_time_before = get(&server.url("/api/topics/over-time")).json();
     let added = paperscope::digest::parse_file(&second).expect("digest parses");
     let new_id = added
         .papers
@@ -483,6 +486,8 @@ fn live_switch_to_a_new_generation_fails_no_request() {
     // The next request opens the new generation; a few more keep the clients going over it.
     let after = get(&server.url("/api/health")).json();
     let paper = get(&server.url(&format!("/api/papers/{new_id}")));
+    let stats_after = get(&server.url("/api/stats")).json();
+    let over_time_after = get(&server.url("/api/topics/over-time")).json();
     let target = done.load(Ordering::Relaxed) + 20;
     while done.load(Ordering::Relaxed) < target {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -505,6 +510,21 @@ fn live_switch_to_a_new_generation_fails_no_request() {
     );
     assert!(after["papers"].as_u64() > before["papers"].as_u64());
     assert_eq!(paper.status, 200, "{}", paper.body);
+    // Counts computed once per generation follow the new one.
+    assert_eq!(stats_before["papers"], before["papers"]);
+    assert_eq!(stats_after["papers"], after["papers"]);
+    let papers_over_time = |table: &serde_json::Value| -> u64 {
+        let topics = table.as_object().expect("topics");
+        topics
+            .values()
+            .flat_map(|months| months.as_object().expect("months").values())
+            .filter_map(|n| n.as_u64())
+            .sum()
+    };
+    assert!(
+        papers_over_time(&over_time_after) > papers_over_time(&over_time_before),
+        "{over_time_before} -> {over_time_after}"
+    );
 }
 
 /// The `serve` command itself: prints where it listens (one JSON line with `--json`), answers
