@@ -374,8 +374,13 @@ impl Engine {
     }
 
     /// Opens the index in `dir` with what `needs` asks for. The model is loaded on another
-    /// thread while the text index opens (the tokenizer takes ~0.5 s to build).
+    /// thread while the text index opens (e5's weights take longest: BENCHMARKS.md, "cold").
     pub fn open(dir: &Path, model: &ModelSource, needs: Needs) -> Result<Engine> {
+        // Nearly every answer cuts Chinese text (snippets of the Chinese abstracts), and jieba's
+        // dictionary is the longest single step of a cold start: build it on its own thread
+        // from the start, beside the store and the model (detached: a process that needs no
+        // Chinese, or exits first, just loses the work).
+        std::thread::spawn(crate::analyze::prepare_chinese);
         if needs == Needs::Words {
             return Ok(Engine::new(Store::open(dir)?, None));
         }
