@@ -148,12 +148,7 @@ pub fn strip_query_stop_words(text: &str) -> String {
     let mut kept: Vec<String> = Vec::new();
     for (_, run, han) in script_runs(text) {
         if han {
-            let words = JIEBA.cut(run, true);
-            let content: String = words
-                .iter()
-                .map(|w| w.word)
-                .filter(|w| !STOP_WORDS.contains(w))
-                .collect();
+            let content = strip_han_run(run);
             if !content.is_empty() {
                 kept.push(content);
             }
@@ -176,6 +171,25 @@ pub fn strip_query_stop_words(text: &str) -> String {
     } else {
         stripped
     }
+}
+
+/// A Han run without its stop words. jieba's words partition the run, so a run that contains
+/// no stop word is kept whole without cutting it: a Chinese query's embedding then need not wait
+/// for jieba's dictionary.
+fn strip_han_run(run: &str) -> String {
+    if !STOP_WORDS.iter().any(|w| run.contains(w)) {
+        return run.to_string();
+    }
+    cut_without_stop_words(run)
+}
+
+fn cut_without_stop_words(run: &str) -> String {
+    JIEBA
+        .cut(run, true)
+        .iter()
+        .map(|w| w.word)
+        .filter(|w| !STOP_WORDS.contains(w))
+        .collect()
 }
 
 /// The ranking terms of a query: its analyzed terms without stop words, unless that leaves none.
@@ -378,6 +392,27 @@ mod tests {
             "检测大模型幻觉"
         );
         assert_eq!(strip_query_stop_words("how"), "how");
+    }
+
+    #[test]
+    fn a_han_run_without_stop_words_is_kept_whole_as_jieba_would() {
+        let digests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let found = crate::digest::find_digests(&[digests]);
+        let papers = crate::digest::load(&found.files, || {})
+            .expect("data/digests loads")
+            .papers;
+        let mut checked = 0;
+        for p in &papers {
+            for text in [&p.title_zh, &p.summary_zh, &p.abstract_zh] {
+                for (_, run, han) in script_runs(text) {
+                    if han {
+                        assert_eq!(strip_han_run(run), cut_without_stop_words(run), "{run}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked} runs");
     }
 
     #[test]
