@@ -387,13 +387,15 @@ impl Engine {
         std::thread::scope(|scope| {
             let loading = scope.spawn(|| model.load());
             let store = Store::open(dir)?;
+            // The vectors do not depend on the model: read them while it loads.
+            let vectors = store.vectors_of_any_model();
             let embedder = loading.join().unwrap_or_else(|_| {
                 Err(Error::Model {
                     path: dir.to_path_buf(),
                     reason: "loading the embedding model failed".into(),
                 })
             });
-            Self::with_meaning(store, embedder.map(Arc::new), needs)
+            Self::with_meaning(store, embedder.map(Arc::new), vectors, needs)
         })
     }
 
@@ -404,7 +406,8 @@ impl Engine {
         if needs == Needs::Words {
             return Ok(Engine::new(store, None));
         }
-        Self::with_meaning(store, Ok(embedder), needs)
+        let vectors = store.vectors_of_any_model();
+        Self::with_meaning(store, Ok(embedder), vectors, needs)
     }
 
     /// Opens the index in `dir` for words only (BM25, papers, topics).
@@ -412,10 +415,20 @@ impl Engine {
         Ok(Engine::new(Store::open(dir)?, None))
     }
 
-    fn with_meaning(store: Store, embedder: Result<Arc<Embedder>>, needs: Needs) -> Result<Engine> {
+    /// The engine with `embedder` and `vectors`; errors come in the order a user fixes them:
+    /// the model, then a model other than the index's, then the vectors.
+    fn with_meaning(
+        store: Store,
+        embedder: Result<Arc<Embedder>>,
+        vectors: Result<VectorIndex>,
+        needs: Needs,
+    ) -> Result<Engine> {
         let meaning = embedder.and_then(|embedder| {
-            let vectors = store.vectors(&embedder)?;
-            Ok(Meaning { embedder, vectors })
+            store.check_model(&embedder)?;
+            Ok(Meaning {
+                embedder,
+                vectors: vectors?,
+            })
         });
         match meaning {
             Ok(meaning) => Ok(Engine::new(store, Some(meaning))),
