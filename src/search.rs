@@ -566,10 +566,12 @@ impl Engine {
             Mode::Hybrid => {
                 let (embedder, vectors) = self.need_meaning()?;
                 let depth = limit.max(FUSION_DEPTH);
+                // The meaning side first: a Chinese query's BM25 terms wait for jieba's
+                // dictionary when a new process builds it, its embedding does not.
+                let query_vector = query_vector(embedder, query);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(PaperNumber, f32)> =
                     bm25.iter().map(|h| (h.number, h.score)).collect();
-                let query_vector = query_vector(embedder, query);
                 let allowed = self.store.text.allowed(query, filters)?;
                 // The meaning side brings at most its FUSION_DEPTH nearest papers, however deep the
                 // page: with e5 every paper has a positive cosine, and a deep page would otherwise
