@@ -2,7 +2,7 @@
 //! `cut_for_search`), and mixed (each script run to its own analyzer) for the combined field
 //! and for queries, which are often a mix ("LLM 幻觉").
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
 use tantivy::Index;
@@ -18,8 +18,16 @@ pub(crate) const CHINESE: &str = "paperscope_zh";
 /// Name of the mixed analyzer: each script run to its own analyzer.
 pub(crate) const MIXED: &str = "paperscope_mixed";
 
-/// Building the jieba dictionary costs ~100 ms; every tokenizer shares this one.
-static JIEBA: LazyLock<Arc<Jieba>> = LazyLock::new(|| Arc::new(Jieba::new()));
+/// Building the jieba dictionary costs 80-100 ms, most of a cold search's budget: it is built
+/// the first time Han text is cut (never for an English query's ranking), and every tokenizer
+/// shares this one.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+
+/// Builds jieba's dictionary now, if it is not built yet: a process that will cut Chinese
+/// text (a search's snippets) calls it on a spare thread while it loads everything else.
+pub fn prepare_chinese() {
+    LazyLock::force(&JIEBA);
+}
 
 use crate::text::is_han;
 
@@ -76,16 +84,13 @@ fn acronym_singular(original: &str, stemmed: &str) -> Option<String> {
 
 /// Segments Han text with jieba (search mode) and lowercases the Latin words inside it.
 pub(crate) fn chinese_analyzer() -> TextAnalyzer {
-    TextAnalyzer::from(ChineseTokenizer {
-        jieba: JIEBA.clone(),
-    })
+    TextAnalyzer::from(ChineseTokenizer)
 }
 
 /// Sends Han runs to jieba and everything else to the English analyzer: for the combined
 /// field and for queries that mix the two (`LLM 幻觉`).
 pub(crate) fn mixed_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(MixedTokenizer {
-        jieba: JIEBA.clone(),
         english: english_analyzer(),
     })
 }
@@ -107,11 +112,32 @@ const QUERY_STOP_WORDS: &str = "a an the of in on for to and or is are be can ho
     use 的 了 是 在 和 与 及 如何 怎么 怎样 什么 哪些 能否 可以 是否 吗 呢 为什么 我们 一个 一种 进行 \
     通过 对 中 上 用 以";
 
-static STOP_TERMS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
-    terms(&mut mixed_analyzer(), QUERY_STOP_WORDS)
+/// The stop words' terms without Han characters (from the English analyzer) and with them
+/// (from jieba), apart: an English query's terms are checked against the first set alone (a
+/// Han run's terms are all Han), so ranking it never builds jieba's dictionary.
+static STOP_TERMS: [LazyLock<std::collections::HashSet<String>>; 2] = [
+    LazyLock::new(|| stop_terms(false)),
+    LazyLock::new(|| stop_terms(true)),
+];
+
+fn stop_terms(han: bool) -> std::collections::HashSet<String> {
+    let analyzer = &mut if han {
+        chinese_analyzer()
+    } else {
+        english_analyzer()
+    };
+    script_runs(QUERY_STOP_WORDS)
         .into_iter()
+        .filter(|&(_, _, is_han)| is_han == han)
+        .flat_map(|(_, run, _)| terms(analyzer, run))
         .collect()
-});
+}
+
+/// Whether `term` (an analyzer's term) is a query stop word's.
+fn is_stop_term(term: &str) -> bool {
+    let han = term.chars().any(is_han);
+    STOP_TERMS[usize::from(han)].contains(term)
+}
 
 static STOP_WORDS: LazyLock<std::collections::HashSet<&'static str>> =
     LazyLock::new(|| QUERY_STOP_WORDS.split_whitespace().collect());
@@ -122,12 +148,7 @@ pub fn strip_query_stop_words(text: &str) -> String {
     let mut kept: Vec<String> = Vec::new();
     for (_, run, han) in script_runs(text) {
         if han {
-            let words = JIEBA.cut(run, true);
-            let content: String = words
-                .iter()
-                .map(|w| w.word)
-                .filter(|w| !STOP_WORDS.contains(w))
-                .collect();
+            let content = strip_han_run(run);
             if !content.is_empty() {
                 kept.push(content);
             }
@@ -152,14 +173,29 @@ pub fn strip_query_stop_words(text: &str) -> String {
     }
 }
 
+/// A Han run without its stop words. jieba's words partition the run, so a run that contains
+/// no stop word is kept whole without cutting it: a Chinese query's embedding then need not wait
+/// for jieba's dictionary.
+fn strip_han_run(run: &str) -> String {
+    if !STOP_WORDS.iter().any(|w| run.contains(w)) {
+        return run.to_string();
+    }
+    cut_without_stop_words(run)
+}
+
+fn cut_without_stop_words(run: &str) -> String {
+    JIEBA
+        .cut(run, true)
+        .iter()
+        .map(|w| w.word)
+        .filter(|w| !STOP_WORDS.contains(w))
+        .collect()
+}
+
 /// The ranking terms of a query: its analyzed terms without stop words, unless that leaves none.
 pub(crate) fn query_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let all = terms(analyzer, text);
-    let content: Vec<String> = all
-        .iter()
-        .filter(|t| !STOP_TERMS.contains(t.as_str()))
-        .cloned()
-        .collect();
+    let content: Vec<String> = all.iter().filter(|t| !is_stop_term(t)).cloned().collect();
     if content.is_empty() { all } else { content }
 }
 
@@ -209,9 +245,7 @@ impl VecTokenStream {
 
 /// jieba as a Tantivy tokenizer, sharing one dictionary.
 #[derive(Clone)]
-pub(crate) struct ChineseTokenizer {
-    jieba: Arc<Jieba>,
-}
+pub(crate) struct ChineseTokenizer;
 
 /// Appends jieba's search-mode words of `text` (found at byte `base` of the whole input),
 /// dropping punctuation and whitespace, lowercasing Latin words inside Chinese text.
@@ -234,7 +268,7 @@ impl Tokenizer for ChineseTokenizer {
     type TokenStream<'a> = VecTokenStream;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
         let mut tokens = Vec::new();
-        push_jieba_tokens(&self.jieba, text, 0, &mut tokens);
+        push_jieba_tokens(&JIEBA, text, 0, &mut tokens);
         VecTokenStream::new(tokens)
     }
 }
@@ -242,7 +276,6 @@ impl Tokenizer for ChineseTokenizer {
 /// Han runs through jieba, other runs through the English analyzer, positions counted across both.
 #[derive(Clone)]
 pub(crate) struct MixedTokenizer {
-    jieba: Arc<Jieba>,
     english: TextAnalyzer,
 }
 
@@ -252,7 +285,7 @@ impl Tokenizer for MixedTokenizer {
         let mut tokens = Vec::new();
         for (start, run, han) in script_runs(text) {
             if han {
-                push_jieba_tokens(&self.jieba, run, start, &mut tokens);
+                push_jieba_tokens(&JIEBA, run, start, &mut tokens);
                 continue;
             }
             let mut stream = self.english.token_stream(run);
@@ -337,6 +370,18 @@ mod tests {
     }
 
     #[test]
+    fn stop_terms_split_by_script_are_the_stop_words_terms() {
+        let whole: std::collections::HashSet<String> =
+            terms(&mut mixed_analyzer(), QUERY_STOP_WORDS)
+                .into_iter()
+                .collect();
+        let (latin, han) = (&*STOP_TERMS[0], &*STOP_TERMS[1]);
+        assert!(latin.iter().all(|t| !t.chars().any(is_han)), "{latin:?}");
+        assert!(han.iter().all(|t| t.chars().any(is_han)), "{han:?}");
+        assert_eq!(&whole, &latin.union(han).cloned().collect());
+    }
+
+    #[test]
     fn stop_words_are_stripped_from_query_text() {
         assert_eq!(
             strip_query_stop_words("how can a model forget data?"),
@@ -347,6 +392,27 @@ mod tests {
             "检测大模型幻觉"
         );
         assert_eq!(strip_query_stop_words("how"), "how");
+    }
+
+    #[test]
+    fn a_han_run_without_stop_words_is_kept_whole_as_jieba_would() {
+        let digests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let found = crate::digest::find_digests(&[digests]);
+        let papers = crate::digest::load(&found.files, || {})
+            .expect("data/digests loads")
+            .papers;
+        let mut checked = 0;
+        for p in &papers {
+            for text in [&p.title_zh, &p.summary_zh, &p.abstract_zh] {
+                for (_, run, han) in script_runs(text) {
+                    if han {
+                        assert_eq!(strip_han_run(run), cut_without_stop_words(run), "{run}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked} runs");
     }
 
     #[test]

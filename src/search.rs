@@ -374,21 +374,28 @@ impl Engine {
     }
 
     /// Opens the index in `dir` with what `needs` asks for. The model is loaded on another
-    /// thread while the text index opens (the tokenizer takes ~0.5 s to build).
+    /// thread while the text index opens (e5's weights take longest: BENCHMARKS.md, "cold").
     pub fn open(dir: &Path, model: &ModelSource, needs: Needs) -> Result<Engine> {
+        // Nearly every answer cuts Chinese text (snippets of the Chinese abstracts), and jieba's
+        // dictionary is the longest single step of a cold start: build it on its own thread
+        // from the start, beside the store and the model (detached: a process that needs no
+        // Chinese, or exits first, just loses the work).
+        std::thread::spawn(crate::analyze::prepare_chinese);
         if needs == Needs::Words {
             return Ok(Engine::new(Store::open(dir)?, None));
         }
         std::thread::scope(|scope| {
             let loading = scope.spawn(|| model.load());
             let store = Store::open(dir)?;
+            // The vectors do not depend on the model: read them while it loads.
+            let vectors = store.vectors_of_any_model();
             let embedder = loading.join().unwrap_or_else(|_| {
                 Err(Error::Model {
                     path: dir.to_path_buf(),
                     reason: "loading the embedding model failed".into(),
                 })
             });
-            Self::with_meaning(store, embedder.map(Arc::new), needs)
+            Self::with_meaning(store, embedder.map(Arc::new), vectors, needs)
         })
     }
 
@@ -399,7 +406,8 @@ impl Engine {
         if needs == Needs::Words {
             return Ok(Engine::new(store, None));
         }
-        Self::with_meaning(store, Ok(embedder), needs)
+        let vectors = store.vectors_of_any_model();
+        Self::with_meaning(store, Ok(embedder), vectors, needs)
     }
 
     /// Opens the index in `dir` for words only (BM25, papers, topics).
@@ -407,10 +415,20 @@ impl Engine {
         Ok(Engine::new(Store::open(dir)?, None))
     }
 
-    fn with_meaning(store: Store, embedder: Result<Arc<Embedder>>, needs: Needs) -> Result<Engine> {
+    /// The engine with `embedder` and `vectors`; errors come in the order a user fixes them:
+    /// the model, then a model other than the index's, then the vectors.
+    fn with_meaning(
+        store: Store,
+        embedder: Result<Arc<Embedder>>,
+        vectors: Result<VectorIndex>,
+        needs: Needs,
+    ) -> Result<Engine> {
         let meaning = embedder.and_then(|embedder| {
-            let vectors = store.vectors(&embedder)?;
-            Ok(Meaning { embedder, vectors })
+            store.check_model(&embedder)?;
+            Ok(Meaning {
+                embedder,
+                vectors: vectors?,
+            })
         });
         match meaning {
             Ok(meaning) => Ok(Engine::new(store, Some(meaning))),
@@ -548,10 +566,12 @@ impl Engine {
             Mode::Hybrid => {
                 let (embedder, vectors) = self.need_meaning()?;
                 let depth = limit.max(FUSION_DEPTH);
+                // The meaning side first: a Chinese query's BM25 terms wait for jieba's
+                // dictionary when a new process builds it, its embedding does not.
+                let query_vector = query_vector(embedder, query);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(PaperNumber, f32)> =
                     bm25.iter().map(|h| (h.number, h.score)).collect();
-                let query_vector = query_vector(embedder, query);
                 let allowed = self.store.text.allowed(query, filters)?;
                 // The meaning side brings at most its FUSION_DEPTH nearest papers, however deep the
                 // page: with e5 every paper has a positive cosine, and a deep page would otherwise

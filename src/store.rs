@@ -280,6 +280,12 @@ impl Store {
     /// The vector index, refused when it was built with a model other than `embedder`; checked
     /// against the manifest and the papers (one live vector per paper).
     pub fn vectors(&self, embedder: &Embedder) -> Result<VectorIndex> {
+        self.check_model(embedder)?;
+        self.vectors_of_any_model()
+    }
+
+    /// Refuses `embedder` when the index was built with another model.
+    pub fn check_model(&self, embedder: &Embedder) -> Result<()> {
         let current = ModelInfo::of(embedder, self.manifest.model.recipe);
         if current != self.manifest.model {
             return Err(Error::ModelMismatch {
@@ -288,6 +294,12 @@ impl Store {
                 current: current.describe(),
             });
         }
+        Ok(())
+    }
+
+    /// The vector index as [`Store::vectors`] checks it, but without the model: for a process
+    /// that reads the vectors while its model loads, and calls [`Store::check_model`] after.
+    pub fn vectors_of_any_model(&self) -> Result<VectorIndex> {
         self.load_vectors(Depth::Open)
     }
 

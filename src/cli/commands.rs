@@ -192,7 +192,15 @@ pub fn search(
     let mut engine = ctx.engine(Needs::for_mode(mode))?;
     engine.fusion = asked.unwrap_or(engine.fusion);
     let response = engine.search_page(&query, &filters, how.page(), mode)?;
-    print::search(&response, how.format, how.explain)
+    let printed = print::search(&response, how.format, how.explain);
+    exiting(engine);
+    printed
+}
+
+/// The command ends the process next: tearing down the engine (85 MB of model weights, the
+/// text index's readers) would only delay an exit that frees it all at once.
+fn exiting(engine: Engine) {
+    std::mem::forget(engine);
 }
 
 /// `related`: papers like some papers or a text.
@@ -214,7 +222,9 @@ pub fn related(
     let mut engine = ctx.engine(Needs::Meaning)?;
     engine.fusion = fusion.asked()?.unwrap_or(RELATED_FUSION);
     let response = engine.related_page(&target, &filters, how.page())?;
-    print::search(&response, how.format, how.explain)
+    let printed = print::search(&response, how.format, how.explain);
+    exiting(engine);
+    printed
 }
 
 /// `show`: one paper in full.
