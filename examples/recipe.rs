@@ -47,7 +47,15 @@ fn main() -> anyhow::Result<()> {
         .map(|(e, c)| mean_direction(&[e, c]))
         .collect();
     let both: Vec<&[f32]> = both.iter().map(|v| &v[..]).collect();
-    let recipes: [(&str, Scorer); 6] = [
+    let unit_views: Vec<[Vec<f32>; 2]> = (0..english.len())
+        .map(|i| {
+            [
+                mean_direction(&[english[i], both[i]]),
+                mean_direction(&[chinese[i], both[i]]),
+            ]
+        })
+        .collect();
+    let recipes: [(&str, Scorer); 7] = [
         ("english side", &|q, _, i| dot(q, english[i])),
         ("chinese side", &|q, _, i| dot(q, chinese[i])),
         ("mean of both", &|q, _, i| dot(q, both[i])),
@@ -60,7 +68,13 @@ fn main() -> anyhow::Result<()> {
         ("script side + mean", &|q, han, i| {
             dot(q, if han { chinese[i] } else { english[i] }) + dot(q, both[i])
         }),
+        ("unit(script side + mean)", &|q, han, i| {
+            dot(q, &unit_views[i][usize::from(han)])
+        }),
     ];
+    // RERANK=N: the vector side is the mean-of-both top N rescored by the recipe (no index of
+    // its own per recipe).
+    let rerank: Option<usize> = std::env::var("RERANK").ok().and_then(|n| n.parse().ok());
     for file in QUERY_FILES {
         let queries = eval::load_queries(Path::new(file))?;
         println!("{file} ({} queries)", queries.len());
@@ -76,7 +90,13 @@ fn main() -> anyhow::Result<()> {
                         return Ok(Vec::new());
                     };
                     let cosine = |p: PaperNumber| score(qv, *han, p.index());
-                    let vector = nearest(&cosine, ids.len());
+                    let vector = match rerank {
+                        None => nearest(&cosine, ids.len(), DEPTH),
+                        Some(n) => rescored(
+                            nearest(&|p| dot(qv, both[p.index()]), ids.len(), n),
+                            &cosine,
+                        ),
+                    };
                     let ranked: Vec<PaperNumber> = match alpha {
                         None => vector.iter().map(|&(p, _)| p).collect(),
                         Some(alpha) => {
@@ -136,8 +156,26 @@ fn bm25_lists(
 /// A paper's score for a query: (query vector, query has Han characters, paper index).
 type Scorer<'a> = &'a dyn Fn(&[f32], bool, usize) -> f32;
 
-/// The `DEPTH` best of `papers` papers by `cosine`, exactly.
-fn nearest(cosine: &dyn Fn(PaperNumber) -> f32, papers: usize) -> Vec<(PaperNumber, f32)> {
+/// `candidates` scored again by `cosine`, best first, the first `DEPTH`.
+fn rescored(
+    candidates: Vec<(PaperNumber, f32)>,
+    cosine: &dyn Fn(PaperNumber) -> f32,
+) -> Vec<(PaperNumber, f32)> {
+    let mut scored: Vec<(PaperNumber, f32)> = candidates
+        .into_iter()
+        .map(|(p, _)| (p, cosine(p)))
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.truncate(DEPTH);
+    scored
+}
+
+/// The `keep` best of `papers` papers by `cosine`, exactly.
+fn nearest(
+    cosine: &dyn Fn(PaperNumber) -> f32,
+    papers: usize,
+    keep: usize,
+) -> Vec<(PaperNumber, f32)> {
     let mut scored: Vec<(PaperNumber, f32)> = (0..papers)
         .map(|i| {
             (
@@ -147,6 +185,6 @@ fn nearest(cosine: &dyn Fn(PaperNumber) -> f32, papers: usize) -> Vec<(PaperNumb
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.truncate(DEPTH);
+    scored.truncate(keep);
     scored
 }
