@@ -122,8 +122,16 @@ fn querying(c: &mut Criterion) {
     .expect("index builds");
     let store = Store::open(dir.path()).expect("index opens");
     let vectors = store.vectors(&embedder).expect("vectors load");
+    let views = store.script_views().expect("views load");
     let embedder = std::sync::Arc::new(embedder);
-    let engine = Engine::new(store, Some(Meaning { embedder, vectors }));
+    let engine = Engine::new(
+        store,
+        Some(Meaning {
+            embedder,
+            vectors,
+            views,
+        }),
+    );
     let filters = Filters::default();
     let mut group = c.benchmark_group("query (8,320 papers)");
     for (name, query) in [

@@ -7,7 +7,8 @@
 //! ```text
 //! out/
 //!   export.json          what was exported: generation, model, metric, fusion, files
-//!   papers.jsonl         jsonl:      {number, ...paper, month, yyyymm, categories, text, vector}
+//!   papers.jsonl         jsonl:      {number, ...paper, month, yyyymm, categories, text, vector,
+//!                                     vector_latin, vector_han}
 //!   collection.json      qdrant:     PUT /collections/<name> body, and its payload indexes
 //!   points.jsonl         qdrant:     {id, vector, payload}
 //!   schema.json          milvus:     fields (BM25 function over a jieba-analysed text), indexes
@@ -16,8 +17,13 @@
 //!   bulk.ndjson          opensearch: the _bulk body
 //!   search_pipeline.json opensearch: min-max normalisation and paperscope's weights
 //!   hybrid_query.json    opensearch: a hybrid query in the shape paperscope searches
-//!   queries.jsonl        when queries are given: {qid, query, vector} (paperscope's query vectors)
+//!   queries.jsonl        when queries are given: {qid, query, vector, field} (paperscope's query
+//!                        vectors, and the vector field each searches)
 //! ```
+//!
+//! A query searches the paper vectors, or where the index keeps views per query script
+//! ([`crate::script_views`]), the view of its script (`vector_latin`, `vector_han`, by inner
+//! product): Qdrant gets named vectors, Milvus and OpenSearch more vector fields.
 //!
 //! An incremental export (`since_generation`) holds only the papers added or changed after that
 //! generation; paper numbers never change, so loading it as an upsert brings the engine up to
@@ -37,9 +43,10 @@ use crate::hybrid::Fusion;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::query::SearchQuery;
-use crate::search::{Engine, FUSION_DEPTH};
+use crate::script_views::Script;
+use crate::search::{Engine, FUSION_DEPTH, Meaning};
 use crate::store::ModelInfo;
-use crate::vectors::{VectorIndex, VectorParams};
+use crate::vectors::VectorParams;
 
 /// The collection / index name written into the loaders' files.
 pub const COLLECTION: &str = "paperscope";
@@ -146,6 +153,9 @@ struct Record<'a> {
     changed_in: u64,
     #[serde(skip)]
     vector: &'a [f32],
+    /// The paper's views per query script (Latin, Han), when the index keeps them.
+    #[serde(skip)]
+    views: Option<[Vec<f32>; 2]>,
 }
 
 /// Everything the files of one export are made from.
@@ -154,6 +164,8 @@ struct Export<'a> {
     model: &'a ModelInfo,
     params: VectorParams,
     fusion: Fusion,
+    /// Whether papers carry views per query script.
+    has_views: bool,
 }
 
 /// Writes the papers of `engine`'s index (all, or those changed after
@@ -174,18 +186,16 @@ pub fn export(
             format!("{since} is after the index's generation {generation} (give 0..={generation})"),
         ));
     }
-    let vectors = &engine
-        .meaning()
-        .ok_or_else(|| {
-            Error::invalid(
-                "index",
-                format!(
-                    "an export needs the vector index, which is not loaded: {}",
-                    engine.meaning_error().unwrap_or("not asked for")
-                ),
-            )
-        })?
-        .vectors;
+    let meaning = engine.meaning().ok_or_else(|| {
+        Error::invalid(
+            "index",
+            format!(
+                "an export needs the vector index, which is not loaded: {}",
+                engine.meaning_error().unwrap_or("not asked for")
+            ),
+        )
+    })?;
+    let vectors = &meaning.vectors;
     prepare_out(out)?;
     let mut notes = Vec::new();
     let stamps = match store.changed_in()? {
@@ -206,7 +216,7 @@ pub fn export(
         select(
             &papers,
             &stamps,
-            vectors,
+            meaning,
             options.since_generation,
             progress,
         )
@@ -216,6 +226,7 @@ pub fn export(
         model: &store.manifest.model,
         params: vectors.params(),
         fusion: engine.fusion,
+        has_views: meaning.views.is_some(),
     };
     let mut files = match options.format {
         ExportFormat::Jsonl => write_jsonl(out, &export)?,
@@ -258,10 +269,11 @@ fn prepare_out(out: &Path) -> Result<()> {
 fn select<'a>(
     papers: &'a [Paper],
     stamps: &[u64],
-    vectors: &'a VectorIndex,
+    meaning: &'a Meaning,
     since: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<Vec<Record<'a>>> {
+    let vectors = &meaning.vectors;
     let mut records = Vec::new();
     for (i, paper) in papers.iter().enumerate() {
         progress.inc();
@@ -276,6 +288,20 @@ fn select<'a>(
                 path: PathBuf::from("vectors"),
                 reason: format!("paper {} has no vector", paper.arxiv_id),
             })?;
+        let views = meaning
+            .views
+            .as_ref()
+            .map(|views| Script::ALL.map(|script| views.view(script, number)));
+        let views = match views {
+            None => None,
+            Some([Some(latin), Some(han)]) => Some([latin, han]),
+            Some(_) => {
+                return Err(Error::IndexCorrupt {
+                    path: PathBuf::from("vectors"),
+                    reason: format!("paper {} has no views", paper.arxiv_id),
+                });
+            }
+        };
         let year_month = paper.year_month();
         records.push(Record {
             number,
@@ -286,6 +312,7 @@ fn select<'a>(
             text: combined_texts(paper).join("\n"),
             changed_in,
             vector,
+            views,
         });
     }
     Ok(records)
@@ -299,6 +326,9 @@ fn record_json(record: &Record<'_>, with_vector: bool) -> Result<Value> {
     })?;
     if with_vector && let Value::Object(map) = &mut value {
         map.insert("vector".into(), json!(record.vector));
+        for (script, view) in Script::ALL.iter().zip(record.views.iter().flatten()) {
+            map.insert(script.field().into(), json!(view));
+        }
     }
     Ok(value)
 }
@@ -334,10 +364,18 @@ fn write_jsonl(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
 }
 
 fn write_qdrant(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
+    let paper = json!({"size": export.model.dims, "distance": "Cosine", "on_disk": true});
+    // Views are searched by inner product (they are not unit vectors), by name.
+    let vectors = if export.has_views {
+        let view = json!({"size": export.model.dims, "distance": "Dot", "on_disk": true});
+        json!({"vector": paper, "vector_latin": view, "vector_han": view})
+    } else {
+        paper
+    };
     let collection = json!({
         "name": COLLECTION,
         "create": {
-            "vectors": {"size": export.model.dims, "distance": "Cosine", "on_disk": true},
+            "vectors": vectors,
             "hnsw_config": {"m": export.params.m, "ef_construct": export.params.ef_construction},
         },
         "search_params": {"hnsw_ef": export.params.ef_search, "exact": false},
@@ -351,7 +389,13 @@ fn write_qdrant(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
     });
     write_json(&out.join("collection.json"), &collection)?;
     let lines = export.records.iter().map(|r| {
-        Ok(json!({"id": r.number, "vector": r.vector, "payload": record_json(r, false)?}))
+        let vector = match &r.views {
+            Some([latin, han]) => {
+                json!({"vector": r.vector, "vector_latin": latin, "vector_han": han})
+            }
+            None => json!(r.vector),
+        };
+        Ok(json!({"id": r.number, "vector": vector, "payload": record_json(r, false)?}))
     });
     let points = write_lines(out, "points.jsonl", lines)?;
     Ok(vec!["collection.json".into(), points])
@@ -362,7 +406,7 @@ const MILVUS_VARCHAR: usize = 65_535;
 
 fn write_milvus(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
     let p = export.params;
-    let schema = json!({
+    let mut schema = json!({
         "collection_name": COLLECTION,
         "fields": [
             {"name": "number", "data_type": "INT64", "is_primary": true},
@@ -392,16 +436,34 @@ fn write_milvus(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
             "sparse": {"metric_type": "BM25"},
         },
     });
+    if export.has_views {
+        for script in Script::ALL {
+            let field = json!({"name": script.field(), "data_type": "FLOAT_VECTOR",
+                               "dim": export.model.dims});
+            let index = json!({"field_name": script.field(), "index_type": "HNSW",
+                               "metric_type": "IP",
+                               "params": {"M": p.m, "efConstruction": p.ef_construction}});
+            for (list, item) in [("fields", field), ("indexes", index)] {
+                if let Value::Array(items) = &mut schema[list] {
+                    items.push(item);
+                }
+            }
+        }
+    }
     write_json(&out.join("schema.json"), &schema)?;
     let lines = export.records.iter().map(|r| {
-        Ok(json!({
+        let mut row = json!({
             "number": r.number,
             "arxiv_id": r.paper.arxiv_id,
             "yyyymm": r.yyyymm.unwrap_or_default(),
             "text": cut_to_bytes(&r.text, MILVUS_VARCHAR),
             "vector": r.vector,
             "paper": record_json(r, false)?,
-        }))
+        });
+        for (script, view) in Script::ALL.iter().zip(r.views.iter().flatten()) {
+            row[script.field()] = json!(view);
+        }
+        Ok(row)
     });
     let rows = write_lines(out, "rows.jsonl", lines)?;
     Ok(vec!["schema.json".into(), rows])
@@ -434,7 +496,17 @@ fn write_opensearch(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
     // analysis-ik's `ik_max_word` is the usual alternative.
     let chinese = json!({"type": "text", "analyzer": "smartcn"});
     let keyword = json!({"type": "keyword"});
-    let index = json!({
+    let knn = |space: &str| {
+        json!({
+            "type": "knn_vector",
+            "dimension": export.model.dims,
+            "method": {
+                "name": "hnsw", "engine": "faiss", "space_type": space,
+                "parameters": {"m": p.m, "ef_construction": p.ef_construction},
+            },
+        })
+    };
+    let mut index = json!({
         "settings": {"index": {"knn": true, "knn.algo_param.ef_search": p.ef_search}},
         "mappings": {
             "dynamic": false,
@@ -445,17 +517,15 @@ fn write_opensearch(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
                 "announce_type": keyword, "yyyymm": {"type": "integer"},
                 "title_en": english, "summary_en": english, "abstract_en": english,
                 "title_zh": chinese, "summary_zh": chinese, "abstract_zh": chinese,
-                "vector": {
-                    "type": "knn_vector",
-                    "dimension": export.model.dims,
-                    "method": {
-                        "name": "hnsw", "engine": "faiss", "space_type": "innerproduct",
-                        "parameters": {"m": p.m, "ef_construction": p.ef_construction},
-                    },
-                },
+                "vector": knn("innerproduct"),
             },
         },
     });
+    if export.has_views {
+        for script in Script::ALL {
+            index["mappings"]["properties"][script.field()] = knn("innerproduct");
+        }
+    }
     write_json(&out.join("index.json"), &index)?;
     let weights = opensearch_weights(export.fusion);
     let pipeline = json!({
@@ -472,11 +542,11 @@ fn write_opensearch(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
     write_json(&out.join("search_pipeline.json"), &pipeline)?;
     let query = json!({
         "size": 10,
-        "_source": {"excludes": ["vector"]},
+        "_source": {"excludes": ["vector", "vector_latin", "vector_han"]},
         "query": {"hybrid": {"queries": [
             {"multi_match": {"query": "<query text>", "fields": OPENSEARCH_FIELDS}},
-            {"knn": {"vector": {"vector": "<the query's vector (queries.jsonl)>",
-                                "k": FUSION_DEPTH}}},
+            {"knn": {"<the query's field (queries.jsonl)>": {
+                "vector": "<the query's vector (queries.jsonl)>", "k": FUSION_DEPTH}}},
         ]}},
     });
     write_json(&out.join("hybrid_query.json"), &query)?;
@@ -532,10 +602,18 @@ pub fn load_query_texts(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(queries)
 }
 
+/// Each query's vector and the field it searches: the view of its script where papers have
+/// views, the paper vectors otherwise.
 fn write_queries(engine: &Engine, out: &Path, queries: &[(String, String)]) -> Result<String> {
+    let has_views = engine.meaning().is_some_and(|m| m.views.is_some());
     let lines = queries.iter().map(|(qid, text)| {
-        let vector = engine.query_vector(&SearchQuery::parse(text)?)?;
-        Ok(json!({"qid": qid, "query": text, "vector": vector}))
+        let query = SearchQuery::parse(text)?;
+        let vector = engine.query_vector(&query)?;
+        let field = match has_views {
+            true => Script::of(&query.positive_text()).field(),
+            false => "vector",
+        };
+        Ok(json!({"qid": qid, "query": text, "vector": vector, "field": field}))
     });
     write_lines(out, "queries.jsonl", lines)
 }
@@ -560,6 +638,15 @@ fn describe(report: &ExportReport, export: &Export<'_>) -> Value {
             "metric": "cosine",
             "normalized": true,
         },
+        "views": if export.has_views { json!({
+            "fields": Script::ALL.map(Script::field),
+            "metric": "inner product (views are not unit vectors)",
+            "use": "a query with a Han character searches vector_han, any other vector_latin \
+                    (queries.jsonl gives each query's field); the score is the mean of the \
+                    query's cosine to the paper's side in its script and to the paper",
+            "paperscope": "rescores the paper vectors' nearest candidates by the view; an exact \
+                           search of the view gives the same top 10",
+        }) } else { Value::Null },
         "vector_index": {
             "m": export.params.m,
             "ef_construction": export.params.ef_construction,

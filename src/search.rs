@@ -13,6 +13,7 @@ use crate::fulltext::Snippet;
 use crate::hybrid::{Fused, Fusion, Why, fuse};
 use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
+use crate::script_views::{Script, ScriptViews};
 use crate::store::Store;
 use crate::topics::{self, Topic, TopicModel};
 use crate::vectors::VectorIndex;
@@ -321,6 +322,39 @@ pub struct Meaning {
     pub embedder: Arc<Embedder>,
     /// The paper vectors.
     pub vectors: VectorIndex,
+    /// The papers' views per query script, when the index keeps them: a query is scored by
+    /// them rather than by the paper vectors.
+    pub views: Option<ScriptViews>,
+}
+
+impl Meaning {
+    /// The `k` papers nearest the query vector `query` (of a query in `script`) among those
+    /// `allowed`, best first: the paper vectors' nearest (at least [`FUSION_DEPTH`]), scored
+    /// by their views where the index has them.
+    pub fn nearest_to_query(
+        &self,
+        query: &[f32],
+        script: Script,
+        k: usize,
+        allowed: Option<&[bool]>,
+    ) -> Vec<(PaperNumber, f32)> {
+        let Some(views) = &self.views else {
+            return self.vectors.search(query, k, allowed);
+        };
+        let candidates = self.vectors.search(query, k.max(FUSION_DEPTH), allowed);
+        let mut scored = views.rescore(query, script, &candidates);
+        scored.truncate(k);
+        scored
+    }
+
+    /// How close `paper` is to the query vector `query` (of a query in `script`): the score
+    /// [`Meaning::nearest_to_query`] ranks by.
+    pub fn query_score(&self, query: &[f32], script: Script, paper: PaperNumber) -> Option<f32> {
+        match &self.views {
+            Some(views) => views.score(query, script, paper),
+            None => self.vectors.vector_of(paper).map(|v| dot(query, v)),
+        }
+    }
 }
 
 /// An opened index, ready to answer: the text index always, the vectors when they could be
@@ -425,9 +459,12 @@ impl Engine {
     ) -> Result<Engine> {
         let meaning = embedder.and_then(|embedder| {
             store.check_model(&embedder)?;
+            let vectors = vectors?;
+            let views = store.script_views()?;
             Ok(Meaning {
                 embedder,
-                vectors: vectors?,
+                vectors,
+                views,
             })
         });
         match meaning {
@@ -476,8 +513,13 @@ impl Engine {
     }
 
     fn need_meaning(&self) -> Result<(&Embedder, &VectorIndex)> {
+        let meaning = self.need_loaded_meaning()?;
+        Ok((&meaning.embedder, &meaning.vectors))
+    }
+
+    fn need_loaded_meaning(&self) -> Result<&Meaning> {
         match &self.meaning {
-            Some(m) => Ok((&m.embedder, &m.vectors)),
+            Some(m) => Ok(m),
             None => Err(Error::invalid(
                 "mode",
                 match &self.meaning_error {
@@ -564,23 +606,29 @@ impl Engine {
                 Ok((ranked, total))
             }
             Mode::Hybrid => {
-                let (embedder, vectors) = self.need_meaning()?;
+                let meaning = self.need_loaded_meaning()?;
                 let depth = limit.max(FUSION_DEPTH);
                 // The meaning side first: a Chinese query's BM25 terms wait for jieba's
                 // dictionary when a new process builds it, its embedding does not.
-                let query_vector = query_vector(embedder, query);
+                let query_vector = query_vector(&meaning.embedder, query);
                 let (bm25, bm25_total) = self.store.text.search(query, filters, depth)?;
                 let bm25: Vec<(PaperNumber, f32)> =
                     bm25.iter().map(|h| (h.number, h.score)).collect();
+                let script = Script::of(&query.positive_text());
                 let allowed = self.store.text.allowed(query, filters)?;
                 // The meaning side brings at most its FUSION_DEPTH nearest papers, however deep the
                 // page: with e5 every paper has a positive cosine, and a deep page would otherwise
                 // count the whole collection as matching.
-                let vector = vectors.search(&query_vector, FUSION_DEPTH, allowed.as_deref());
+                let vector = meaning.nearest_to_query(
+                    &query_vector,
+                    script,
+                    FUSION_DEPTH,
+                    allowed.as_deref(),
+                );
                 let fused = fuse(
                     &bm25,
                     &vector,
-                    |p| vectors.vector_of(p).map(|v| dot(&query_vector, v)),
+                    |p| meaning.query_score(&query_vector, script, p),
                     fusion,
                 );
                 // A paper with no evidence (no query word, and a cosine the fusion gives no
@@ -608,13 +656,15 @@ impl Engine {
         filters: &Filters,
         limit: usize,
     ) -> Result<(Vec<(PaperNumber, f32)>, usize)> {
-        let (embedder, vectors) = self.need_meaning()?;
+        let meaning = self.need_loaded_meaning()?;
         let allowed = self.store.text.allowed(query, filters)?;
         let total = allowed
             .as_ref()
-            .map_or(vectors.len(), |a| a.iter().filter(|&&x| x).count());
+            .map_or(meaning.vectors.len(), |a| a.iter().filter(|&&x| x).count());
+        let script = Script::of(&query.positive_text());
+        let query_vector = query_vector(&meaning.embedder, query);
         Ok((
-            vectors.search(&query_vector(embedder, query), limit, allowed.as_deref()),
+            meaning.nearest_to_query(&query_vector, script, limit, allowed.as_deref()),
             total,
         ))
     }

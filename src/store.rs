@@ -35,6 +35,7 @@ use crate::embed::{Embedder, ModelKind, Recipe};
 use crate::error::{Error, Result, recovery_command};
 use crate::fulltext::TextIndex;
 use crate::paper::{Paper, PaperNumber};
+use crate::script_views::{ScriptViews, VIEWS_FILE};
 use crate::topics::TopicModel;
 use crate::vectors::VectorIndex;
 
@@ -301,6 +302,33 @@ impl Store {
     /// that reads the vectors while its model loads, and calls [`Store::check_model`] after.
     pub fn vectors_of_any_model(&self) -> Result<VectorIndex> {
         self.load_vectors(Depth::Open)
+    }
+
+    /// The papers' views per query script (`None` for an index embedded in one text per paper,
+    /// or written before paperscope kept them). Checked against the manifest (size, CRC-32),
+    /// the model's dimensions and the papers (one pair of views each).
+    pub fn script_views(&self) -> Result<Option<ScriptViews>> {
+        let relative = format!("{VECTORS_DIR}/{VIEWS_FILE}");
+        let Some(record) = self.manifest.files.iter().find(|r| r.path == relative) else {
+            return Ok(None);
+        };
+        let path = self.generation_path().join(&relative);
+        let bytes = fs::read(&path).map_err(|e| in_index(&self.dir, Error::io(&path, e)))?;
+        verify_bytes(&self.dir, &path, record, &bytes)?;
+        let views = ScriptViews::from_bytes(&bytes, &path).map_err(|e| in_index(&self.dir, e))?;
+        let papers = self.manifest.paper_count;
+        if views.dims() != self.manifest.model.dims || views.len() != papers {
+            return Err(self.damaged(
+                &path,
+                format!(
+                    "holds views of {} papers x {} dims, not of the {papers} papers x {} dims",
+                    views.len(),
+                    views.dims(),
+                    self.manifest.model.dims
+                ),
+            ));
+        }
+        Ok(Some(views))
     }
 
     fn load_vectors(&self, depth: Depth) -> Result<VectorIndex> {

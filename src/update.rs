@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
+use crate::script_views::ScriptViews;
 use crate::store::{
     ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint,
 };
@@ -261,23 +262,32 @@ fn write_papers(
         },
         None => None,
     };
+    let old_views = match previous.as_ref().filter(|_| !options.rebuild) {
+        Some(store) => live_views(store, embedder)?,
+        None => None,
+    };
+    let views_missing = wants_views(embedder) && old_views.is_none() && !existing.is_empty();
     let merged = merge_duplicates(existing.clone(), incoming);
     let added = merged.len() - existing.len();
     let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
-    if previous.is_some() && added == 0 && updated == 0 && !options.rebuild && notices.is_empty() {
+    let nothing_new = added == 0 && updated == 0 && !views_missing;
+    if previous.is_some() && nothing_new && !options.rebuild && notices.is_empty() {
         return Ok(Update::Unchanged {
             papers: merged.len(),
         });
     }
     let reuse = previous.as_ref().filter(|_| !options.rebuild);
+    // Views missing from the live generation (written before paperscope kept them, or
+    // damaged) are made for every paper: from the embedding cache, so nothing is embedded.
+    let every_paper = reuse.is_none() || views_missing;
     // Where a paper was read from does not change its vector: only its content does.
     let changed: Vec<PaperNumber> = (0..merged.len())
-        .filter(|&i| {
-            reuse.is_none() || !existing.get(i).is_some_and(|p| p.same_content(&merged[i]))
-        })
+        .filter(|&i| every_paper || !existing.get(i).is_some_and(|p| p.same_content(&merged[i])))
         .map(PaperNumber::from_index)
         .collect();
-    let (fresh, cache_use) = embed_papers(dir, seeds, embedder, &merged, &changed, progress)?;
+    let (embedded, cache_use) = embed_papers(dir, seeds, embedder, &merged, &changed, progress)?;
+    let views = updated_views(old_views, embedder.dims(), &changed, &embedded.views);
+    let fresh = embedded.vectors;
     let vectors = match reuse {
         Some(store) => {
             let mut index = store.vectors(embedder)?;
@@ -331,6 +341,9 @@ fn write_papers(
     let text_dir = staging.text_dir()?;
     failpoint("text", &text_dir)?;
     vectors.save(&staging.vectors_dir())?;
+    if let Some(views) = &views {
+        views.save(&staging.vectors_dir())?;
+    }
     failpoint("vectors", &staging.vectors_dir())?;
     let by_paper = vectors.by_paper(merged.len());
     let model = match old_topics {
@@ -364,6 +377,20 @@ fn write_papers(
         texts_embedded: cache_use.embedded,
         notices,
     })
+}
+
+/// Whether `embedder`'s recipe gives papers views per query script.
+fn wants_views(embedder: &Embedder) -> bool {
+    Recipe::for_model(embedder.kind()) == Recipe::Sides
+}
+
+/// The live generation's views, when the write will keep them: `None` when it has none or the
+/// model does not make them. Damaged views fail the write, as damaged vectors do (`--rebuild`).
+fn live_views(store: &Store, embedder: &Embedder) -> Result<Option<ScriptViews>> {
+    if !wants_views(embedder) {
+        return Ok(None);
+    }
+    store.script_views()
 }
 
 /// Per paper, the generation that last added or changed it: `generation` for new and changed
@@ -431,7 +458,7 @@ fn embed_papers(
     papers: &[Paper],
     numbers: &[PaperNumber],
     progress: &dyn Progress,
-) -> Result<(Vec<Vec<f32>>, CacheUse)> {
+) -> Result<(Embedded, CacheUse)> {
     let recipe = Recipe::for_model(embedder.kind());
     let per_paper: Vec<Vec<String>> = numbers
         .par_iter()
@@ -446,15 +473,45 @@ fn embed_papers(
         .collect::<Result<Vec<_>>>()?;
     let (vectors, cache_use) = embed_texts(embedder, &mut cache, &seeds, &texts, progress)?;
     let mut vectors = vectors.into_iter();
-    let by_paper = per_paper
-        .iter()
-        .map(|texts| {
-            let own: Vec<Box<[f32]>> = vectors.by_ref().take(texts.len()).collect();
-            let views: Vec<&[f32]> = own.iter().map(|v| &v[..]).collect();
-            mean_direction(&views)
-        })
-        .collect();
-    Ok((by_paper, cache_use))
+    let mut embedded = Embedded::default();
+    for texts in &per_paper {
+        let own: Vec<Box<[f32]>> = vectors.by_ref().take(texts.len()).collect();
+        let views: Vec<&[f32]> = own.iter().map(|v| &v[..]).collect();
+        let paper = mean_direction(&views);
+        if let (Recipe::Sides, [english, chinese]) = (recipe, &views[..]) {
+            embedded
+                .views
+                .push(ScriptViews::views_of(english, chinese, &paper));
+        }
+        embedded.vectors.push(paper);
+    }
+    Ok((embedded, cache_use))
+}
+
+/// The vectors of the papers embedded by one write, and their views per query script when the
+/// recipe embeds the two sides apart (empty otherwise).
+#[derive(Default)]
+struct Embedded {
+    vectors: Vec<Vec<f32>>,
+    views: Vec<[Vec<f32>; 2]>,
+}
+
+/// The views of every paper after a write that embedded `numbers`: the live generation's
+/// views with those papers' replaced, or the fresh ones alone.
+fn updated_views(
+    previous: Option<ScriptViews>,
+    dims: usize,
+    numbers: &[PaperNumber],
+    fresh: &[[Vec<f32>; 2]],
+) -> Option<ScriptViews> {
+    if fresh.is_empty() {
+        return previous.filter(|_| numbers.is_empty());
+    }
+    let mut views = previous.unwrap_or_else(|| ScriptViews::new(dims));
+    for (&number, paper_views) in numbers.iter().zip(fresh) {
+        views.set(number, paper_views);
+    }
+    Some(views)
 }
 
 /// Fits topics afresh (four steps: terms, LSA, clustering, labels).

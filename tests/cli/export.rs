@@ -36,12 +36,13 @@ fn floats(value: &Value) -> Vec<f32> {
         .collect()
 }
 
-/// Exact top 10 by inner product over the exported vectors, as a loader's engine would answer.
-fn exact_top10(papers: &[Value], query: &[f32]) -> Vec<String> {
+/// Exact top 10 by inner product over the exported vectors of `field`, as a loader's engine
+/// would answer.
+fn exact_top10(papers: &[Value], field: &str, query: &[f32]) -> Vec<String> {
     let mut scored: Vec<(f32, &str)> = papers
         .iter()
         .map(|p| {
-            let v = floats(&p["vector"]);
+            let v = floats(&p[field]);
             let score = v.iter().zip(query).map(|(a, b)| a * b).sum();
             (score, p["arxiv_id"].as_str().expect("id"))
         })
@@ -99,13 +100,22 @@ fn jsonl_holds_every_paper_and_its_vector_and_answers_as_paperscope() {
             assert_eq!(paper[field], shown[field], "{id} {field}");
         }
     }
-    // The exported query vectors over the exported paper vectors answer as the vector search.
+    // The exported query vectors over the exported vectors of each query's field (the view of
+    // its script) answer as the vector search, English and Chinese queries alike.
+    assert_eq!(described["views"]["fields"][1], "vector_han");
     let exported_queries = json_lines(&out.path().join("queries.jsonl"));
     assert!(exported_queries.len() >= 20);
-    for query in exported_queries.iter().take(20) {
+    let fields: HashSet<&str> = exported_queries
+        .iter()
+        .filter_map(|q| q["field"].as_str())
+        .collect();
+    assert_eq!(fields, HashSet::from(["vector_latin", "vector_han"]));
+    for query in exported_queries.iter().step_by(exported_queries.len() / 20) {
         let text = query["query"].as_str().expect("query text");
+        let field = query["field"].as_str().expect("the field it searches");
+        assert_eq!(floats(&papers[0][field]).len(), dims);
         let ours = ids(&search(&["--mode", "vector", "-n", "10", "--", text]));
-        let theirs = exact_top10(&papers, &floats(&query["vector"]));
+        let theirs = exact_top10(&papers, field, &floats(&query["vector"]));
         let shared = ours.iter().filter(|id| theirs.contains(id)).count();
         assert!(shared >= 9, "{text}: {ours:?} vs {theirs:?}");
     }
@@ -122,13 +132,17 @@ fn each_engine_gets_its_schema_and_one_record_per_paper() {
     }
     let qdrant = out.path().join("qdrant");
     let collection = json_file(&qdrant.join("collection.json"));
-    let dims = collection["create"]["vectors"]["size"]
-        .as_u64()
-        .expect("size") as usize;
-    assert_eq!(collection["create"]["vectors"]["distance"], "Cosine");
+    // Named vectors: the paper's (cosine) and its views per query script (inner product).
+    let vectors = &collection["create"]["vectors"];
+    let dims = vectors["vector"]["size"].as_u64().expect("size") as usize;
+    assert_eq!(vectors["vector"]["distance"], "Cosine");
+    assert_eq!(vectors["vector_latin"]["distance"], "Dot");
+    assert_eq!(vectors["vector_han"]["size"].as_u64(), Some(dims as u64));
     let points = json_lines(&qdrant.join("points.jsonl"));
     assert_eq!(points.len(), count);
-    assert_eq!(floats(&points[0]["vector"]).len(), dims);
+    for field in ["vector", "vector_latin", "vector_han"] {
+        assert_eq!(floats(&points[0]["vector"][field]).len(), dims, "{field}");
+    }
     assert!(points[0]["payload"]["arxiv_id"].is_string());
 
     let milvus = out.path().join("milvus");
@@ -141,8 +155,17 @@ fn each_engine_gets_its_schema_and_one_record_per_paper() {
         .expect("a text field");
     assert_eq!(text["analyzer_params"]["tokenizer"], "jieba");
     assert_eq!(schema["functions"][0]["type"], "BM25");
+    let vector_fields: Vec<&str> = schema["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter(|f| f["data_type"] == "FLOAT_VECTOR")
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(vector_fields, ["vector", "vector_latin", "vector_han"]);
     let rows = json_lines(&milvus.join("rows.jsonl"));
     assert_eq!(rows.len(), count);
+    assert_eq!(floats(&rows[0]["vector_han"]).len(), dims);
     assert!(
         rows.iter()
             .all(|r| r["text"].as_str().is_some_and(|t| !t.is_empty()))
@@ -154,6 +177,10 @@ fn each_engine_gets_its_schema_and_one_record_per_paper() {
     assert_eq!(
         properties["vector"]["dimension"].as_u64(),
         Some(dims as u64)
+    );
+    assert_eq!(
+        properties["vector_latin"]["method"]["space_type"],
+        "innerproduct"
     );
     assert_eq!(properties["abstract_en"]["analyzer"], "english");
     assert_eq!(properties["abstract_zh"]["analyzer"], "smartcn");

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use paperscope::paper::PaperNumber;
 use paperscope::progress::Quiet;
 use paperscope::query::{Filters, SearchQuery};
+use paperscope::script_views::Script;
 use paperscope::search::{Mode, RelatedTo, TopicLevel};
 use paperscope::store::WriteLock;
 use paperscope::topics::{TopicModel, TopicParams};
@@ -742,6 +744,164 @@ fn a_new_month_keeps_the_indexed_segments_and_ranks_as_a_rebuild_does() {
         }
     }
     assert!(paperscope::store::check(grown.path()).healthy);
+    let views = |dir: &Path| {
+        Store::open(dir)
+            .expect("opens")
+            .script_views()
+            .expect("views")
+    };
+    assert_eq!(
+        views(grown.path()),
+        views(whole.path()),
+        "views per query script"
+    );
+}
+
+#[test]
+fn a_query_is_scored_by_the_view_of_its_own_script() {
+    let engine = engine(Needs::Meaning);
+    let meaning = engine.meaning().expect("vectors load");
+    let views = meaning
+        .views
+        .as_ref()
+        .expect("an index embedded side by side keeps views per query script");
+    assert_eq!(views.len(), engine.store().manifest.paper_count);
+    for (text, script) in [
+        ("hallucination benchmark", Script::Latin),
+        ("幻觉 基准", Script::Han),
+    ] {
+        let query = SearchQuery::parse(text).expect("query");
+        let query_vector = engine.query_vector(&query).expect("embeds");
+        let score = |i: usize| {
+            views
+                .score(&query_vector, script, PaperNumber::from_index(i))
+                .expect("every paper has views")
+        };
+        // The engine rescores its vectors' nearest papers; this scores every paper.
+        let mut exact: Vec<(usize, f32)> = (0..views.len()).map(|i| (i, score(i))).collect();
+        exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (ranked, _) = engine
+            .rank(&query, &Filters::default(), 10, Mode::Vector)
+            .expect("vector search");
+        let got: Vec<(usize, f32)> = ranked.iter().map(|r| (r.number.index(), r.score)).collect();
+        assert_eq!(got, exact[..10].to_vec(), "{text}");
+    }
+}
+
+#[test]
+fn an_index_written_without_views_searches_by_paper_vectors_until_the_next_write() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-03-0"]);
+    // As paperscope wrote it before it kept views: no file, no record of it.
+    let manifest_path = dir.path().join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
+            .expect("json");
+    let generation = manifest["generation_dir"]
+        .as_str()
+        .expect("dir")
+        .to_string();
+    manifest["files"]
+        .as_array_mut()
+        .expect("files")
+        .retain(|f| f["path"] != "vectors/views.f16");
+    std::fs::write(&manifest_path, manifest.to_string()).expect("manifest written");
+    std::fs::remove_file(dir.path().join(generation).join("vectors/views.f16")).expect("rm");
+    let engine = Engine::open(dir.path(), &ModelSource::default(), Needs::Meaning).expect("opens");
+    assert!(engine.meaning().is_some_and(|m| m.views.is_none()));
+    let query = SearchQuery::parse("language model").expect("query");
+    let (ranked, _) = engine
+        .rank(&query, &Filters::default(), 5, Mode::Vector)
+        .expect("searches by the paper vectors");
+    assert_eq!(ranked.len(), 5);
+    drop(engine);
+    // The same digests again: nothing new, but the views are made (from the cache).
+    let update = index_into(dir.path(), &["2024-03-0"]);
+    assert!(
+        matches!(
+            update,
+            Update::Written {
+                texts_embedded: 0,
+                ..
+            }
+        ),
+        "{update:?}"
+    );
+    let store = Store::open(dir.path()).expect("opens");
+    let views = store.script_views().expect("readable").expect("views made");
+    assert_eq!(views.len(), store.manifest.paper_count);
+}
+
+#[test]
+fn damaged_views_are_named_and_a_rebuild_makes_them_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    index_into(dir.path(), &["2024-03-0"]);
+    let store = Store::open(dir.path()).expect("opens");
+    let papers = store.manifest.paper_count;
+    let path = dir
+        .path()
+        .join(&store.manifest.generation_dir)
+        .join("vectors/views.f16");
+    let mut bytes = std::fs::read(&path).expect("views written");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).expect("damage");
+    let error = store
+        .script_views()
+        .expect_err("damage is found")
+        .to_string();
+    assert!(
+        error.contains("views.f16") && error.contains("checksum"),
+        "{error}"
+    );
+    let engine = Engine::open(dir.path(), &ModelSource::default(), Needs::WordsAndMeaning)
+        .expect("opens for words");
+    assert!(
+        engine
+            .meaning_error()
+            .is_some_and(|e| e.contains("views.f16")),
+        "{:?}",
+        engine.meaning_error()
+    );
+    drop(engine);
+    // A write fails on them as on damaged vectors, naming the file; a rebuild makes them again.
+    let embedder = ModelSource::default().load().expect("model");
+    let files = digests(&["2024-03-0"]);
+    let refused = update::index_files(
+        dir.path(),
+        &files,
+        &embedder,
+        UpdateOptions::default(),
+        &Quiet,
+    );
+    assert!(
+        matches!(&refused, Err(Error::IndexDamaged { path, .. }) if path.ends_with("views.f16")),
+        "{refused:?}"
+    );
+    let rebuild = UpdateOptions {
+        rebuild: true,
+        ..UpdateOptions::default()
+    };
+    let rebuilt = update::index_files(dir.path(), &files, &embedder, rebuild, &Quiet)
+        .expect("a rebuild repairs the index")
+        .update;
+    assert!(
+        matches!(
+            rebuilt,
+            Update::Written {
+                texts_embedded: 0,
+                ..
+            }
+        ),
+        "{rebuilt:?}"
+    );
+    let views = Store::open(dir.path())
+        .expect("opens")
+        .script_views()
+        .expect("views readable")
+        .expect("views made again");
+    assert_eq!(views.len(), papers);
+    assert!(paperscope::store::check(dir.path()).healthy);
 }
 
 #[test]

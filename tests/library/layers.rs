@@ -11,7 +11,13 @@ const FLOORS: &[&[&str]] = &[
     &[
         "atomic", "query", "analyze", "embed", "digest", "stats", "hybrid",
     ],
-    &["fulltext", "vectors", "topics", "embed_cache"],
+    &[
+        "fulltext",
+        "vectors",
+        "script_views",
+        "topics",
+        "embed_cache",
+    ],
     &["store"],
     &["update", "search"],
     &["compose", "eval", "projection", "export"],

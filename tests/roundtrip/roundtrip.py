@@ -63,12 +63,16 @@ def qdrant(export, queries, expected):
     client = QdrantClient(location=":memory:")
     name = config["name"]
     started = time.perf_counter()
+    def params(spec):
+        return models.VectorParams(size=spec["size"], distance=models.Distance[spec["distance"].upper()])
+
+    vectors = create["vectors"]
+    # One unnamed vector, or named ones: the paper's and its views per query script.
+    named = "size" not in vectors
+    vectors_config = {n: params(spec) for n, spec in vectors.items()} if named else params(vectors)
     client.create_collection(
         name,
-        vectors_config=models.VectorParams(
-            size=create["vectors"]["size"],
-            distance=models.Distance[create["vectors"]["distance"].upper()],
-        ),
+        vectors_config=vectors_config,
         hnsw_config=models.HnswConfigDiff(**create["hnsw_config"]),
     )
     for index in config["payload_indexes"]:
@@ -86,7 +90,9 @@ def qdrant(export, queries, expected):
     load_s = time.perf_counter() - started
     per_query = {}
     for q in queries:
-        hits = client.query_points(name, query=q["vector"], limit=K, with_payload=["arxiv_id"])
+        using = q.get("field", "vector") if named else None
+        hits = client.query_points(name, query=q["vector"], using=using, limit=K,
+                                   with_payload=["arxiv_id"])
         got = [h.payload["arxiv_id"] for h in hits.points]
         per_query[q["qid"]] = overlap(got, expected[q["qid"]]["vector"])
     return {
@@ -174,7 +180,8 @@ def milvus(export, queries, expected, db_dir):
         client.insert(name, batch)
         loaded += len(batch)
         for row in batch:
-            vectors[row["number"]] = row["vector"]
+            # Each field a query may search: the paper vector and the views per script.
+            vectors[row["number"]] = {f: v for f, v in row.items() if f.startswith("vector")}
             arxiv[row["number"]] = row["arxiv_id"]
     client.flush(name)
     client.load_collection(name)
@@ -185,7 +192,8 @@ def milvus(export, queries, expected, db_dir):
     weights = described["fusion"]["opensearch_weights"]
     for q in queries:
         qid, want = q["qid"], expected[q["qid"]]
-        hits = client.search(name, data=[q["vector"]], anns_field="vector", limit=depth,
+        field = q.get("field", "vector")
+        hits = client.search(name, data=[q["vector"]], anns_field=field, limit=depth,
                              search_params={"metric_type": vector_params["metric_type"]},
                              output_fields=["arxiv_id"])[0]
         vector_list = [(h.id, h.distance) for h in hits]
@@ -198,13 +206,13 @@ def milvus(export, queries, expected, db_dir):
         results["bm25_in_bm25"][qid] = overlap([arxiv[p] for p, _ in bm25_list], want["bm25"])
         fused = paperscope_fusion(
             bm25_list, vector_list,
-            lambda pid: sum(a * b for a, b in zip(q["vector"], vectors[pid])),
+            lambda pid: sum(a * b for a, b in zip(q["vector"], vectors[pid][field])),
             described["fusion"],
         )
         results["hybrid_paperscope_fusion"][qid] = overlap([arxiv[p] for p in fused], want["hybrid"])
         requests = [
             AnnSearchRequest([q["query"]], "sparse", {"metric_type": "BM25"}, depth),
-            AnnSearchRequest([q["vector"]], "vector", {"metric_type": "IP"}, depth),
+            AnnSearchRequest([q["vector"]], field, {"metric_type": "IP"}, depth),
         ]
         for key, ranker in (("hybrid_weighted_ranker", WeightedRanker(*weights)),
                             ("hybrid_rrf", RRFRanker(60))):
