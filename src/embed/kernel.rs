@@ -7,6 +7,7 @@
 //! while it sits in L1. Even so a few-row product only streams weights from memory (a core reads
 //! ~5-9 GB/s here), so the query path reads them as 8-bit integers with a scale per 32 weights
 //! ([`QuantMatrix`]): the model's weights are 4-bit, so this copy is exact and a quarter of f32.
+//! With AVX-512 the quantized product runs 16 lanes wide (the arithmetic is then half the time).
 //! Without the target features the dot products are not vectorised well (a plain-Rust version
 //! measured slower than the GEMM), so the encoder keeps the GEMM there.
 
@@ -15,17 +16,34 @@ use std::sync::LazyLock;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-/// Whether this CPU runs the AVX2 + FMA kernel (detected once per process).
-static AVX2_FMA: LazyLock<bool> = LazyLock::new(detect_avx2_fma);
+/// The widest kernels this CPU runs, each level implying those below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Simd {
+    None,
+    Avx2Fma,
+    Avx512,
+}
+
+/// This CPU's level (detected once per process).
+static SIMD: LazyLock<Simd> = LazyLock::new(detect);
+
+/// Whether this CPU runs the AVX2 + FMA kernels.
+static AVX2_FMA: LazyLock<bool> = LazyLock::new(|| *SIMD >= Simd::Avx2Fma);
 
 #[cfg(target_arch = "x86_64")]
-fn detect_avx2_fma() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+fn detect() -> Simd {
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        Simd::None
+    } else if is_x86_feature_detected!("avx512f") {
+        Simd::Avx512
+    } else {
+        Simd::Avx2Fma
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn detect_avx2_fma() -> bool {
-    false
+fn detect() -> Simd {
+    Simd::None
 }
 
 /// `y = x · wᵀ` (`w` is `[out, in]`, `y` is `[rows of x, out]`), on this thread: the SIMD kernel
@@ -151,14 +169,24 @@ impl<'a> QuantRows<'a> {
 /// `y = x · wᵀ` for a [`QuantMatrix`]'s rows, on this thread: the SIMD kernel when the CPU has
 /// it, a plain loop otherwise (correct but slow: the encoder takes this path only with SIMD).
 pub(super) fn quant_product_t(x: ArrayView2<f32>, w: QuantRows, y: ArrayViewMut2<f32>) {
+    quant_product_at(*SIMD, x, w, y)
+}
+
+/// [`quant_product_t`] with the kernels of `level` (at most this CPU's).
+fn quant_product_at(level: Simd, x: ArrayView2<f32>, w: QuantRows, y: ArrayViewMut2<f32>) {
     debug_assert_eq!(x.ncols(), w.cols);
     debug_assert_eq!((y.nrows(), y.ncols()), (x.nrows(), w.nrows()));
+    assert!(level <= *SIMD, "{level:?} kernels on a CPU without them");
     let x = x.as_standard_layout();
     #[cfg(target_arch = "x86_64")]
-    if *AVX2_FMA && let Some(xs) = x.as_slice() {
-        // SAFETY: AVX2_FMA says the CPU has both features the kernel is compiled with.
-        unsafe { avx2::quant_product_t(xs, w, y) };
-        return;
+    if let Some(xs) = x.as_slice() {
+        match level {
+            // SAFETY: the CPU has AVX-512F (asserted above), which the kernel is compiled with.
+            Simd::Avx512 => return unsafe { avx512::quant_product_t(xs, w, y) },
+            // SAFETY: the CPU has AVX2 and FMA (asserted above), which the kernel is compiled with.
+            Simd::Avx2Fma => return unsafe { avx2::quant_product_t(xs, w, y) },
+            Simd::None => {}
+        }
     }
     quant_portable(x.view(), w, y);
 }
@@ -297,7 +325,7 @@ mod avx2 {
         }
     }
 
-    fn put<const R: usize, const T: usize>(
+    pub(super) fn put<const R: usize, const T: usize>(
         y: &mut ArrayViewMut2<f32>,
         t: usize,
         o: usize,
@@ -371,6 +399,122 @@ mod avx2 {
         let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
         let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
         _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use ndarray::ArrayViewMut2;
+
+    use super::avx2::put;
+    use super::{GROUP, QuantRows};
+
+    /// Weight rows and token rows of one register block: 4 x 4 accumulators, 4 weight vectors
+    /// and a token vector use 21 of the 32 registers.
+    const W_ROWS: usize = 4;
+    const X_ROWS: usize = 4;
+
+    /// `y = x · wᵀ` for row-major `x` and a [`QuantRows`] (rows a multiple of 32 long): each
+    /// block of weight rows is dequantized into a buffer that stays in L1 while every token row
+    /// meets it.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn quant_product_t(x: &[f32], w: QuantRows, mut y: ArrayViewMut2<f32>) {
+        let k = w.cols;
+        let mut buffer = vec![0f32; W_ROWS * k];
+        let mut o = 0;
+        while o < w.nrows() {
+            let wn = (w.nrows() - o).min(W_ROWS);
+            let rows = &mut buffer[..wn * k];
+            dequantize(w, o, rows);
+            let mut t = 0;
+            while t < x.len() / k {
+                let xn = (x.len() / k - t).min(X_ROWS);
+                let xb = &x[t * k..(t + xn) * k];
+                match xn {
+                    4 => tokens::<4>(xb, rows, k, &mut y, t, o),
+                    3 => tokens::<3>(xb, rows, k, &mut y, t, o),
+                    2 => tokens::<2>(xb, rows, k, &mut y, t, o),
+                    _ => tokens::<1>(xb, rows, k, &mut y, t, o),
+                }
+                t += xn;
+            }
+            o += wn;
+        }
+    }
+
+    /// `T` token rows against up to [`W_ROWS`] weight rows (4 at once, fewer one by one).
+    #[target_feature(enable = "avx512f")]
+    fn tokens<const T: usize>(
+        x: &[f32],
+        w: &[f32],
+        k: usize,
+        y: &mut ArrayViewMut2<f32>,
+        t: usize,
+        o: usize,
+    ) {
+        if w.len() == W_ROWS * k {
+            return put(y, t, o, block::<W_ROWS, T>(x, w, k));
+        }
+        for (r, row) in w.chunks_exact(k).enumerate() {
+            put(y, t, o + r, block::<1, T>(x, row, k));
+        }
+    }
+
+    /// The dot products of `T` token rows (`x`, `[T, k]`) with `R` weight rows (`w`, `[R, k]`),
+    /// `k` a multiple of 16.
+    #[target_feature(enable = "avx512f")]
+    fn block<const R: usize, const T: usize>(x: &[f32], w: &[f32], k: usize) -> [[f32; R]; T] {
+        assert!(x.len() >= T * k && w.len() >= R * k && k.is_multiple_of(16));
+        let (xp, wp) = (x.as_ptr(), w.as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); R]; T];
+        for i in (0..k).step_by(16) {
+            let mut wv = [_mm512_setzero_ps(); R];
+            for (r, v) in wv.iter_mut().enumerate() {
+                // SAFETY: r < R, i + 16 <= k, and w holds R rows of k (asserted above).
+                *v = unsafe { _mm512_loadu_ps(wp.add(r * k + i)) };
+            }
+            for (j, acc_j) in acc.iter_mut().enumerate() {
+                // SAFETY: j < T, i + 16 <= k, and x holds T rows of k (asserted above).
+                let xv = unsafe { _mm512_loadu_ps(xp.add(j * k + i)) };
+                for (a, &wr) in acc_j.iter_mut().zip(&wv) {
+                    *a = _mm512_fmadd_ps(xv, wr, *a);
+                }
+            }
+        }
+        let mut sums = [[0f32; R]; T];
+        for (sums_j, acc_j) in sums.iter_mut().zip(&acc) {
+            for (s, &a) in sums_j.iter_mut().zip(acc_j) {
+                *s = _mm512_reduce_add_ps(a);
+            }
+        }
+        sums
+    }
+
+    /// Rows `start..` of `w` as f32, into `out` (whole rows).
+    #[target_feature(enable = "avx512f")]
+    fn dequantize(w: QuantRows, start: usize, out: &mut [f32]) {
+        let q = &w.q[start * w.cols..][..out.len()];
+        let scales = &w.scales[start * w.cols / GROUP..][..out.len() / GROUP];
+        for ((q, o), &scale) in q
+            .chunks_exact(GROUP)
+            .zip(out.chunks_exact_mut(GROUP))
+            .zip(scales)
+        {
+            let scale = _mm512_set1_ps(scale);
+            for (q16, o16) in q.chunks_exact(16).zip(o.chunks_exact_mut(16)) {
+                assert!(q16.len() == 16 && o16.len() == 16);
+                // SAFETY: q16 holds 16 bytes, all the 128-bit load reads.
+                let bytes = unsafe { _mm_loadu_si128(q16.as_ptr().cast()) };
+                let v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), scale);
+                // SAFETY: o16 holds 16 f32, all the store writes.
+                unsafe { _mm512_storeu_ps(o16.as_mut_ptr(), v) };
+            }
+        }
     }
 }
 
@@ -510,12 +654,11 @@ mod tests {
             let quant = QuantMatrix::exact(w.view()).expect("exact");
             let want = reference(&x, &w);
             let what = format!("{rows}x{k} by {outs}x{k}");
-            let mut y = Array2::from_elem((rows, outs), f32::NAN);
-            quant_product_t(x.view(), quant.view(), y.view_mut());
-            assert_close(&y, &want, &what);
-            let mut y = Array2::from_elem((rows, outs), f32::NAN);
-            quant_portable(x.view(), quant.view(), y.view_mut());
-            assert_close(&y, &want, &format!("{what}, portable"));
+            for level in levels() {
+                let mut y = Array2::from_elem((rows, outs), f32::NAN);
+                quant_product_at(level, x.view(), quant.view(), y.view_mut());
+                assert_close(&y, &want, &format!("{what}, {level:?}"));
+            }
         }
     }
 
@@ -529,5 +672,13 @@ mod tests {
         quant_product_t(x.view(), top, left.view_mut());
         quant_product_t(x.t().as_standard_layout().t(), bottom, right.view_mut());
         assert_close(&y, &reference(&x, &w), "row ranges");
+    }
+
+    /// Every kernel level this CPU runs, the portable one included.
+    fn levels() -> Vec<Simd> {
+        [Simd::None, Simd::Avx2Fma, Simd::Avx512]
+            .into_iter()
+            .filter(|&l| l <= *SIMD)
+            .collect()
     }
 }
