@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
@@ -23,10 +24,13 @@ pub(super) struct TokenTable {
     bytes: Cow<'static, [u8]>,
     range: std::ops::Range<usize>,
     row_bytes: usize,
-    /// The query path's 8-bit copy of the layers' matrices, made at the first query (so a
-    /// process that only embeds passages never holds it). It belongs to [`Encoder`], but the
-    /// encoder is built field by field in e5_weights.rs: this constructor is the one in this file.
+    /// The query path's 8-bit copy of the layers' matrices, made at the second query (so a
+    /// process that only embeds passages, or one query as a CLI search does, never pays the
+    /// ~0.1 s it takes). It belongs to [`Encoder`], but the encoder is built field by field in
+    /// e5_weights.rs: this constructor is the one in this file.
     query_layers: OnceLock<Option<Vec<QueryLayer>>>,
+    /// Few-row forward passes run so far without the 8-bit copy.
+    queries_without: AtomicUsize,
 }
 
 impl TokenTable {
@@ -40,6 +44,7 @@ impl TokenTable {
             range,
             row_bytes: hidden / BLOCK * BLOCK_BYTES,
             query_layers: OnceLock::new(),
+            queries_without: AtomicUsize::new(0),
         }
     }
 
@@ -235,12 +240,17 @@ impl Encoder {
         }
     }
 
-    /// The 8-bit layers when the CPU runs the few-row kernel and every matrix converts exactly.
+    /// The 8-bit layers when the CPU runs the few-row kernel and every matrix converts exactly,
+    /// from the second query on (the first runs the f32 few-row kernel).
     fn query_layers(&self) -> Option<&[QueryLayer]> {
-        if !kernel::simd() {
+        let table = &self.word;
+        if !kernel::simd()
+            || (table.query_layers.get().is_none()
+                && table.queries_without.fetch_add(1, Ordering::Relaxed) == 0)
+        {
             return None;
         }
-        let layers = self.word.query_layers.get_or_init(|| {
+        let layers = table.query_layers.get_or_init(|| {
             self.layers
                 .par_iter()
                 .map(QueryLayer::exact)

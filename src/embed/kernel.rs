@@ -118,18 +118,26 @@ impl QuantMatrix {
 fn quantize_group(group: &[f32], out: &mut [i8]) -> Option<f32> {
     let largest = group.iter().fold(0f32, |a, &v| a.max(v.abs()));
     if largest == 0.0 {
+        out.fill(0);
         return Some(0.0);
     }
     (1..=8u8)
         .rev()
         .map(|m| largest / f32::from(m))
-        .find(|&scale| {
-            group.iter().zip(out.iter_mut()).all(|(&v, o)| {
-                let q = (v / scale).round();
-                *o = q as i8;
-                q * scale == v && q.abs() <= 8.0
-            })
-        })
+        .find(|&scale| multiples_of(group, scale, out))
+}
+
+/// Whether every value is `scale` times an integer in -8..=8 (written to `out`). Division of an
+/// exact multiple is exact, so truncating the quotient loses nothing when the answer is yes; no
+/// early exit, so the loop vectorises (the first query of a process pays for this pass).
+fn multiples_of(group: &[f32], scale: f32, out: &mut [i8]) -> bool {
+    let mut exact = true;
+    for (&v, o) in group.iter().zip(out.iter_mut()) {
+        let n = (v / scale) as i32;
+        *o = n as i8;
+        exact &= n as f32 * scale == v && n.abs() <= 8;
+    }
+    exact
 }
 
 impl<'a> QuantRows<'a> {
