@@ -2,7 +2,7 @@
 //! tokens, L2 normalisation. Several texts run as one matrix of their tokens end to end (no
 //! padding); attention stays within each text. Matrix products are f32: a batch's are GEMMs
 //! (ndarray's `matrixmultiply`, one thread each: parallelism is across batches), a query's run
-//! the few-row kernel (`kernel`) on every core.
+//! the few-row kernel (`kernel`) on an exact 8-bit copy of the weights, on every core.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
