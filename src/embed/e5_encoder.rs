@@ -1,14 +1,19 @@
 //! The e5 encoder's forward pass: a post-LayerNorm BERT (12 layers, GELU), mean pooling over the
 //! tokens, L2 normalisation. Several texts run as one matrix of their tokens end to end (no
-//! padding); attention stays within each text. Matrix products are f32 GEMMs (ndarray's
-//! `matrixmultiply`, one thread each: parallelism is across batches).
+//! padding); attention stays within each text. Matrix products are f32: a batch's are GEMMs
+//! (ndarray's `matrixmultiply`, one thread each: parallelism is across batches), a query's run
+//! the few-row kernel (`kernel`) on an exact 8-bit copy of the weights, on every core.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use rayon::prelude::*;
 
 use super::e5_weights::{BLOCK, BLOCK_BYTES, dequantize_block};
+use super::kernel::{self, QuantMatrix, WeightRows};
 use super::normalize;
 
 /// The model's position table length: the most tokens one text can have.
@@ -19,6 +24,13 @@ pub(super) struct TokenTable {
     bytes: Cow<'static, [u8]>,
     range: std::ops::Range<usize>,
     row_bytes: usize,
+    /// The query path's 8-bit copy of the layers' matrices, made at the second query (so a
+    /// process that only embeds passages, or one query as a CLI search does, never pays the
+    /// ~0.1 s it takes). It belongs to [`Encoder`], but the encoder is built field by field in
+    /// e5_weights.rs: this constructor is the one in this file.
+    query_layers: OnceLock<Option<Vec<QueryLayer>>>,
+    /// Few-row forward passes run so far without the 8-bit copy.
+    queries_without: AtomicUsize,
 }
 
 impl TokenTable {
@@ -31,6 +43,8 @@ impl TokenTable {
             bytes,
             range,
             row_bytes: hidden / BLOCK * BLOCK_BYTES,
+            query_layers: OnceLock::new(),
+            queries_without: AtomicUsize::new(0),
         }
     }
 
@@ -63,6 +77,26 @@ pub(super) struct Layer {
     pub(super) oln: [Vec<f32>; 2],
 }
 
+/// A layer's matrices as 8-bit integers and scales, exactly (the few-row kernel's input: a
+/// query's products stream the weights from memory, and this is a quarter of their f32 bytes).
+struct QueryLayer {
+    qkv: QuantMatrix,
+    ao: QuantMatrix,
+    fi: QuantMatrix,
+    fo: QuantMatrix,
+}
+
+impl QueryLayer {
+    fn exact(layer: &Layer) -> Option<Self> {
+        Some(QueryLayer {
+            qkv: QuantMatrix::exact(layer.qkv_w.view())?,
+            ao: QuantMatrix::exact(layer.ao_w.view())?,
+            fi: QuantMatrix::exact(layer.fi_w.view())?,
+            fo: QuantMatrix::exact(layer.fo_w.view())?,
+        })
+    }
+}
+
 /// The encoder.
 pub(super) struct Encoder {
     pub(super) hidden: usize,
@@ -92,18 +126,20 @@ fn matrix(buf: &mut Vec<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..]).expect("buffer sized to the shape")
 }
 
-/// `y = x · wᵀ + bias` (`w` is `[out, in]`). ndarray's `matrixmultiply`: the `gemm` crate was
-/// tried and measured slower on these shapes here (BENCHMARKS.md, "e5").
-fn linear(x: ArrayView2<f32>, w: &Array2<f32>, bias: &[f32], mut y: ArrayViewMut2<f32>) {
+/// `y = x · wᵀ + bias` (`w` is `[out, in]`). Many rows (a batch of passages): ndarray's
+/// `matrixmultiply` on this thread (the `gemm` crate was tried and measured slower on these shapes
+/// here, BENCHMARKS.md, "e5"). A few rows (a query): the few-row kernel, on the 8-bit copy of the
+/// weights when there is one, its outputs shared among the cores.
+fn linear(
+    x: ArrayView2<f32>,
+    w: &Array2<f32>,
+    quant: Option<&QuantMatrix>,
+    bias: &[f32],
+    mut y: ArrayViewMut2<f32>,
+) {
     if x.nrows() <= FEW_ROWS {
-        // A query: packing the weights dominates, so each core packs and multiplies half.
-        let middle = w.nrows() / 2;
-        let (mut left, mut right) = y.view_mut().split_at(ndarray::Axis(1), middle);
-        let (top, bottom) = w.view().split_at(ndarray::Axis(0), middle);
-        rayon::join(
-            || general_mat_mul(1.0, &x, &top.t(), 0.0, &mut left),
-            || general_mat_mul(1.0, &x, &bottom.t(), 0.0, &mut right),
-        );
+        let rows = quant.map_or(WeightRows::F32(w.view()), |q| WeightRows::Quant(q.view()));
+        few_rows(x, rows, y.view_mut());
     } else {
         general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
     }
@@ -112,8 +148,23 @@ fn linear(x: ArrayView2<f32>, w: &Array2<f32>, bias: &[f32], mut y: ArrayViewMut
     }
 }
 
-/// At most this many rows (a query's tokens) and a product is split across two cores.
+/// At most this many rows (a query's tokens) and a product takes the few-row kernel.
 const FEW_ROWS: usize = 32;
+
+/// Outputs per task of a few-row product: small enough that a core which finishes first takes
+/// work from the other, large enough that scheduling stays negligible.
+const OUTPUTS_PER_TASK: usize = 192;
+
+/// `y = x · wᵀ`, the outputs split in halves across the cores until a part is small.
+fn few_rows(x: ArrayView2<f32>, w: WeightRows, y: ArrayViewMut2<f32>) {
+    if w.nrows() <= OUTPUTS_PER_TASK {
+        return w.product_t(x, y);
+    }
+    let middle = w.nrows() / 2;
+    let (left, right) = y.split_at(Axis(1), middle);
+    let (top, bottom) = w.split_at(middle);
+    rayon::join(|| few_rows(x, top, left), || few_rows(x, bottom, right));
+}
 
 /// `x = LayerNorm(x + y)` row by row.
 fn add_layer_norm(x: &mut [f32], y: Option<&[f32]>, ln: &[Vec<f32>; 2], hidden: usize, eps: f32) {
@@ -169,8 +220,13 @@ impl Encoder {
         let h = self.hidden;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
         self.embed_tokens(seqs, &mut scratch.x, total);
-        for layer in &self.layers {
-            self.layer(layer, seqs, total, scratch);
+        let quant = if total <= FEW_ROWS {
+            self.query_layers()
+        } else {
+            None
+        };
+        for (l, layer) in self.layers.iter().enumerate() {
+            self.layer(layer, quant.map(|q| &q[l]), seqs, total, scratch);
         }
         let mut start = 0;
         for (seq, v) in seqs.iter().zip(out.iter_mut()) {
@@ -182,6 +238,25 @@ impl Encoder {
             normalize(v);
             start += seq.len();
         }
+    }
+
+    /// The 8-bit layers when the CPU runs the few-row kernel and every matrix converts exactly,
+    /// from the second query on (the first runs the f32 few-row kernel).
+    fn query_layers(&self) -> Option<&[QueryLayer]> {
+        let table = &self.word;
+        if !kernel::simd()
+            || (table.query_layers.get().is_none()
+                && table.queries_without.fetch_add(1, Ordering::Relaxed) == 0)
+        {
+            return None;
+        }
+        let layers = table.query_layers.get_or_init(|| {
+            self.layers
+                .par_iter()
+                .map(QueryLayer::exact)
+                .collect::<Option<Vec<_>>>()
+        });
+        layers.as_deref()
     }
 
     /// Word + position + type embeddings, LayerNorm.
@@ -202,24 +277,30 @@ impl Encoder {
         add_layer_norm(x, None, &self.ln, h, self.eps);
     }
 
-    fn layer(&self, layer: &Layer, seqs: &[&[u32]], total: usize, sc: &mut Scratch) {
+    fn layer(
+        &self,
+        layer: &Layer,
+        quant: Option<&QueryLayer>,
+        seqs: &[&[u32]],
+        total: usize,
+        sc: &mut Scratch,
+    ) {
         let (h, ff) = (self.hidden, layer.fi_b.len());
         let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
-        linear(
-            x,
-            &layer.qkv_w,
-            &layer.qkv_b,
-            matrix(&mut sc.qkv, total, 3 * h),
-        );
+        let qkv = matrix(&mut sc.qkv, total, 3 * h);
+        linear(x, &layer.qkv_w, quant.map(|q| &q.qkv), &layer.qkv_b, qkv);
         self.attention(seqs, sc);
         let ctx = ArrayView2::from_shape((total, h), &sc.ctx[..]).expect("ctx is total x hidden");
-        linear(ctx, &layer.ao_w, &layer.ao_b, matrix(&mut sc.tmp, total, h));
+        let tmp = matrix(&mut sc.tmp, total, h);
+        linear(ctx, &layer.ao_w, quant.map(|q| &q.ao), &layer.ao_b, tmp);
         add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.aln, h, self.eps);
         let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
-        linear(x, &layer.fi_w, &layer.fi_b, matrix(&mut sc.mid, total, ff));
+        let mid = matrix(&mut sc.mid, total, ff);
+        linear(x, &layer.fi_w, quant.map(|q| &q.fi), &layer.fi_b, mid);
         sc.mid.iter_mut().for_each(|v| *v = gelu(*v));
         let mid = ArrayView2::from_shape((total, ff), &sc.mid[..]).expect("mid is total x ff");
-        linear(mid, &layer.fo_w, &layer.fo_b, matrix(&mut sc.tmp, total, h));
+        let tmp = matrix(&mut sc.tmp, total, h);
+        linear(mid, &layer.fo_w, quant.map(|q| &q.fo), &layer.fo_b, tmp);
         add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.oln, h, self.eps);
     }
 

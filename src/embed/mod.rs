@@ -10,6 +10,7 @@
 mod e5_encoder;
 mod e5_tokenizer;
 mod e5_weights;
+mod kernel;
 mod static_model;
 
 use std::path::{Path, PathBuf};

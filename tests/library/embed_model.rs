@@ -194,6 +194,33 @@ fn e5_batches_give_the_vectors_of_single_texts() {
     }
 }
 
+/// A short text alone takes the few-row path (the 8-bit kernel on every core); run in one batch
+/// with a long passage it takes the batch GEMM: both give the same vector.
+#[test]
+fn e5_short_texts_give_the_same_vector_alone_and_in_a_batch() {
+    let embedder = e5();
+    let fixture = e5_fixture();
+    let cases = fixture["cases"].as_array().expect("cases");
+    let long = cases
+        .iter()
+        .find(|c| c["kind"] == "passage")
+        .and_then(|c| c["text"].as_str())
+        .expect("a passage");
+    let short: Vec<&str> = cases
+        .iter()
+        .filter(|c| c["kind"] == "query")
+        .filter_map(|c| c["text"].as_str())
+        .collect();
+    assert!(!short.is_empty());
+    for text in short {
+        assert!(embedder.token_ids(text).len() < 30, "{text:?} is not short");
+        let alone = embedder.embed_passage(text);
+        let batch = embedder.embed_passages(&[text, long], |_| {});
+        let cosine = dot(&alone, &batch[0]);
+        assert!(cosine > 0.99999, "cosine {cosine} for {text:?}");
+    }
+}
+
 /// Every line of data/digests tokenizes with the pruned vocabulary exactly as with the package's
 /// full one (the fixture holds a hash of the package's ids).
 #[test]
