@@ -24,11 +24,14 @@ pub(super) struct TokenTable {
     bytes: Cow<'static, [u8]>,
     range: std::ops::Range<usize>,
     row_bytes: usize,
-    /// The query path's 8-bit copy of the layers' matrices, made at the second query (so a
-    /// process that only embeds passages, or one query as a CLI search does, never pays the
-    /// ~0.1 s it takes). It belongs to [`Encoder`], but the encoder is built field by field in
-    /// e5_weights.rs: this constructor is the one in this file.
-    query_layers: OnceLock<Option<Vec<QueryLayer>>>,
+}
+
+/// The query path's 8-bit copy of the layers' matrices, made at a process's second query (so a
+/// process that only embeds passages, or one query as a CLI search does, never pays the ~0.1 s
+/// it takes).
+#[derive(Default)]
+pub(super) struct QueryPath {
+    layers: OnceLock<Option<Vec<QueryLayer>>>,
     /// Few-row forward passes run so far without the 8-bit copy.
     queries_without: AtomicUsize,
 }
@@ -43,8 +46,6 @@ impl TokenTable {
             bytes,
             range,
             row_bytes: hidden / BLOCK * BLOCK_BYTES,
-            query_layers: OnceLock::new(),
-            queries_without: AtomicUsize::new(0),
         }
     }
 
@@ -107,6 +108,7 @@ pub(super) struct Encoder {
     pub(super) type0: Vec<f32>,
     pub(super) ln: [Vec<f32>; 2],
     pub(super) layers: Vec<Layer>,
+    pub(super) query_path: QueryPath,
 }
 
 /// Buffers of one forward pass, kept between batches so they are allocated once per thread.
@@ -243,14 +245,14 @@ impl Encoder {
     /// The 8-bit layers when the CPU runs the few-row kernel and every matrix converts exactly,
     /// from the second query on (the first runs the f32 few-row kernel).
     fn query_layers(&self) -> Option<&[QueryLayer]> {
-        let table = &self.word;
+        let path = &self.query_path;
         if !kernel::simd()
-            || (table.query_layers.get().is_none()
-                && table.queries_without.fetch_add(1, Ordering::Relaxed) == 0)
+            || (path.layers.get().is_none()
+                && path.queries_without.fetch_add(1, Ordering::Relaxed) == 0)
         {
             return None;
         }
-        let layers = table.query_layers.get_or_init(|| {
+        let layers = path.layers.get_or_init(|| {
             self.layers
                 .par_iter()
                 .map(QueryLayer::exact)

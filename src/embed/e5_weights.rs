@@ -208,6 +208,7 @@ impl E5Model {
                     type0,
                     ln,
                     layers,
+                    query_path: Default::default(),
                 },
                 bos,
                 eos,
