@@ -10,6 +10,11 @@ use rayon::prelude::*;
 use super::Rng;
 use crate::embed::{dot, normalize};
 
+/// The clustering has settled when at most one point in this many changed topic in a round: at
+/// 100k papers the last of the 60 rounds still moved a few dozen papers back and forth, each
+/// round costing every paper's cosine to every centroid.
+const SETTLED: usize = 2000;
+
 /// Spherical k-means starting from `initial` centroids (a previous fit's topics), topped up to
 /// `k` by k-means++ picks; with no initial centroids this is plain k-means++.
 pub(super) fn kmeans_from(
@@ -41,21 +46,21 @@ pub(super) fn kmeans_from(
             }
         }
         centroids.push(points[pick].clone());
-        let c = centroids.len() - 1;
-        for (b, p) in best.iter_mut().zip(points) {
-            *b = b.min(1.0 - dot(p, &centroids[c]));
-        }
+        let c = &centroids[centroids.len() - 1];
+        best.par_iter_mut().zip(points).for_each(|(b, p)| {
+            *b = b.min(1.0 - dot(p, c));
+        });
     }
-    let mut assignment = vec![0usize; n];
+    let mut assignment = vec![usize::MAX; n];
     for _ in 0..60 {
         let next: Vec<usize> = points
             .par_iter()
             .map(|p| nearest(p, &centroids).0)
             .collect();
-        let changed = next != assignment;
+        let moved = next.iter().zip(&assignment).filter(|(a, b)| a != b).count();
         assignment = next;
         centroids = recentre(points, &assignment, &centroids);
-        if !changed {
+        if moved <= n / SETTLED {
             break;
         }
     }
