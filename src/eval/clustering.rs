@@ -124,18 +124,17 @@ pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
         .zip(&predicted)
         .filter_map(|(p, &t)| category_group(p).map(|c| (c, t)))
         .unzip();
-    let surface_to_stem: HashMap<&str, &str> = vocabulary
-        .surface
-        .iter()
-        .map(|(s, f)| (f.as_str(), s.as_str()))
+    // Label words back to term ids: English labels are shown in surface form.
+    let id_of: HashMap<&str, u32> = (0..vocabulary.len() as u32)
+        .map(|id| (vocabulary.shown(id), id))
         .collect();
     let npmi = |lang_zh: bool| {
-        let sets: Vec<HashSet<&str>> = docs
+        let sets: Vec<HashSet<u32>> = docs
             .iter()
             .map(|d| {
                 if lang_zh { &d.zh } else { &d.en }
                     .iter()
-                    .map(String::as_str)
+                    .copied()
                     .collect()
             })
             .collect();
@@ -143,19 +142,10 @@ pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
             .topics
             .iter()
             .map(|t| {
-                let words: Vec<&str> = if lang_zh { &t.label_zh } else { &t.label_en }
+                let words: Vec<Option<u32>> = if lang_zh { &t.label_zh } else { &t.label_en }
                     .iter()
                     .take(10)
-                    .map(|w| {
-                        if lang_zh {
-                            w.as_str()
-                        } else {
-                            surface_to_stem
-                                .get(w.as_str())
-                                .copied()
-                                .unwrap_or(w.as_str())
-                        }
-                    })
+                    .map(|w| id_of.get(w.as_str()).copied())
                     .collect();
                 npmi_of(&words, &sets)
             })
@@ -185,16 +175,18 @@ pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
     }
 }
 
-/// Mean normalised PMI over the pairs of `words`, from document co-occurrence.
-fn npmi_of(words: &[&str], docs: &[HashSet<&str>]) -> f64 {
+/// Mean normalised PMI over the pairs of `words` (term ids; `None` for a word no document has),
+/// from document co-occurrence.
+fn npmi_of(words: &[Option<u32>], docs: &[HashSet<u32>]) -> f64 {
     let n = docs.len().max(1) as f64;
-    let df = |pred: &dyn Fn(&HashSet<&str>) -> bool| docs.iter().filter(|d| pred(d)).count() as f64;
-    let single: Vec<f64> = words.iter().map(|w| df(&|d| d.contains(w))).collect();
+    let df = |pred: &dyn Fn(&HashSet<u32>) -> bool| docs.iter().filter(|d| pred(d)).count() as f64;
+    let has = |d: &HashSet<u32>, w: Option<u32>| w.is_some_and(|w| d.contains(&w));
+    let single: Vec<f64> = words.iter().map(|&w| df(&|d| has(d, w))).collect();
     let mut total = 0.0;
     let mut pairs = 0.0;
     for i in 0..words.len() {
         for j in i + 1..words.len() {
-            let joint = df(&|d| d.contains(words[i]) && d.contains(words[j]));
+            let joint = df(&|d| has(d, words[i]) && has(d, words[j]));
             pairs += 1.0;
             if joint == 0.0 || single[i] == 0.0 || single[j] == 0.0 {
                 total -= 1.0;

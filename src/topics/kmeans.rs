@@ -41,11 +41,13 @@ pub(super) fn kmeans_from(
             }
         }
         centroids.push(points[pick].clone());
-        let c = centroids.len() - 1;
-        for (b, p) in best.iter_mut().zip(points) {
-            *b = b.min(1.0 - dot(p, &centroids[c]));
-        }
+        let c = &centroids[centroids.len() - 1];
+        best.par_iter_mut().zip(points).for_each(|(b, p)| {
+            *b = b.min(1.0 - dot(p, c));
+        });
     }
+    // Run to a fixed point (not to a tolerance): a refit that starts from these centroids must
+    // come out as this fit did (stopping once a round moved at most 1 paper in 2,000 broke that).
     let mut assignment = vec![0usize; n];
     for _ in 0..60 {
         let next: Vec<usize> = points

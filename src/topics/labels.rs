@@ -9,54 +9,55 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::terms::{DocTerms, Vocabulary};
 use super::{Assignment, Topic, TopicModel, TopicParams};
 use crate::embed::{dot, mean_direction};
 use crate::paper::Paper;
 
-/// Top label terms per topic by class-based TF-IDF times concentration.
-fn labels(
-    groups: &[Vec<&Vec<String>>],
-    how_many: usize,
-    surface: &dyn Fn(&str) -> String,
-) -> Vec<Vec<String>> {
-    let mut total: HashMap<&str, f32> = HashMap::new();
-    let per_group: Vec<HashMap<&str, f32>> = groups
-        .iter()
+/// Top label terms per topic by class-based TF-IDF times concentration (`groups[c]` holds the
+/// term ids of topic c's papers).
+fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -> Vec<Vec<String>> {
+    let per_group: Vec<HashMap<u32, f32>> = groups
+        .par_iter()
         .map(|docs| {
-            let mut counts: HashMap<&str, f32> = HashMap::new();
-            for terms in docs {
-                for t in terms.iter() {
-                    *counts.entry(t.as_str()).or_default() += 1.0;
-                }
-            }
-            for (t, c) in &counts {
-                *total.entry(t).or_default() += c;
+            let mut counts: HashMap<u32, f32> = HashMap::new();
+            for &t in docs.iter().flat_map(|terms| terms.iter()) {
+                *counts.entry(t).or_default() += 1.0;
             }
             counts
         })
         .collect();
+    let mut total: HashMap<u32, f32> = HashMap::new();
+    for counts in &per_group {
+        for (&t, &c) in counts {
+            *total.entry(t).or_default() += c;
+        }
+    }
     let avg_words = total.values().sum::<f32>() / groups.len().max(1) as f32;
     per_group
-        .iter()
+        .par_iter()
         .map(|counts| {
             let size: f32 = counts.values().sum::<f32>().max(1.0);
-            let mut scored: Vec<(&str, f32)> = counts
+            let mut scored: Vec<(u32, &str, f32)> = counts
                 .iter()
                 .filter(|&(_, &c)| c >= 3.0)
                 .map(|(&t, &c)| {
-                    let f = total[t];
-                    let bigram_bonus = if t.contains(' ') { 1.5 } else { 1.0 };
+                    let f = total[&t];
+                    let term = vocabulary.term(t);
+                    let bigram_bonus = if term.contains(' ') { 1.5 } else { 1.0 };
                     (
                         t,
+                        term,
                         c / size * (1.0 + avg_words / f).ln() * (c / f).sqrt() * bigram_bonus,
                     )
                 })
                 .collect();
-            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            scored.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.1.cmp(b.1)));
             let mut chosen: Vec<String> = Vec::new();
             let mut chosen_stems: Vec<&str> = Vec::new();
-            for (t, _) in scored {
+            for (id, t, _) in scored {
                 // A word already inside a chosen phrase (or a phrase of chosen words) adds nothing.
                 let overlaps = chosen_stems.iter().any(|c| {
                     c.split(' ').any(|w| w == t)
@@ -67,7 +68,7 @@ fn labels(
                     continue;
                 }
                 chosen_stems.push(t);
-                chosen.push(surface(t));
+                chosen.push(vocabulary.shown(id).to_string());
                 if chosen.len() == how_many {
                     break;
                 }
@@ -103,7 +104,7 @@ pub(super) fn describe(
         .sqrt();
     // Far below the typical closeness: an outlier (shown as topic -1, its nearest topic kept).
     let outlier_below = mean - 2.0 * sd;
-    let en_groups: Vec<Vec<&Vec<String>>> = (0..k)
+    let en_groups: Vec<Vec<&Vec<u32>>> = (0..k)
         .map(|c| {
             docs.iter()
                 .zip(assignment)
@@ -112,7 +113,7 @@ pub(super) fn describe(
                 .collect()
         })
         .collect();
-    let zh_groups: Vec<Vec<&Vec<String>>> = (0..k)
+    let zh_groups: Vec<Vec<&Vec<u32>>> = (0..k)
         .map(|c| {
             docs.iter()
                 .zip(assignment)
@@ -121,15 +122,8 @@ pub(super) fn describe(
                 .collect()
         })
         .collect();
-    let surface = |t: &str| {
-        vocabulary
-            .surface
-            .get(t)
-            .cloned()
-            .unwrap_or_else(|| t.to_string())
-    };
-    let label_en = labels(&en_groups, 25, &surface);
-    let label_zh = labels(&zh_groups, 25, &|t: &str| t.to_string());
+    let label_en = labels(&en_groups, 25, vocabulary);
+    let label_zh = labels(&zh_groups, 25, vocabulary);
     let topics = (0..k)
         .map(|c| {
             let mut members: Vec<usize> =

@@ -33,7 +33,7 @@ pub(crate) use terms::doc_terms;
 use kmeans::{dissolve_small, kmeans_from, nearest};
 use labels::describe;
 use lsa::lsa;
-use terms::tfidf;
+use terms::{MAX_TERMS, tfidf};
 
 /// How a topic model is fitted; saved with the model as a record of how it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,7 +232,7 @@ fn fit_from(
     on_step("terms");
     let (docs, vocabulary) = doc_terms(papers);
     on_step("lsa");
-    let (rows, terms) = tfidf(&docs);
+    let (rows, terms) = tfidf(&docs, &vocabulary, MAX_TERMS);
     let lsa_points = lsa(&rows, terms, params.lsa_dims, &mut rng);
     let points: Vec<Vec<f32>> = match params.representation {
         Representation::Lsa => lsa_points,
