@@ -47,6 +47,16 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// The listing `search` and `related` were asked for.
+    pub fn new(limit: usize, page: PageArgs, explain: bool, format: ResultFormat) -> Self {
+        Listing {
+            limit,
+            page,
+            explain,
+            format,
+        }
+    }
+
     fn page(&self) -> Page {
         Page {
             offset: self.page.offset,

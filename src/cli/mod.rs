@@ -48,12 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
             explain,
             format,
         } => {
-            let how = commands::Listing {
-                limit,
-                page,
-                explain,
-                format: ctx.format(format),
-            };
+            let how = commands::Listing::new(limit, page, explain, ctx.format(format));
             commands::search(&ctx, &query, &filters, &how, mode.into(), &fusion)
         }
         Command::Related {
@@ -66,12 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
             explain,
             format,
         } => {
-            let how = commands::Listing {
-                limit,
-                page,
-                explain,
-                format: ctx.format(format),
-            };
+            let how = commands::Listing::new(limit, page, explain, ctx.format(format));
             commands::related(&ctx, ids, text, &filters, &how, &fusion)
         }
         Command::Show { arxiv_id } => commands::show(&ctx, &arxiv_id),
