@@ -422,7 +422,7 @@ fn ann_curve(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Re
     );
     println!("|---|---|---|---|---|---|---|");
     let configs = std::env::var("ANN_CONFIGS").unwrap_or_else(|_| "16:200,32:200".into());
-    for config in configs.split(',') {
+    for config in configs.split(',').filter(|c| !c.is_empty()) {
         let (m, ef_construction) = config
             .split_once(':')
             .and_then(|(m, e)| Some((m.parse().ok()?, e.parse().ok()?)))
