@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use paperscope::embed::Embedder;
+use paperscope::embed::{Embedder, Recipe};
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Progress;
 use paperscope::query::{Filters, SearchQuery};
@@ -316,7 +316,9 @@ fn ef_curve(index: &mut VectorIndex, queries: &[Vec<f32>]) -> Vec<(usize, f64, f
 /// A vector search: query -> papers with their cosine.
 type Search<'a> = dyn Fn(&[f32]) -> Vec<(PaperNumber, f32)> + 'a;
 
-/// Recall@10 of the graph against exact search, and how many times faster it is.
+/// Recall@10 of the graph against exact search, counted by score (a hit is a paper whose cosine
+/// reaches exact search's 10th: the generated corpus has ties, which make recall by id
+/// arbitrary), and how many times faster the graph is.
 fn recall_and_speedup(index: &VectorIndex, queries: &[Vec<f32>]) -> (f64, f64) {
     let time = |f: &Search| {
         queries.iter().for_each(|q| drop(f(q)));
@@ -330,64 +332,119 @@ fn recall_and_speedup(index: &VectorIndex, queries: &[Vec<f32>]) -> (f64, f64) {
         .iter()
         .zip(&graph)
         .map(|(e, g)| {
-            g.iter()
-                .filter(|(p, _)| e.iter().any(|(x, _)| x == p))
-                .count()
+            let tenth = e.last().map_or(f32::INFINITY, |(_, s)| *s);
+            g.iter().filter(|(_, s)| *s >= tenth - 1e-5).count()
         })
         .sum();
     let wanted: usize = exact.iter().map(Vec::len).sum();
     (hits as f64 / wanted.max(1) as f64, exact_s / graph_s)
 }
 
-/// The recall/speed curve of ef_search (and ef_construction, M) at N vectors of a real index.
-fn ann_curve(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Result<()> {
-    let index = out.join(papers.to_string()).join("index");
-    let model = embedder();
-    if !index.join("manifest.json").is_file() {
-        let digests = out.join(papers.to_string()).join("digests");
+/// Paper vectors of `papers` generated papers (written under OUT/N/digests once), embedded as
+/// `paperscope index` embeds them, without indexing anything else (the topic stage alone took
+/// 16 minutes at 100k).
+fn generated_vectors(
+    sources: &corpus::Sources,
+    papers: usize,
+    out: &Path,
+    model: &Embedder,
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    let digests = out.join(papers.to_string()).join("digests");
+    if !digests.is_dir() {
         let batch = corpus::Batch {
             papers,
             first: 0,
             seed: 1,
         };
         corpus::write_batch(sources, batch, &digests)?;
-        update::index_files(
-            &index,
-            &[digests],
-            &model,
-            UpdateOptions::default(),
-            &Stages::default(),
-        )?;
     }
-    let engine = Engine::open_with(&index, model.clone(), Needs::Meaning)?;
-    let loaded = &engine.meaning().expect("vectors").vectors;
-    let vectors = loaded.by_paper(papers);
+    let files = paperscope::digest::digest_files(&[digests])?;
+    let loaded = paperscope::digest::load(&files, || {})?.papers;
+    Ok(paper_vectors(&loaded, model))
+}
+
+fn paper_vectors(papers: &[paperscope::Paper], model: &Embedder) -> Vec<Vec<f32>> {
+    model.paper_vectors(papers, Recipe::for_model(model.kind()), |_| {})
+}
+
+/// Percentiles of every `step`-th paper's cosine to its nearest other paper: how crowded the
+/// vectors are (near-duplicates are the hard case for HNSW).
+fn nearest_cosines(vectors: Vec<Vec<f32>>, step: usize) -> String {
+    let dims = vectors.first().map_or(0, Vec::len);
+    let params = VectorParams {
+        exact_below: usize::MAX,
+        ..VectorParams::default()
+    };
+    let index = VectorIndex::build(dims, vectors, params, || {});
+    let mut nearest: Vec<f32> = (0..index.len())
+        .step_by(step.max(1))
+        .filter_map(|i| {
+            let me = PaperNumber::from_index(i);
+            let hits = index.search_exact(index.vector_of(me)?, 2, None);
+            hits.into_iter().find(|(p, _)| *p != me).map(|(_, s)| s)
+        })
+        .collect();
+    nearest.sort_by(f32::total_cmp);
+    let at = |p: f64| nearest[((nearest.len() - 1) as f64 * p).round() as usize];
+    let share = |t: f32| nearest.iter().filter(|&&c| c >= t).count() as f64 / nearest.len() as f64;
+    format!(
+        "{} papers: p10 {:.3} p50 {:.3} p90 {:.3} p99 {:.3}; share >= 0.95: {:.2}, >= 0.99: {:.2}",
+        nearest.len(),
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        share(0.95),
+        share(0.99)
+    )
+}
+
+/// The recall/speed curve of ef_search for several M / ef_construction at N generated papers,
+/// and how crowded their vectors are next to the real papers'.
+fn ann_curve(sources: &corpus::Sources, papers: usize, out: &Path) -> anyhow::Result<()> {
+    let model = embedder();
+    let vectors = generated_vectors(sources, papers, out, &model)?;
+    let dims = vectors.first().map_or(0, Vec::len);
+    println!(
+        "\nNearest-neighbour cosine, real papers (data/): {}",
+        nearest_cosines(paper_vectors(sources.papers(), &model), 4)
+    );
+    println!(
+        "Nearest-neighbour cosine, {papers} generated: {}",
+        nearest_cosines(vectors.clone(), (papers / 2000).max(1))
+    );
     let queries: Vec<Vec<f32>> = query_texts(sources)
         .iter()
-        .map(|t| model.embed_passage(t))
+        .map(|t| model.embed_query(t))
         .collect();
     println!(
-        "\n| M | ef_construction | build s | ef_search | recall@10 | µs/query | speed-up vs exact |"
+        "\n| M | ef_construction | build s (wall / CPU) | ef_search | recall@10 | µs/query | speed-up vs exact |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (m, ef_construction) in [(16, 200), (16, 100), (24, 100), (32, 100)] {
+    let configs = std::env::var("ANN_CONFIGS").unwrap_or_else(|_| "16:200,32:200".into());
+    for config in configs.split(',').filter(|c| !c.is_empty()) {
+        let (m, ef_construction) = config
+            .split_once(':')
+            .and_then(|(m, e)| Some((m.parse().ok()?, e.parse().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("ANN_CONFIGS: M:EF_CONSTRUCTION,... not {config}"))?;
         let params = VectorParams {
             m,
             ef_construction,
             exact_below: 0,
             ..VectorParams::default()
         };
-        let t = Instant::now();
-        let mut index = VectorIndex::build(loaded.dims(), vectors.clone(), params, || {});
+        let (t, cpu) = (Instant::now(), cpu_time());
+        let mut index = VectorIndex::build(dims, vectors.clone(), params, || {});
         let build = t.elapsed().as_secs_f64();
-        for ef in [32, 64, 96, 128, 192, 256] {
+        let build_cpu = (cpu_time() - cpu).as_secs_f64();
+        for ef in [32, 64, 128, 192, 256, 384, 512] {
             index.set_ef_search(ef);
             let (recall, speedup) = recall_and_speedup(&index, &queries);
-            let t = Instant::now();
+            let t = cpu_time();
             queries.iter().for_each(|q| drop(index.search(q, 10, None)));
-            let us = t.elapsed().as_secs_f64() * 1e6 / queries.len() as f64;
+            let us = (cpu_time() - t).as_secs_f64() * 1e6 / queries.len() as f64;
             println!(
-                "| {m} | {ef_construction} | {build:.1} | {ef} | {recall:.3} | {us:.0} | {speedup:.1}x |"
+                "| {m} | {ef_construction} | {build:.1} / {build_cpu:.1} | {ef} | {recall:.3} | {us:.0} | {speedup:.1}x |"
             );
         }
     }

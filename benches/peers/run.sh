@@ -9,7 +9,8 @@
 # EFS (ef sweep, default 16,32,64,128,256), QUERY_STRIDE (every Nth paper's English title or
 # Chinese summary is a query, default 8), PEERS_JSON (also write the summary there), PEERS_BM25=0
 # (skip bm25s: its Python tokenising of 100k texts through jieba takes many minutes), PEERS_PLOT
-# (a PNG of recall@10 against queries/s per engine).
+# (a PNG of recall@10 against queries/s per engine), PEERS_MODEL (embedding model, default static:
+# the 256-dim vectors the tables of BENCHMARKS.md were measured on; e5 takes minutes to embed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 digests="${1:-data/digests}"
@@ -19,6 +20,7 @@ stride="${QUERY_STRIDE:-8}"
 venv="$work/venv"
 # Queries run on one thread everywhere: numpy's BLAS would otherwise spread one query over cores.
 export OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+export PAPERSCOPE_MODEL="${PEERS_MODEL:-static}"
 mkdir -p "$work"
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed-2" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
@@ -28,8 +30,8 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed-2" ]; then
 fi
 cargo build --release --quiet --bin paperscope --example peers
 bin=target/release/paperscope
-index="$work/index-$(basename "$digests")"
-export_dir="$work/export-$(basename "$digests")"
+index="$work/index-$(basename "$digests")-$PAPERSCOPE_MODEL"
+export_dir="$work/export-$(basename "$digests")-$PAPERSCOPE_MODEL"
 if [ ! -f "$index/manifest.json" ]; then
     "$bin" --index "$index" index "$digests" >/dev/null
 fi

@@ -5,7 +5,7 @@
 //! are texts embedded as a search would embed them (papers' English titles and Chinese one-line
 //! summaries), not the indexed vectors themselves: a vector's own nearest neighbour is itself,
 //! which made the curve optimistic (ef 64: 0.997 with the indexed vectors, 0.979 with texts).
-//! The default `ef` (128, recall 0.990) was chosen from this curve (BENCHMARKS.md "Vector index").
+//! The default `ef` (192, recall 0.984) was chosen from this curve (BENCHMARKS.md "Vector index").
 
 use std::time::Instant;
 
