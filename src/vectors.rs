@@ -763,6 +763,35 @@ mod tests {
         }
     }
 
+    /// A paper added to a graph loaded from disk is found as in a graph built at once: its own
+    /// vector's best match scores 1 (this sample repeats some vectors exactly: a tie may name
+    /// the twin).
+    #[test]
+    fn papers_added_to_a_loaded_graph_are_found() {
+        let dir = tempfile::tempdir().expect("tmp");
+        VectorIndex::build(16, sample(300, 16), graph_params(), || {})
+            .save(dir.path())
+            .expect("saves");
+        let mut loaded = VectorIndex::load(dir.path()).expect("loads");
+        let added: Vec<(PaperNumber, Vec<f32>)> = (300..330)
+            .map(|p| (PaperNumber(p), unit(p + 5000, 16)))
+            .collect();
+        loaded.upsert(added.clone(), || {});
+        assert!(loaded.uses_graph());
+        for (paper, vector) in &added {
+            let best = loaded.search(vector, 1, None)[0];
+            assert!((best.1 - 1.0).abs() < 1e-5, "{paper:?}: best {best:?}");
+        }
+        // One paper at a time, each into a freshly loaded graph.
+        for seed in 0..40 {
+            let mut loaded = VectorIndex::load(dir.path()).expect("loads");
+            let vector = unit(seed + 9000, 16);
+            loaded.upsert(vec![(PaperNumber(300), vector.clone())], || {});
+            let best = loaded.search(&vector, 1, None)[0];
+            assert!((best.1 - 1.0).abs() < 1e-5, "seed {seed}: best {best:?}");
+        }
+    }
+
     #[test]
     fn damaged_files_are_errors_not_panics() {
         let dir = tempfile::tempdir().expect("tmp");
