@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{write_atomically, write_json_atomically};
+use crate::embed::dot;
 use crate::error::{Error, Result};
 use crate::paper::PaperNumber;
 
@@ -33,52 +34,6 @@ impl Distance<f32> for UnitDot {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
         (1.0 - dot(a, b)).max(0.0)
     }
-}
-
-/// Dot product, with AVX2 + FMA when the CPU has them. The release build targets baseline
-/// x86-64, where the compiler vectorises `embed::dot` with 128-bit SSE only; the graph search
-/// spends about a third of its time here (perf, BENCHMARKS.md "Vector index").
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has both features, checked just above.
-        return unsafe { dot_avx2_fma(a, b) };
-    }
-    crate::embed::dot(a, b)
-}
-
-/// Four independent 8-lane FMA accumulators: one would wait on its own add latency each step.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps,
-    };
-    let n = a.len().min(b.len());
-    let load = |v: &[f32], at: usize| -> __m256 {
-        let lanes = &v[at..at + 8];
-        // SAFETY: `lanes` is 8 in-bounds f32s; unaligned loads are allowed.
-        unsafe { _mm256_loadu_ps(lanes.as_ptr()) }
-    };
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    while i + 32 <= n {
-        for (j, lane) in acc.iter_mut().enumerate() {
-            *lane = _mm256_fmadd_ps(load(a, i + 8 * j), load(b, i + 8 * j), *lane);
-        }
-        i += 32;
-    }
-    while i + 8 <= n {
-        acc[0] = _mm256_fmadd_ps(load(a, i), load(b, i), acc[0]);
-        i += 8;
-    }
-    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds exactly 8 f32s.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum();
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// How the vector index is built and searched.
@@ -664,18 +619,6 @@ mod tests {
         VectorParams {
             exact_below: 0,
             ..VectorParams::default()
-        }
-    }
-
-    #[test]
-    fn the_simd_dot_agrees_with_the_portable_one() {
-        for dims in [1, 7, 8, 31, 32, 33, 256, 384] {
-            let (a, b) = (unit(3, dims), unit(11, dims));
-            let (fast, portable) = (dot(&a, &b), crate::embed::dot(&a, &b));
-            assert!(
-                (fast - portable).abs() < 1e-5,
-                "{dims}: {fast} vs {portable}"
-            );
         }
     }
 
