@@ -8,7 +8,7 @@ use jieba_rs::Jieba;
 use tantivy::Index;
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
+    TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// Name of the English analyzer (lowercase, stem) registered on the index.
@@ -97,7 +97,18 @@ pub(crate) fn mixed_analyzer() -> TextAnalyzer {
 
 /// Registers the three analyzers on `index` under their names.
 pub(crate) fn register(index: &Index) {
-    let tokenizers = index.tokenizers();
+    register_on(index.tokenizers());
+}
+
+/// Tantivy's tokenizers and the three analyzers, for an index that takes its tokenizers when
+/// it is created (a single-segment writer analyses with them from the start).
+pub(crate) fn tokenizers() -> TokenizerManager {
+    let tokenizers = TokenizerManager::default();
+    register_on(&tokenizers);
+    tokenizers
+}
+
+fn register_on(tokenizers: &TokenizerManager) {
     tokenizers.register(ENGLISH, english_analyzer());
     tokenizers.register(CHINESE, chinese_analyzer());
     tokenizers.register(MIXED, mixed_analyzer());
