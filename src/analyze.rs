@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use jieba_rs::Jieba;
 use tantivy::Index;
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
+    BoxTokenStream, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// Name of the English analyzer (lowercase, stem) registered on the index.
@@ -34,9 +34,11 @@ use crate::text::is_han;
 /// Lowercases and stems English words; acronym plurals (`LLMs`) are singularised too.
 pub(crate) fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(EnglishTokenizer {
-        stemmed: TextAnalyzer::builder(SimpleTokenizer::default())
+        lowercased: TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
+            .build(),
+        stemmer: TextAnalyzer::builder(RawTokenizer::default())
             .filter(Stemmer::new(Language::English))
             .build(),
     })
@@ -44,27 +46,84 @@ pub(crate) fn english_analyzer() -> TextAnalyzer {
 
 /// Tantivy's lowercasing English stemmer, plus the plural of acronyms: Snowball leaves `llms`,
 /// `gpus`, `cnns` alone (no vowel before the `s`), so `LLMs` would never match `LLM`.
+/// Stems come from a per-thread cache: a word's stem never changes, and stemming every
+/// occurrence was a tenth of indexing's CPU.
 #[derive(Clone)]
 pub(crate) struct EnglishTokenizer {
-    stemmed: TextAnalyzer,
+    lowercased: TextAnalyzer,
+    /// Stems one whole word (`RawTokenizer` makes the word one token).
+    stemmer: TextAnalyzer,
+}
+
+thread_local! {
+    // Words stemmed on this thread, lowercased word -> stem. Emptied when it reaches
+    // STEM_CACHE_WORDS, so a long run over many distinct words stays small.
+    static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+const STEM_CACHE_WORDS: usize = 200_000;
+
+/// The Snowball stem of `word` (lowercase), from this thread's cache or `stemmer`.
+fn stem_into(stemmer: &mut TextAnalyzer, word: &mut String) {
+    STEMS.with_borrow_mut(|stems| {
+        if let Some(stem) = stems.get(word.as_str()) {
+            word.clone_from(stem);
+            return;
+        }
+        let stem = {
+            let mut stream = stemmer.token_stream(word);
+            if stream.advance() {
+                stream.token().text.clone()
+            } else {
+                word.clone()
+            }
+        };
+        if stems.len() >= STEM_CACHE_WORDS {
+            stems.clear();
+        }
+        stems.insert(std::mem::replace(word, stem.clone()), stem);
+    });
 }
 
 impl Tokenizer for EnglishTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::new();
-        let mut stream = self.stemmed.token_stream(text);
-        while stream.advance() {
-            let mut token = stream.token().clone();
-            let original = text
-                .get(token.offset_from..token.offset_to)
-                .unwrap_or_default();
-            if let Some(singular) = acronym_singular(original, &token.text) {
-                token.text = singular;
-            }
-            tokens.push(token);
+    type TokenStream<'a> = EnglishTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> EnglishTokenStream<'a> {
+        EnglishTokenStream {
+            lowercased: self.lowercased.token_stream(text),
+            stemmer: &mut self.stemmer,
+            text,
         }
-        VecTokenStream::new(tokens)
+    }
+}
+
+/// The lowercased words of a text, each stemmed as it is reached.
+pub(crate) struct EnglishTokenStream<'a> {
+    lowercased: BoxTokenStream<'a>,
+    stemmer: &'a mut TextAnalyzer,
+    text: &'a str,
+}
+
+impl TokenStream for EnglishTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if !self.lowercased.advance() {
+            return false;
+        }
+        let token = self.lowercased.token_mut();
+        stem_into(self.stemmer, &mut token.text);
+        let original = self
+            .text
+            .get(token.offset_from..token.offset_to)
+            .unwrap_or_default();
+        if let Some(singular) = acronym_singular(original, &token.text) {
+            token.text = singular;
+        }
+        true
+    }
+    fn token(&self) -> &Token {
+        self.lowercased.token()
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        self.lowercased.token_mut()
     }
 }
 
@@ -84,7 +143,7 @@ fn acronym_singular(original: &str, stemmed: &str) -> Option<String> {
 
 /// Segments Han text with jieba (search mode) and lowercases the Latin words inside it.
 pub(crate) fn chinese_analyzer() -> TextAnalyzer {
-    TextAnalyzer::from(ChineseTokenizer)
+    TextAnalyzer::from(ChineseTokenizer::default())
 }
 
 /// Sends Han runs to jieba and everything else to the English analyzer: for the combined
@@ -92,12 +151,24 @@ pub(crate) fn chinese_analyzer() -> TextAnalyzer {
 pub(crate) fn mixed_analyzer() -> TextAnalyzer {
     TextAnalyzer::from(MixedTokenizer {
         english: english_analyzer(),
+        buffer: TokenBuffer::default(),
     })
 }
 
 /// Registers the three analyzers on `index` under their names.
 pub(crate) fn register(index: &Index) {
-    let tokenizers = index.tokenizers();
+    register_on(index.tokenizers());
+}
+
+/// Tantivy's tokenizers and the three analyzers, for an index that takes its tokenizers when
+/// it is created (a single-segment writer analyses with them from the start).
+pub(crate) fn tokenizers() -> TokenizerManager {
+    let tokenizers = TokenizerManager::default();
+    register_on(&tokenizers);
+    tokenizers
+}
+
+fn register_on(tokenizers: &TokenizerManager) {
     tokenizers.register(ENGLISH, english_analyzer());
     tokenizers.register(CHINESE, chinese_analyzer());
     tokenizers.register(MIXED, mixed_analyzer());
@@ -218,13 +289,57 @@ pub(crate) fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
-/// A token stream over tokens computed up front (jieba segments whole strings at once).
-pub(crate) struct VecTokenStream {
+/// Tokens computed up front (jieba segments whole strings at once), kept by the tokenizer
+/// from one text to the next so that the tokens' strings reuse their memory: a `String` per
+/// word was an allocation and a free per token indexed.
+#[derive(Default)]
+pub(crate) struct TokenBuffer {
     tokens: Vec<Token>,
+    len: usize,
+}
+
+/// A clone starts empty: the buffer holds no state, only memory.
+impl Clone for TokenBuffer {
+    fn clone(&self) -> Self {
+        TokenBuffer::default()
+    }
+}
+
+impl TokenBuffer {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends a token at the next position, its text written by `write` into a cleared string.
+    fn push(&mut self, offset_from: usize, offset_to: usize, write: impl FnOnce(&mut String)) {
+        if self.len == self.tokens.len() {
+            self.tokens.push(Token::default());
+        }
+        let token = &mut self.tokens[self.len];
+        token.offset_from = offset_from;
+        token.offset_to = offset_to;
+        token.position = self.len;
+        token.position_length = 1;
+        token.text.clear();
+        write(&mut token.text);
+        self.len += 1;
+    }
+
+    fn stream(&mut self) -> BufferTokenStream<'_> {
+        BufferTokenStream {
+            tokens: &mut self.tokens[..self.len],
+            next: 0,
+        }
+    }
+}
+
+/// A token stream over a [`TokenBuffer`]'s tokens.
+pub(crate) struct BufferTokenStream<'a> {
+    tokens: &'a mut [Token],
     next: usize,
 }
 
-impl TokenStream for VecTokenStream {
+impl TokenStream for BufferTokenStream<'_> {
     fn advance(&mut self) -> bool {
         self.next += 1;
         self.next <= self.tokens.len()
@@ -237,39 +352,44 @@ impl TokenStream for VecTokenStream {
     }
 }
 
-impl VecTokenStream {
-    fn new(tokens: Vec<Token>) -> Self {
-        Self { tokens, next: 0 }
-    }
-}
-
 /// jieba as a Tantivy tokenizer, sharing one dictionary.
-#[derive(Clone)]
-pub(crate) struct ChineseTokenizer;
+#[derive(Clone, Default)]
+pub(crate) struct ChineseTokenizer {
+    buffer: TokenBuffer,
+}
 
 /// Appends jieba's search-mode words of `text` (found at byte `base` of the whole input),
 /// dropping punctuation and whitespace, lowercasing Latin words inside Chinese text.
-fn push_jieba_tokens(jieba: &Jieba, text: &str, base: usize, tokens: &mut Vec<Token>) {
+fn push_jieba_tokens(jieba: &Jieba, text: &str, base: usize, tokens: &mut TokenBuffer) {
     for word in jieba.cut_for_search(text, true) {
         if !word.word.chars().any(|c| c.is_alphanumeric()) {
             continue;
         }
-        tokens.push(Token {
-            offset_from: base + word.byte_start,
-            offset_to: base + word.byte_end,
-            position: tokens.len(),
-            text: word.word.to_lowercase(),
-            position_length: 1,
-        });
+        let (from, to) = (base + word.byte_start, base + word.byte_end);
+        tokens.push(from, to, |text| push_lowercase(text, word.word));
+    }
+}
+
+/// Appends `word` lowercased as `str::to_lowercase` would, without allocating when no
+/// character changes (every Han word).
+fn push_lowercase(out: &mut String, word: &str) {
+    let unchanged = |c: char| {
+        let mut lower = c.to_lowercase();
+        lower.next() == Some(c) && lower.next().is_none()
+    };
+    if word.chars().all(unchanged) {
+        out.push_str(word);
+    } else {
+        out.push_str(&word.to_lowercase());
     }
 }
 
 impl Tokenizer for ChineseTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::new();
-        push_jieba_tokens(&JIEBA, text, 0, &mut tokens);
-        VecTokenStream::new(tokens)
+    type TokenStream<'a> = BufferTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferTokenStream<'a> {
+        self.buffer.clear();
+        push_jieba_tokens(&JIEBA, text, 0, &mut self.buffer);
+        self.buffer.stream()
     }
 }
 
@@ -277,30 +397,27 @@ impl Tokenizer for ChineseTokenizer {
 #[derive(Clone)]
 pub(crate) struct MixedTokenizer {
     english: TextAnalyzer,
+    buffer: TokenBuffer,
 }
 
 impl Tokenizer for MixedTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::new();
+    type TokenStream<'a> = BufferTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferTokenStream<'a> {
+        let tokens = &mut self.buffer;
+        tokens.clear();
         for (start, run, han) in script_runs(text) {
             if han {
-                push_jieba_tokens(&JIEBA, run, start, &mut tokens);
+                push_jieba_tokens(&JIEBA, run, start, tokens);
                 continue;
             }
             let mut stream = self.english.token_stream(run);
             while stream.advance() {
                 let token = stream.token();
-                tokens.push(Token {
-                    offset_from: start + token.offset_from,
-                    offset_to: start + token.offset_to,
-                    position: tokens.len(),
-                    text: token.text.clone(),
-                    position_length: 1,
-                });
+                let (from, to) = (start + token.offset_from, start + token.offset_to);
+                tokens.push(from, to, |text| text.push_str(&token.text));
             }
         }
-        VecTokenStream::new(tokens)
+        tokens.stream()
     }
 }
 
@@ -441,6 +558,53 @@ mod tests {
         while stream.advance() {
             let t = stream.token();
             assert_eq!(text[t.offset_from..t.offset_to].to_lowercase(), t.text);
+        }
+    }
+
+    /// (text, offsets, position) of every token `analyzer` makes of `text`.
+    fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize)> {
+        let mut out = Vec::new();
+        analyzer
+            .token_stream(text)
+            .process(&mut |t| out.push((t.text.clone(), t.offset_from, t.offset_to, t.position)));
+        out
+    }
+
+    #[test]
+    fn cached_stems_are_tantivys_stemmer_with_acronyms_singular() {
+        let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let mut english = english_analyzer();
+        let digests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let found = crate::digest::find_digests(&[digests]);
+        let papers = crate::digest::load(&found.files, || {})
+            .expect("data/digests loads")
+            .papers;
+        // Twice: the second pass takes every stem from the cache.
+        for p in papers.iter().take(500).chain(papers.iter().take(500)) {
+            for text in [&p.title_en, &p.abstract_en] {
+                let mut expected = tokens(&mut plain, text);
+                for (term, from, to, _) in &mut expected {
+                    if let Some(singular) = acronym_singular(&text[*from..*to], term) {
+                        *term = singular;
+                    }
+                }
+                assert_eq!(tokens(&mut english, text), expected, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_analyzer_gives_each_text_its_own_tokens() {
+        let long = "大语言模型的幻觉检测 with many English words 基准测试和评估方法";
+        let short = "幻觉 LLMs";
+        for make in [chinese_analyzer, mixed_analyzer] {
+            let mut reused = make();
+            let _ = tokens(&mut reused, long);
+            assert_eq!(tokens(&mut reused, short), tokens(&mut make(), short));
         }
     }
 }

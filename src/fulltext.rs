@@ -6,7 +6,7 @@
 //! vs 0.835). The per-language fields exist for phrase/field queries and for snippets.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use tantivy::schema::{
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer};
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
 };
@@ -220,27 +220,111 @@ impl tantivy::Directory for ReadOnlyDirectory {
     }
 }
 
-/// Memory of the one indexing thread; past it the thread writes a segment out.
+/// Memory of the one indexing thread that adds papers to an existing index; past it the
+/// thread writes a segment out.
 const WRITER_MEMORY: usize = 256_000_000;
-/// Papers analysed in parallel before they go to the writer, in order.
-const BATCH: usize = 512;
 /// A segment is merged again once this share of its documents is deleted (papers updated).
 const DELETED_SHARE_BEFORE_MERGE: f32 = 0.3;
+/// Papers in one part of a new index at most: a part's writer holds its whole part in memory.
+const PART_PAPERS: usize = 25_000;
+/// Fewer papers than this are indexed as one part: the merge would cost more than a second
+/// thread saves.
+const MIN_PAPERS_TO_SPLIT: usize = 1_000;
+/// Memory a part's writer starts with (its term table is sized from it; it grows past it).
+const PART_MEMORY: usize = 64_000_000;
 
 /// Writes a new Tantivy index of `papers` into the empty directory `dir`; paper `i` gets number `i`.
-pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn()) -> Result<()> {
+///
+/// The papers are cut into consecutive parts, each analysed and indexed into one segment by
+/// one thread, and the parts are merged in order into one segment. Documents then sit in
+/// paper-number order, so BM25 ties (which Tantivy breaks by document address) go to the lower
+/// paper number, and the index is the one a single writer would make, whatever the threads do.
+pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn() + Sync) -> Result<()> {
+    let parts = parts(papers.len(), rayon::current_num_threads());
+    build_in_parts(dir, papers, &parts, &on_paper)
+}
+
+/// Consecutive ranges of paper indices, one per part: a multiple of `threads` parts (so that
+/// no thread idles at the end), none over [`PART_PAPERS`].
+fn parts(papers: usize, threads: usize) -> Vec<Range<usize>> {
+    let count = if papers < MIN_PAPERS_TO_SPLIT {
+        1
+    } else {
+        let threads = threads.max(1);
+        threads * papers.div_ceil(threads * PART_PAPERS)
+    };
+    let size = papers.div_ceil(count).max(1);
+    (0..papers)
+        .step_by(size)
+        .map(|start| start..(start + size).min(papers))
+        .collect()
+}
+
+/// [`build`] with the parts given: each part is built in `dir/part-N` on a thread of its own,
+/// then the parts are merged, in order, into `dir`.
+fn build_in_parts(
+    dir: &Path,
+    papers: &[Paper],
+    parts: &[Range<usize>],
+    on_paper: &(impl Fn() + Sync),
+) -> Result<()> {
     let (schema, f) = schema();
-    let index = Index::create_in_dir(dir, schema).map_err(|e| tantivy_error(dir, e))?;
-    let mut writer = open_writer(&index)?;
-    let numbered: Vec<(PaperNumber, &Paper)> = papers
-        .iter()
+    match parts {
+        [] => {
+            Index::create_in_dir(dir, schema).map_err(|e| tantivy_error(dir, e))?;
+            return Ok(());
+        }
+        [all] => {
+            build_part(dir, &schema, &f, &papers[all.clone()], all.start, on_paper)?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let part_dir = |i: usize| dir.join(format!("part-{i}"));
+    let indices = parts
+        .par_iter()
         .enumerate()
-        .map(|(i, p)| (PaperNumber::from_index(i), p))
-        .collect();
-    add_papers(&writer, &f, &numbered, &on_paper)?;
-    writer.commit()?;
-    writer.wait_merging_threads()?;
+        .map(|(i, range)| {
+            let part = part_dir(i);
+            std::fs::create_dir(&part).map_err(|e| Error::write(&part, e))?;
+            let papers = &papers[range.clone()];
+            build_part(&part, &schema, &f, papers, range.start, on_paper)
+        })
+        .collect::<Result<Vec<Index>>>()?;
+    tantivy::indexer::merge_indices(&indices, writable_directory(dir)?)
+        .map_err(|e| tantivy_error(dir, e))?;
+    drop(indices);
+    for i in 0..parts.len() {
+        std::fs::remove_dir_all(part_dir(i)).map_err(|e| Error::write(part_dir(i), e))?;
+    }
     Ok(())
+}
+
+/// One part as a one-segment index in `dir`: papers `first..` analysed and indexed on this
+/// thread, in order.
+fn build_part(
+    dir: &Path,
+    schema: &Schema,
+    f: &Fields,
+    papers: &[Paper],
+    first: usize,
+    on_paper: &(impl Fn() + Sync),
+) -> Result<Index> {
+    let mut writer = Index::builder()
+        .schema(schema.clone())
+        .tokenizers(analyze::tokenizers())
+        .single_segment_index_writer(writable_directory(dir)?, PART_MEMORY)
+        .map_err(|e| tantivy_error(dir, e))?;
+    for (i, paper) in papers.iter().enumerate() {
+        writer.add_document(document(f, PaperNumber::from_index(first + i), paper)?)?;
+        on_paper();
+    }
+    writer.finalize().map_err(|e| tantivy_error(dir, e))
+}
+
+fn writable_directory(dir: &Path) -> Result<tantivy::directory::MmapDirectory> {
+    tantivy::directory::MmapDirectory::open(dir)
+        .map_err(|e| Error::damaged(index_of(dir), dir, short_reason(&e.to_string())))
 }
 
 /// Adds `papers` to the Tantivy index in `dir`, a writable copy (hard links) of a committed
@@ -254,9 +338,7 @@ pub fn extend(
     on_paper: impl Fn(),
 ) -> Result<()> {
     let (_, f) = schema();
-    let directory = tantivy::directory::MmapDirectory::open(dir)
-        .map_err(|e| Error::damaged(index_of(dir), dir, short_reason(&e.to_string())))?;
-    let index = Index::open(directory).map_err(|e| tantivy_error(dir, e))?;
+    let index = Index::open(writable_directory(dir)?).map_err(|e| tantivy_error(dir, e))?;
     let mut writer = open_writer(&index)?;
     for &number in replaced {
         writer.delete_term(Term::from_field_u64(f.number, u64::from(number)));
@@ -267,8 +349,8 @@ pub fn extend(
     Ok(())
 }
 
-/// One indexing thread keeps the segments in insertion order: the same papers give the same
-/// index. The analysis, most of the work, runs before it on every core ([`add_papers`]).
+/// One indexing thread, which analyses as it indexes: the papers added go into segments in
+/// their order, so the same papers give the same index.
 fn open_writer(index: &Index) -> Result<IndexWriter> {
     analyze::register(index);
     let writer = index.writer_with_num_threads::<TantivyDocument>(1, WRITER_MEMORY)?;
@@ -278,75 +360,33 @@ fn open_writer(index: &Index) -> Result<IndexWriter> {
     Ok(writer)
 }
 
-/// Analyses batches of papers in parallel (jieba and the stemmer, as pre-tokenized text) and
-/// hands their documents to the writer in order; the writer indexes one batch while the next
-/// is analysed.
+/// Hands `papers` to the writer, which analyses them on its thread.
 fn add_papers(
     writer: &IndexWriter,
     f: &Fields,
     papers: &[(PaperNumber, &Paper)],
     on_paper: &impl Fn(),
 ) -> Result<()> {
-    for batch in papers.chunks(BATCH) {
-        let documents = batch
-            .par_iter()
-            .map_init(Analyzers::new, |analyzers, &(number, paper)| {
-                document(f, analyzers, number, paper)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for document in documents {
-            writer.add_document(document)?;
-            on_paper();
-        }
+    for &(number, paper) in papers {
+        writer.add_document(document(f, number, paper)?)?;
+        on_paper();
     }
     Ok(())
 }
 
-/// One worker's analyzers (a token stream borrows its analyzer mutably).
-struct Analyzers {
-    english: TextAnalyzer,
-    chinese: TextAnalyzer,
-    mixed: TextAnalyzer,
-}
-
-impl Analyzers {
-    fn new() -> Self {
-        Analyzers {
-            english: analyze::english_analyzer(),
-            chinese: analyze::chinese_analyzer(),
-            mixed: analyze::mixed_analyzer(),
-        }
-    }
-}
-
-/// `text` with the tokens `analyzer` makes of it, as the field's own tokenizer would.
-fn analysed(analyzer: &mut TextAnalyzer, text: &str) -> PreTokenizedString {
-    let mut tokens = Vec::new();
-    analyzer
-        .token_stream(text)
-        .process(&mut |token| tokens.push(token.clone()));
-    PreTokenizedString {
-        text: text.to_string(),
-        tokens,
-    }
-}
-
-fn document(
-    f: &Fields,
-    a: &mut Analyzers,
-    number: PaperNumber,
-    p: &Paper,
-) -> Result<TantivyDocument> {
+/// A paper's document: its texts as they are (the writer analyses each field with the field's
+/// own analyzer), its number, id, categories, month and the whole paper as stored JSON.
+fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
-    doc.add_pre_tokenized_text(f.title_en, analysed(&mut a.english, &p.title_en));
-    doc.add_pre_tokenized_text(f.title_zh, analysed(&mut a.chinese, &p.title_zh));
-    doc.add_pre_tokenized_text(f.summary_zh, analysed(&mut a.chinese, &p.summary_zh));
-    doc.add_pre_tokenized_text(f.abstract_en, analysed(&mut a.english, &p.abstract_en));
-    doc.add_pre_tokenized_text(f.abstract_zh, analysed(&mut a.chinese, &p.abstract_zh));
+    doc.add_text(f.title_en, &p.title_en);
+    doc.add_text(f.title_zh, &p.title_zh);
+    doc.add_text(f.summary_zh, &p.summary_zh);
+    doc.add_text(f.abstract_en, &p.abstract_en);
+    doc.add_text(f.abstract_zh, &p.abstract_zh);
     for text in combined_texts(p) {
-        doc.add_pre_tokenized_text(f.all, analysed(&mut a.mixed, text));
+        doc.add_text(f.all, text);
     }
     for category in category_terms(p) {
         doc.add_text(f.category, &category);
@@ -923,5 +963,93 @@ mod tests {
         assert!(edits.contains(&"hallucination".to_string()));
         assert!(edits.contains(&"ahlucination".to_string()));
         assert!(!edits.contains(&"halucination".to_string()));
+    }
+
+    fn sample_papers(count: usize) -> Vec<Paper> {
+        let digests = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let found = crate::digest::find_digests(&[digests]);
+        let mut papers = crate::digest::load(&found.files, || {})
+            .expect("data/digests loads")
+            .papers;
+        papers.truncate(count);
+        papers
+    }
+
+    fn judged_queries() -> Vec<String> {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries.tsv");
+        let text = std::fs::read_to_string(file).expect("tests/queries.tsv reads");
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split('\t').nth(1))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// (paper, score bits) of the top hits, and how many matched.
+    fn ranking(index: &TextIndex, query: &str) -> (Vec<(PaperNumber, u32)>, usize) {
+        let query = SearchQuery::parse(query).expect("query parses");
+        let (hits, total) = index
+            .search(&query, &Filters::default(), 100)
+            .expect("search runs");
+        let ranked = hits.iter().map(|h| (h.number, h.score.to_bits())).collect();
+        (ranked, total)
+    }
+
+    #[test]
+    fn parts_merged_in_order_rank_exactly_as_one_part() {
+        let mut papers = sample_papers(3000);
+        // A copy of paper 10 under another id, in the last part: every query that finds one
+        // finds both with one score, and the lower number must come first.
+        let mut twin = papers[10].clone();
+        twin.arxiv_id = "2999.99999".to_string();
+        papers.push(twin);
+        let whole = tempfile::tempdir().expect("temporary directory");
+        let split = tempfile::tempdir().expect("temporary directory");
+        build_in_parts(whole.path(), &papers, &parts(papers.len(), 1)[..1], &|| {})
+            .expect("one part builds");
+        let three = parts(papers.len(), 3);
+        assert_eq!(three.len(), 3, "{three:?}");
+        build_in_parts(split.path(), &papers, &three, &|| {}).expect("three parts build");
+        let (whole, split) = (
+            TextIndex::open(whole.path()).expect("opens"),
+            TextIndex::open(split.path()).expect("opens"),
+        );
+        let searcher = split.searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        for doc in 0..papers.len() as u32 {
+            let number = split.number_of(&searcher, DocAddress::new(0, doc));
+            assert_eq!(number.expect("numbered").index(), doc as usize);
+        }
+        for query in judged_queries() {
+            assert_eq!(ranking(&whole, &query), ranking(&split, &query), "{query}");
+        }
+        let title = papers[10]
+            .title_en
+            .replace(|c: char| !c.is_alphanumeric(), " ");
+        let (tied, _) = ranking(&split, &title);
+        let at = |n: usize| tied.iter().position(|&(p, _)| p.index() == n);
+        let (original, copy) = (at(10).expect("found"), at(papers.len() - 1).expect("found"));
+        assert_eq!(tied[original].1, tied[copy].1, "a tie");
+        assert_eq!(copy, original + 1, "{tied:?}");
+    }
+
+    #[test]
+    fn parts_cover_every_paper_in_order_in_a_multiple_of_the_threads() {
+        for (papers, threads) in [
+            (0, 2),
+            (999, 2),
+            (1_000, 2),
+            (30_000, 2),
+            (100_001, 2),
+            (7, 1),
+        ] {
+            let ranges = parts(papers, threads);
+            let covered: Vec<usize> = ranges.iter().flat_map(|r| r.clone()).collect();
+            assert_eq!(covered, (0..papers).collect::<Vec<_>>());
+            assert!(ranges.iter().all(|r| r.len() <= PART_PAPERS));
+            if papers >= MIN_PAPERS_TO_SPLIT {
+                assert_eq!(ranges.len() % threads, 0, "{papers} papers: {ranges:?}");
+            }
+        }
     }
 }
