@@ -7,6 +7,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
+use super::static_tokenizer::SpmTokenizer;
 use super::{Loaded, model_error, normalize};
 use crate::error::Result;
 
@@ -21,9 +22,44 @@ enum Rows {
     Float(Vec<f32>),
 }
 
+/// The tokenizer of a model: our own for the configuration the shipped model has (ids checked
+/// equal to the crate's), the `tokenizers` crate for any other `tokenizer.json`.
+enum TextTokenizer {
+    Spm(SpmTokenizer),
+    Crate(Box<Tokenizer>),
+}
+
+impl TextTokenizer {
+    fn from_bytes(bytes: &[u8], path: &Path) -> Result<TextTokenizer> {
+        if let Some(spm) = SpmTokenizer::from_json(bytes) {
+            return Ok(TextTokenizer::Spm(spm));
+        }
+        Tokenizer::from_bytes(bytes)
+            .map(|t| TextTokenizer::Crate(Box::new(t)))
+            .map_err(|e| model_error(path, format!("not a tokenizer.json ({e})")))
+    }
+
+    fn vocab_size(&self) -> usize {
+        match self {
+            TextTokenizer::Spm(t) => t.vocab_size(),
+            TextTokenizer::Crate(t) => t.get_vocab_size(false),
+        }
+    }
+
+    fn encode(&self, text: &str) -> Vec<u32> {
+        match self {
+            TextTokenizer::Spm(t) => t.encode(text),
+            TextTokenizer::Crate(t) => t
+                .encode_fast(text, false)
+                .map(|e| e.get_ids().to_vec())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The loaded static model.
 pub(super) struct StaticModel {
-    tokenizer: Tokenizer,
+    tokenizer: TextTokenizer,
     rows: Rows,
     vocab: usize,
     dims: usize,
@@ -60,8 +96,7 @@ impl StaticModel {
     /// A model from the bytes of its two files; `origin` names them in errors.
     fn from_bytes(tokenizer: &[u8], weights: &[u8], origin: &Path) -> Result<Loaded<Self>> {
         let tokenizer_path = origin.join(TOKENIZER_FILE);
-        let tokenizer = Tokenizer::from_bytes(tokenizer)
-            .map_err(|e| model_error(&tokenizer_path, format!("not a tokenizer.json ({e})")))?;
+        let tokenizer = TextTokenizer::from_bytes(tokenizer, &tokenizer_path)?;
         let weights_path = origin.join(WEIGHTS_FILE);
         let bytes = weights;
         let tensors = SafeTensors::deserialize(bytes)
@@ -115,7 +150,7 @@ impl StaticModel {
             Rows::Int8 { values, .. } => values.len(),
             Rows::Float(values) => values.len(),
         };
-        if stored != vocab * dims || tokenizer.get_vocab_size(false) > vocab {
+        if stored != vocab * dims || tokenizer.vocab_size() > vocab {
             return Err(model_error(
                 &weights_path,
                 "table size does not match the tokenizer",
@@ -140,10 +175,7 @@ impl StaticModel {
 
     /// Token ids of `text` (no special tokens); empty when tokenization fails.
     pub(super) fn token_ids(&self, text: &str) -> Vec<u32> {
-        self.tokenizer
-            .encode_fast(text, false)
-            .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default()
+        self.tokenizer.encode(text)
     }
 
     /// The unit-length vector of `text`; all zeros for a text with no tokens.

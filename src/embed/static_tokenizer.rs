@@ -1,0 +1,454 @@
+//! The static model's SentencePiece unigram tokenizer, giving the ids the `tokenizers` crate gives
+//! for the same `tokenizer.json`, without building that crate's model: its `Unigram` makes a
+//! `String` and a hash-map node per piece and per trie byte (~0.5 s for 128k pieces, the whole
+//! cold-search budget several times over), and its encoding allocates a `String` per token.
+//!
+//! Only the configuration `tools/distill_model.py` writes is handled here (precompiled charsmap,
+//! runs of spaces collapsed, strip, Metaspace `▁` prepended and split, Unigram without byte
+//! fallback); [`SpmTokenizer::from_json`] answers `None` for any other file and the caller keeps
+//! the crate. Each step below follows the crate's own (0.23) so the ids stay equal:
+//! - the charsmap is applied per extended grapheme cluster ([`Precompiled::normalize_string`],
+//!   the crate's code);
+//! - a word is the text from one `▁` to the next, and its Viterbi path keeps the first of equal
+//!   scores, adds f64 scores, and an unknown character costs the lowest score - 10;
+//! - consecutive unknown pieces are fused into one token, whose id is the piece it spells if any.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokenizers::normalizers::Precompiled;
+
+/// The metaspace marker that stands for a space (and starts the text).
+const META: char = '\u{2581}';
+/// What an unknown character costs below the lowest piece score (SentencePiece's constant).
+const UNK_PENALTY: f64 = 10.0;
+/// A trie node that ends no piece.
+const NO_PIECE: u32 = u32::MAX;
+/// An empty slot of the edge table.
+const EMPTY: u64 = u64::MAX;
+
+/// The tokenizer: normaliser, the pieces as a trie of characters, and their scores.
+pub(super) struct SpmTokenizer {
+    charsmap: Precompiled,
+    trie: Trie,
+    scores: Vec<f64>,
+    unk_id: u32,
+    unk_score: f64,
+}
+
+/// A character trie whose edges live in one open-addressing table keyed by (node, char): built
+/// in one pass over the pieces, no allocation per node.
+struct Trie {
+    /// `node << 32 | char` of each edge, [`EMPTY`] for a free slot; the length is a power of two.
+    keys: Vec<u64>,
+    /// The child node of the edge in the same slot.
+    children: Vec<u32>,
+    /// The piece id each node ends, or [`NO_PIECE`].
+    pieces: Vec<u32>,
+    shift: u32,
+}
+
+impl Trie {
+    fn with_capacity(edges: usize) -> Trie {
+        let slots = (edges * 2).next_power_of_two().max(2);
+        Trie {
+            keys: vec![EMPTY; slots],
+            children: vec![0; slots],
+            pieces: vec![NO_PIECE],
+            shift: 64 - slots.trailing_zeros(),
+        }
+    }
+
+    fn slot(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// The child of `node` along `c`.
+    #[inline]
+    fn child(&self, node: u32, c: char) -> Option<u32> {
+        let key = (u64::from(node) << 32) | u64::from(c);
+        let mask = self.keys.len() - 1;
+        let mut slot = self.slot(key);
+        loop {
+            let found = self.keys[slot];
+            if found == key {
+                return Some(self.children[slot]);
+            }
+            if found == EMPTY {
+                return None;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The child of `node` along `c`, made if missing.
+    fn child_or_insert(&mut self, node: u32, c: char) -> u32 {
+        let key = (u64::from(node) << 32) | u64::from(c);
+        let mask = self.keys.len() - 1;
+        let mut slot = self.slot(key);
+        while self.keys[slot] != EMPTY {
+            if self.keys[slot] == key {
+                return self.children[slot];
+            }
+            slot = (slot + 1) & mask;
+        }
+        let child = self.pieces.len() as u32;
+        self.pieces.push(NO_PIECE);
+        self.keys[slot] = key;
+        self.children[slot] = child;
+        child
+    }
+
+    /// The id of the piece spelled by `chars`.
+    fn piece_of(&self, chars: &[char]) -> Option<u32> {
+        let mut node = 0;
+        for &c in chars {
+            node = self.child(node, c)?;
+        }
+        Some(self.pieces[node as usize]).filter(|&id| id != NO_PIECE)
+    }
+}
+
+/// A piece as written in the file: borrowed unless it has escapes.
+#[derive(Deserialize)]
+struct Piece<'a>(#[serde(borrow)] Cow<'a, str>);
+
+#[derive(Deserialize)]
+struct ModelSpec<'a> {
+    #[serde(rename = "type")]
+    kind: Cow<'a, str>,
+    unk_id: Option<u32>,
+    #[serde(default)]
+    byte_fallback: bool,
+    #[serde(borrow)]
+    vocab: Vec<(Piece<'a>, f64)>,
+}
+
+#[derive(Deserialize)]
+struct FileSpec<'a> {
+    #[serde(default)]
+    added_tokens: Vec<Value>,
+    #[serde(default)]
+    truncation: Value,
+    #[serde(default)]
+    padding: Value,
+    #[serde(default)]
+    post_processor: Value,
+    normalizer: Value,
+    pre_tokenizer: Value,
+    #[serde(borrow)]
+    model: ModelSpec<'a>,
+}
+
+/// One cell of the Viterbi lattice: the best path to a character boundary.
+#[derive(Clone, Copy)]
+struct Cell {
+    score: f64,
+    /// Where the path's last piece starts; `u32::MAX` while the cell is unreached.
+    from: u32,
+    id: u32,
+}
+
+const UNREACHED: Cell = Cell {
+    score: 0.0,
+    from: u32::MAX,
+    id: 0,
+};
+
+impl SpmTokenizer {
+    /// The tokenizer of a `tokenizer.json`, or `None` when the file is not the configuration this
+    /// tokenizer reproduces (or not valid): then the `tokenizers` crate reads it.
+    pub(super) fn from_json(bytes: &[u8]) -> Option<SpmTokenizer> {
+        let spec: FileSpec = serde_json::from_slice(bytes).ok()?;
+        let supported = spec.added_tokens.is_empty()
+            && spec.truncation.is_null()
+            && spec.padding.is_null()
+            && spec.post_processor.is_null()
+            && spec.pre_tokenizer
+                == serde_json::json!({"type": "Metaspace", "replacement": "\u{2581}",
+                    "prepend_scheme": "always", "split": true})
+            && spec.model.kind == "Unigram"
+            && !spec.model.byte_fallback;
+        if !supported {
+            return None;
+        }
+        let charsmap = charsmap_of(spec.normalizer)?;
+        let unk_id = spec.model.unk_id?;
+        let vocab = spec.model.vocab;
+        if unk_id as usize >= vocab.len() || vocab.iter().any(|(p, _)| p.0.is_empty()) {
+            return None;
+        }
+        let edges = vocab.iter().map(|(p, _)| p.0.chars().count()).sum();
+        let mut trie = Trie::with_capacity(edges);
+        for (id, (piece, _)) in vocab.iter().enumerate() {
+            let node = piece
+                .0
+                .chars()
+                .fold(0, |node, c| trie.child_or_insert(node, c));
+            // The crate's piece -> id map keeps the last of equal pieces: so does this.
+            trie.pieces[node as usize] = id as u32;
+        }
+        let scores: Vec<f64> = vocab.iter().map(|(_, s)| *s).collect();
+        let min_score = scores.iter().copied().fold(f64::INFINITY, f64::min);
+        Some(SpmTokenizer {
+            charsmap,
+            trie,
+            scores,
+            unk_id,
+            unk_score: min_score - UNK_PENALTY,
+        })
+    }
+
+    /// Number of pieces.
+    pub(super) fn vocab_size(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Token ids of `text`.
+    pub(super) fn encode(&self, text: &str) -> Vec<u32> {
+        let chars = self.normalize(text);
+        let mut ids = Vec::with_capacity(chars.len() / 3 + 1);
+        let mut lattice = Vec::new();
+        for word in words(&chars) {
+            self.encode_word(word, &mut lattice, &mut ids);
+        }
+        ids
+    }
+
+    /// The normalised text as characters: runs of spaces as one `▁`, a `▁` in front.
+    fn normalize(&self, text: &str) -> Vec<char> {
+        let mapped = self.charsmap.normalize_string(text);
+        let trimmed = mapped.trim();
+        let mut chars = Vec::with_capacity(trimmed.len() + 1);
+        if !trimmed.is_empty() && !trimmed.starts_with(META) {
+            chars.push(META);
+        }
+        let mut after_space = false;
+        for c in trimmed.chars() {
+            if c == ' ' {
+                if !after_space {
+                    chars.push(META);
+                }
+                after_space = true;
+            } else {
+                chars.push(c);
+                after_space = false;
+            }
+        }
+        chars
+    }
+
+    /// Appends the ids of one word's best path to `ids`.
+    fn encode_word(&self, word: &[char], lattice: &mut Vec<Cell>, ids: &mut Vec<u32>) {
+        let n = word.len();
+        lattice.clear();
+        lattice.resize(n + 1, UNREACHED);
+        lattice[0].from = 0;
+        for start in 0..n {
+            let base = lattice[start].score;
+            let mut single = false;
+            let mut node = 0;
+            for (end, &c) in word.iter().enumerate().skip(start) {
+                let Some(child) = self.trie.child(node, c) else {
+                    break;
+                };
+                node = child;
+                let id = self.trie.pieces[node as usize];
+                if id == NO_PIECE {
+                    continue;
+                }
+                single |= end == start;
+                offer(
+                    &mut lattice[end + 1],
+                    base + self.scores[id as usize],
+                    start,
+                    id,
+                );
+            }
+            if !single {
+                offer(
+                    &mut lattice[start + 1],
+                    base + self.unk_score,
+                    start,
+                    self.unk_id,
+                );
+            }
+        }
+        self.push_path(word, lattice, ids);
+    }
+
+    /// Appends the path ending at the lattice's last cell, unknown runs fused.
+    fn push_path(&self, word: &[char], lattice: &[Cell], ids: &mut Vec<u32>) {
+        let first = ids.len();
+        let mut end = word.len();
+        // End of the run of unknown pieces being fused (walking backwards), if any.
+        let mut unknown_end = None;
+        while end > 0 {
+            let cell = lattice[end];
+            let from = cell.from as usize;
+            if cell.id == self.unk_id {
+                unknown_end.get_or_insert(end);
+            } else {
+                if let Some(run_end) = unknown_end.take() {
+                    ids.push(self.fused(&word[end..run_end]));
+                }
+                ids.push(cell.id);
+            }
+            end = from;
+        }
+        if let Some(run_end) = unknown_end {
+            ids.push(self.fused(&word[..run_end]));
+        }
+        ids[first..].reverse();
+    }
+
+    /// The id of a run of unknown pieces fused into one token: the piece it spells, if any.
+    fn fused(&self, chars: &[char]) -> u32 {
+        self.trie.piece_of(chars).unwrap_or(self.unk_id)
+    }
+}
+
+/// Takes a candidate path into `cell` when it is the first or strictly better.
+#[inline]
+fn offer(cell: &mut Cell, score: f64, from: usize, id: u32) {
+    if cell.from == u32::MAX || score > cell.score {
+        *cell = Cell {
+            score,
+            from: from as u32,
+            id,
+        };
+    }
+}
+
+/// The words of a normalised text: each `▁` starts one.
+fn words(chars: &[char]) -> impl Iterator<Item = &[char]> {
+    let mut rest = chars;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = rest[1..]
+            .iter()
+            .position(|&c| c == META)
+            .map_or(rest.len(), |p| p + 1);
+        let (word, tail) = rest.split_at(len);
+        rest = tail;
+        Some(word)
+    })
+}
+
+/// The charsmap of a normaliser that is exactly [Precompiled, collapse runs of spaces, strip].
+fn charsmap_of(normalizer: Value) -> Option<Precompiled> {
+    let Value::Object(mut sequence) = normalizer else {
+        return None;
+    };
+    if sequence.get("type")? != "Sequence" {
+        return None;
+    }
+    let Value::Array(steps) = sequence.remove("normalizers")? else {
+        return None;
+    };
+    let rest_supported = steps.len() == 3
+        && steps[1]
+            == serde_json::json!({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "})
+        && steps[2]
+            == serde_json::json!({"type": "Strip", "strip_left": true, "strip_right": true});
+    if !rest_supported || steps[0].get("type")? != "Precompiled" {
+        return None;
+    }
+    // Its base64 field deserializes only from borrowed text, not from a `Value`.
+    let text = serde_json::to_string(&steps[0]).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    fn model_file() -> Vec<u8> {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/model/tokenizer.json");
+        std::fs::read(path).expect("data/model/tokenizer.json")
+    }
+
+    /// Every line of data/digests as written (English and Chinese, markup included), each pair
+    /// of neighbouring lines joined by a newline, and texts made to hit the rare paths.
+    fn texts() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .expect("data/digests")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        paths.sort();
+        let mut texts = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(path).expect("digest");
+            let lines: Vec<&str> = text.split('\n').collect();
+            texts.extend(lines.iter().map(|l| l.to_string()));
+            // Newlines inside a text: a few joined pairs per file are enough.
+            texts.extend(
+                lines
+                    .windows(2)
+                    .step_by(64)
+                    .map(|w| format!("{}\n{}", w[0], w[1])),
+            );
+        }
+        let rare = [
+            "",
+            " ",
+            "  \t\n ",
+            "a  b\t\tc\r\nd",
+            "\u{3000}全角\u{3000}\u{3000}空格\u{3000}",
+            "a\u{2581} b",
+            "\u{2581}\u{2581}x\u{2581}",
+            "<unk> <s></s> extra_token_id_1",
+            "e\u{301}te\u{301}\u{301}\u{301}\u{301}",
+            "👩\u{200d}💻 🇨🇳🇺🇸 ﬁ ℌ ①",
+            "각 한국어",
+            "ꙮ𓀀𓀁 𐍈x𐍈",
+            "\u{7f}\u{0}\u{1b}[0m",
+            "ＡＢＣ１２３！？（）",
+        ];
+        texts.extend(rare.iter().map(|t| t.to_string()));
+        texts
+    }
+
+    #[test]
+    fn ids_equal_the_tokenizers_crates_on_all_of_data() {
+        let bytes = model_file();
+        let ours = SpmTokenizer::from_json(&bytes).expect("the shipped configuration");
+        let theirs = tokenizers::Tokenizer::from_bytes(&bytes).expect("tokenizer.json");
+        let texts = texts();
+        let differing: Vec<&String> = texts
+            .par_iter()
+            .filter(|t| {
+                let expected = theirs.encode_fast(t.as_str(), false).expect("encodes");
+                ours.encode(t) != expected.get_ids()
+            })
+            .collect();
+        assert!(texts.len() > 60_000, "{} texts", texts.len());
+        assert!(
+            differing.is_empty(),
+            "{} differ, first: {:?}",
+            differing.len(),
+            differing.first()
+        );
+    }
+
+    #[test]
+    fn other_configurations_are_left_to_the_crate() {
+        let text = String::from_utf8(model_file()).expect("utf-8");
+        let split_off = text.replacen("\"split\":true", "\"split\":false", 1);
+        assert!(SpmTokenizer::from_json(split_off.as_bytes()).is_none());
+        assert!(SpmTokenizer::from_json(b"{}").is_none());
+    }
+
+    #[test]
+    fn words_start_at_each_metaspace() {
+        let chars: Vec<char> = "▁a▁▁bc▁".chars().collect();
+        let words: Vec<String> = words(&chars).map(|w| w.iter().collect()).collect();
+        assert_eq!(words, ["▁a", "▁", "▁bc", "▁"]);
+    }
+}
