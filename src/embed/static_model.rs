@@ -194,16 +194,81 @@ impl StaticModel {
         }
         let range = id * self.dims..(id + 1) * self.dims;
         match &self.rows {
-            Rows::Int8 { values, scales } => {
-                let scale = scales[id];
-                for (x, &q) in v.iter_mut().zip(&values[range]) {
-                    *x += scale * f32::from(q);
-                }
-            }
+            Rows::Int8 { values, scales } => add_scaled(v, &values[range], scales[id]),
             Rows::Float(values) => {
                 for (x, &r) in v.iter_mut().zip(&values[range]) {
                     *x += r;
                 }
+            }
+        }
+    }
+}
+
+/// `v += scale * row`, with AVX2 when the CPU has it: the release build targets baseline x86-64
+/// (4 lanes), and at ~300 tokens a text this is a quarter of the embedding once the tokenizer
+/// is fast. A multiply then an add, never fused, so each lane rounds as the portable loop does
+/// and the vectors stay bit for bit the same.
+fn add_scaled(v: &mut [f32], row: &[i8], scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { add_scaled_avx2(v, row, scale) };
+    }
+    add_scaled_portable(v, row, scale);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn add_scaled_avx2(v: &mut [f32], row: &[i8], scale: f32) {
+    add_scaled_portable(v, row, scale);
+}
+
+/// Inlined into the AVX2 function above, where the compiler vectorises it 8 lanes wide.
+#[inline(always)]
+fn add_scaled_portable(v: &mut [f32], row: &[i8], scale: f32) {
+    for (x, &q) in v.iter_mut().zip(row) {
+        *x += scale * f32::from(q);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Recipe;
+
+    /// The vectors as they were made before this crate had its own tokenizer: the `tokenizers`
+    /// crate's ids, rows added one value at a time.
+    fn vector_as_before(model: &StaticModel, crate_tokenizer: &Tokenizer, text: &str) -> Vec<f32> {
+        let Rows::Int8 { values, scales } = &model.rows else {
+            panic!("the shipped model is int8");
+        };
+        let ids = crate_tokenizer.encode_fast(text, false).expect("encodes");
+        let mut v = vec![0f32; model.dims];
+        for &id in ids.get_ids() {
+            let id = id as usize;
+            let row = &values[id * model.dims..(id + 1) * model.dims];
+            for (x, &q) in v.iter_mut().zip(row) {
+                *x += scales[id] * f32::from(q);
+            }
+        }
+        normalize(&mut v);
+        v
+    }
+
+    #[test]
+    fn vectors_of_real_papers_are_those_of_the_tokenizers_crate_bit_for_bit() {
+        let model = StaticModel::shipped().expect("shipped model").model;
+        assert!(matches!(model.tokenizer, TextTokenizer::Spm(_)));
+        let crate_tokenizer = Tokenizer::from_bytes(SHIPPED_TOKENIZER).expect("tokenizer.json");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let files = crate::digest::digest_files(&[dir]).expect("data/digests");
+        let files: Vec<_> = files.into_iter().step_by(8).collect();
+        let papers = crate::digest::load(&files, || {}).expect("digests").papers;
+        assert!(papers.len() > 100, "{} papers", papers.len());
+        for paper in &papers {
+            for text in Recipe::SidesPlusTitles.texts(paper) {
+                let before = vector_as_before(&model, &crate_tokenizer, &text);
+                assert_eq!(model.embed(&text), before, "{text}");
             }
         }
     }

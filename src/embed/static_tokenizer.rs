@@ -23,10 +23,6 @@ use tokenizers::normalizers::Precompiled;
 const META: char = '\u{2581}';
 /// What an unknown character costs below the lowest piece score (SentencePiece's constant).
 const UNK_PENALTY: f64 = 10.0;
-/// A trie node that ends no piece.
-const NO_PIECE: u32 = u32::MAX;
-/// An empty slot of the edge table.
-const EMPTY: u64 = u64::MAX;
 
 /// The tokenizer: normaliser, the pieces as a trie of characters, and their scores.
 pub(super) struct SpmTokenizer {
@@ -37,76 +33,130 @@ pub(super) struct SpmTokenizer {
     unk_score: f64,
 }
 
-/// A character trie whose edges live in one open-addressing table keyed by (node, char): built
-/// in one pass over the pieces, no allocation per node.
+/// Bits of a node number, and of a character, in a packed edge.
+const BITS: u32 = 21;
+const FIELD: u64 = (1 << BITS) - 1;
+/// The (node, char) part of a packed edge.
+const KEY: u64 = (1 << (2 * BITS)) - 1;
+
+/// A character trie whose edges live in one open-addressing table of packed
+/// `child << 42 | node << 21 | char` words (one cache line read per step; `u64::MAX`, whose char
+/// field is no character, marks a free slot). The node that ends piece `id` is numbered `id`, so
+/// a step tells at once whether a piece ends there; the root and the nodes inside pieces are
+/// numbered from the vocabulary's size up. Built in one pass over the pieces, shortest first (a
+/// piece's node then never exists before it as an inner node).
 struct Trie {
-    /// `node << 32 | char` of each edge, [`EMPTY`] for a free slot; the length is a power of two.
-    keys: Vec<u64>,
-    /// The child node of the edge in the same slot.
-    children: Vec<u32>,
-    /// The piece id each node ends, or [`NO_PIECE`].
-    pieces: Vec<u32>,
+    edges: Vec<u64>,
     shift: u32,
+    /// Number of pieces: nodes below it end a piece.
+    pieces: u32,
 }
 
 impl Trie {
-    fn with_capacity(edges: usize) -> Trie {
-        let slots = (edges * 2).next_power_of_two().max(2);
-        Trie {
-            keys: vec![EMPTY; slots],
-            children: vec![0; slots],
-            pieces: vec![NO_PIECE],
-            shift: 64 - slots.trailing_zeros(),
+    /// The trie of `pieces`; `None` when two pieces are equal or there are too many nodes to pack.
+    fn build(pieces: &[&str]) -> Option<Trie> {
+        let count = pieces.len() as u32;
+        let mut by_length: Vec<(usize, u32)> = pieces
+            .iter()
+            .enumerate()
+            .map(|(id, p)| (p.chars().count(), id as u32))
+            .collect();
+        by_length.sort_unstable();
+        let mut trie = Trie::with_slots((pieces.len() * 4).next_power_of_two(), count);
+        let mut next_inner = count + 1;
+        let mut edges = 0;
+        for (_, id) in by_length {
+            let mut chars = pieces[id as usize].chars().peekable();
+            let mut node = trie.root();
+            while let Some(c) = chars.next() {
+                let last = chars.peek().is_none();
+                node = match trie.child(node, c) {
+                    Some(_) if last => return None,
+                    Some(child) => child,
+                    None => {
+                        let child = if last { id } else { next_inner };
+                        next_inner += u32::from(!last);
+                        if u64::from(next_inner) > FIELD {
+                            return None;
+                        }
+                        trie.insert(node, c, child);
+                        edges += 1;
+                        if edges * 2 > trie.edges.len() {
+                            trie = trie.grown();
+                        }
+                        child
+                    }
+                };
+            }
         }
+        Some(trie)
+    }
+
+    fn with_slots(slots: usize, pieces: u32) -> Trie {
+        Trie {
+            edges: vec![u64::MAX; slots.max(2)],
+            shift: 64 - slots.max(2).trailing_zeros(),
+            pieces,
+        }
+    }
+
+    fn root(&self) -> u32 {
+        self.pieces
     }
 
     fn slot(&self, key: u64) -> usize {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
+    /// The same trie in a table twice the size (kept at most half full).
+    fn grown(self) -> Trie {
+        let mut grown = Trie::with_slots(self.edges.len() * 2, self.pieces);
+        for &edge in self.edges.iter().filter(|&&e| e != u64::MAX) {
+            grown.insert_edge(edge);
+        }
+        grown
+    }
+
+    fn insert(&mut self, node: u32, c: char, child: u32) {
+        let key = (u64::from(node) << BITS) | u64::from(c);
+        self.insert_edge((u64::from(child) << (2 * BITS)) | key);
+    }
+
+    fn insert_edge(&mut self, edge: u64) {
+        let key = edge & KEY;
+        let mask = self.edges.len() - 1;
+        let mut slot = self.slot(key);
+        while self.edges[slot] != u64::MAX {
+            slot = (slot + 1) & mask;
+        }
+        self.edges[slot] = edge;
+    }
+
     /// The child of `node` along `c`.
     #[inline]
     fn child(&self, node: u32, c: char) -> Option<u32> {
-        let key = (u64::from(node) << 32) | u64::from(c);
-        let mask = self.keys.len() - 1;
+        let key = (u64::from(node) << BITS) | u64::from(c);
+        let mask = self.edges.len() - 1;
         let mut slot = self.slot(key);
         loop {
-            let found = self.keys[slot];
-            if found == key {
-                return Some(self.children[slot]);
+            let edge = self.edges[slot];
+            if edge & KEY == key {
+                return Some((edge >> (2 * BITS)) as u32);
             }
-            if found == EMPTY {
+            if edge == u64::MAX {
                 return None;
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// The child of `node` along `c`, made if missing.
-    fn child_or_insert(&mut self, node: u32, c: char) -> u32 {
-        let key = (u64::from(node) << 32) | u64::from(c);
-        let mask = self.keys.len() - 1;
-        let mut slot = self.slot(key);
-        while self.keys[slot] != EMPTY {
-            if self.keys[slot] == key {
-                return self.children[slot];
-            }
-            slot = (slot + 1) & mask;
-        }
-        let child = self.pieces.len() as u32;
-        self.pieces.push(NO_PIECE);
-        self.keys[slot] = key;
-        self.children[slot] = child;
-        child
-    }
-
     /// The id of the piece spelled by `chars`.
     fn piece_of(&self, chars: &[char]) -> Option<u32> {
-        let mut node = 0;
+        let mut node = self.root();
         for &c in chars {
             node = self.child(node, c)?;
         }
-        Some(self.pieces[node as usize]).filter(|&id| id != NO_PIECE)
+        Some(node).filter(|&n| n < self.pieces)
     }
 }
 
@@ -179,16 +229,8 @@ impl SpmTokenizer {
         if unk_id as usize >= vocab.len() || vocab.iter().any(|(p, _)| p.0.is_empty()) {
             return None;
         }
-        let edges = vocab.iter().map(|(p, _)| p.0.chars().count()).sum();
-        let mut trie = Trie::with_capacity(edges);
-        for (id, (piece, _)) in vocab.iter().enumerate() {
-            let node = piece
-                .0
-                .chars()
-                .fold(0, |node, c| trie.child_or_insert(node, c));
-            // The crate's piece -> id map keeps the last of equal pieces: so does this.
-            trie.pieces[node as usize] = id as u32;
-        }
+        let pieces: Vec<&str> = vocab.iter().map(|(p, _)| p.0.as_ref()).collect();
+        let trie = Trie::build(&pieces)?;
         let scores: Vec<f64> = vocab.iter().map(|(_, s)| *s).collect();
         let min_score = scores.iter().copied().fold(f64::INFINITY, f64::min);
         Some(SpmTokenizer {
@@ -248,22 +290,21 @@ impl SpmTokenizer {
         for start in 0..n {
             let base = lattice[start].score;
             let mut single = false;
-            let mut node = 0;
+            let mut node = self.trie.root();
             for (end, &c) in word.iter().enumerate().skip(start) {
                 let Some(child) = self.trie.child(node, c) else {
                     break;
                 };
                 node = child;
-                let id = self.trie.pieces[node as usize];
-                if id == NO_PIECE {
+                if node >= self.trie.pieces {
                     continue;
                 }
                 single |= end == start;
                 offer(
                     &mut lattice[end + 1],
-                    base + self.scores[id as usize],
+                    base + self.scores[node as usize],
                     start,
-                    id,
+                    node,
                 );
             }
             if !single {
