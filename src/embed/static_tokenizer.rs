@@ -14,6 +14,9 @@
 //! - consecutive unknown pieces are fused into one token, whose id is the piece it spells if any.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,8 +33,30 @@ pub(super) struct SpmTokenizer {
     trie: Trie,
     scores: Vec<f64>,
     unk_id: u32,
+    /// Tells this tokenizer's entries apart in the per-thread word cache.
+    serial: u64,
     unk_score: f64,
 }
+
+/// Words (from one `▁` to the next) whose ids each thread keeps: an English text repeats its
+/// words, and a lookup costs a fraction of a Viterbi pass. Longer words (a run of Chinese with
+/// no space is one word) rarely repeat and are not kept.
+const CACHED_WORDS: usize = 1 << 16;
+const CACHED_WORD_CHARS: usize = 24;
+
+/// The per-thread word cache; `serial` names the tokenizer whose ids it holds.
+#[derive(Default)]
+struct WordCache {
+    serial: u64,
+    words: HashMap<Box<[char]>, Box<[u32]>>,
+}
+
+thread_local! {
+    static WORDS: RefCell<WordCache> = RefCell::default();
+}
+
+/// Serial numbers of tokenizers, from 1 (a fresh cache's 0 matches none).
+static SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// Bits of a node number, and of a character, in a packed edge.
 const BITS: u32 = 21;
@@ -238,6 +263,7 @@ impl SpmTokenizer {
             trie,
             scores,
             unk_id,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             unk_score: min_score - UNK_PENALTY,
         })
     }
@@ -252,9 +278,23 @@ impl SpmTokenizer {
         let chars = self.normalize(text);
         let mut ids = Vec::with_capacity(chars.len() / 3 + 1);
         let mut lattice = Vec::new();
-        for word in words(&chars) {
-            self.encode_word(word, &mut lattice, &mut ids);
-        }
+        WORDS.with_borrow_mut(|cache| {
+            if cache.serial != self.serial || cache.words.len() >= CACHED_WORDS {
+                cache.words.clear();
+                cache.serial = self.serial;
+            }
+            for word in words(&chars) {
+                if word.len() > CACHED_WORD_CHARS {
+                    self.encode_word(word, &mut lattice, &mut ids);
+                } else if let Some(known) = cache.words.get(word) {
+                    ids.extend_from_slice(known);
+                } else {
+                    let first = ids.len();
+                    self.encode_word(word, &mut lattice, &mut ids);
+                    cache.words.insert(word.into(), ids[first..].into());
+                }
+            }
+        });
         ids
     }
 
