@@ -12,6 +12,7 @@ mod e5_tokenizer;
 mod e5_weights;
 mod kernel;
 mod static_model;
+mod static_tokenizer;
 
 use std::path::{Path, PathBuf};
 
