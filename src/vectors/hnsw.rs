@@ -233,6 +233,9 @@ fn level_of(slot: u32, m: usize) -> u8 {
 
 const MAX_LEVEL: u8 = 16;
 
+/// The most links a node may keep on layer 0 (a larger count in a file is damage).
+const MAX_CAP0: usize = 4096;
+
 /// The graph, frozen: what searches walk and what is saved.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Graph {
@@ -291,9 +294,11 @@ impl Graph {
         ef_construction: usize,
         on_insert: &(impl Fn() + Sync),
     ) -> Self {
+        // Bounded so that every graph built here reads back (`from_bytes` refuses more).
+        let m = m.clamp(2, MAX_CAP0 / 2);
         let empty = Graph {
-            m: m.max(2),
-            cap0: 2 * m.max(2),
+            m,
+            cap0: 2 * m,
             levels: Vec::new(),
             base: Vec::new(),
             upper: HashMap::new(),
@@ -407,7 +412,7 @@ impl Graph {
         let mut words = Words(&rest[slots..]);
         let [m, cap0, nodes, entry] = [(); 4].map(|()| words.next());
         let (m, cap0) = (m? as usize, cap0? as usize);
-        if nodes? as usize != slots || m == 0 || cap0 == 0 || cap0 > 4096 || m > cap0 {
+        if nodes? as usize != slots || m == 0 || cap0 == 0 || cap0 > MAX_CAP0 || m > cap0 {
             return Err("header does not match the vectors".into());
         }
         let entry = match entry? {
