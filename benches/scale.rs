@@ -358,9 +358,27 @@ fn generated_vectors(
         };
         corpus::write_batch(sources, batch, &digests)?;
     }
+    // Embedding 100k papers takes longer than the graph: `--ann` runs reuse the vectors.
+    let cache = out
+        .join(papers.to_string())
+        .join(format!("vectors-{}.f32", model.dims()));
+    if let Ok(bytes) = std::fs::read(&cache) {
+        let floats: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        return Ok(floats.chunks(model.dims()).map(<[f32]>::to_vec).collect());
+    }
     let files = paperscope::digest::digest_files(&[digests])?;
     let loaded = paperscope::digest::load(&files, || {})?.papers;
-    Ok(paper_vectors(&loaded, model))
+    let vectors = paper_vectors(&loaded, model);
+    let bytes: Vec<u8> = vectors
+        .iter()
+        .flatten()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    std::fs::write(&cache, bytes)?;
+    Ok(vectors)
 }
 
 fn paper_vectors(papers: &[paperscope::Paper], model: &Embedder) -> Vec<Vec<f32>> {

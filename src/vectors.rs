@@ -1,17 +1,21 @@
 //! The vector index: paper vectors keyed by paper number, searched exactly for small collections
-//! and through an HNSW graph (hnsw_rs, dot product on unit vectors) for large ones.
+//! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones.
 //!
 //! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
-//! tombstone (hnsw_rs cannot delete); when tombstones pass 20% of the slots the graph is rebuilt.
-//! On disk: `vectors.f32` (slot vectors), `vectors.json` (slot -> paper map, parameters,
-//! checksums) and the graph's own `graph.hnsw.{graph,data}` files.
+//! tombstone (HNSW cannot delete a node cheaply); when tombstones pass 20% of the slots the graph
+//! is rebuilt. On disk: `vectors.f32` (slot vectors), `vectors.json` (slot -> paper map,
+//! parameters, checksums) and `graph.links` (the graph). Indexes written before the graph was
+//! built here hold hnsw_rs's `graph.hnsw.{graph,data}` instead: they load through hnsw_rs.
+
+mod hnsw;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
-use rayon::prelude::*;
+use hnsw_rs::prelude::{Distance, HnswIo};
 use serde::{Deserialize, Serialize};
+
+use self::hnsw::{Far, Graph, Rows};
 
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
@@ -21,12 +25,14 @@ use crate::paper::PaperNumber;
 /// The slot map, parameters and checksums.
 pub(crate) const META_FILE: &str = "vectors.json";
 const VECTORS_FILE: &str = "vectors.f32";
-const GRAPH_BASENAME: &str = "graph";
+/// hnsw_rs's file names (`graph.hnsw.graph`, `graph.hnsw.data`), in indexes written before.
+const LEGACY_GRAPH_BASENAME: &str = "graph";
+const GRAPH_FILE: &str = "graph.links";
 const DEAD: u32 = u32::MAX;
 const REBUILD_DEAD_SHARE: f64 = 0.20;
 
-/// Cosine distance on unit vectors. hnsw_rs's own `DistDot` asserts `dot <= 1.000002`, which float
-/// rounding of near-identical unit vectors can break; this one clamps instead.
+/// Cosine distance on unit vectors, for loading hnsw_rs graphs (hnsw_rs's own `DistDot` asserts
+/// `dot <= 1.000002`, which float rounding of near-identical unit vectors can break).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct UnitDot;
 
@@ -39,7 +45,7 @@ impl Distance<f32> for UnitDot {
 /// How the vector index is built and searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VectorParams {
-    /// Neighbours per node and layer (hnsw_rs exits the process above 256; keep it small).
+    /// Neighbours per node and upper layer (twice as many on layer 0).
     pub m: usize,
     /// Candidate list size while building the graph (higher: better graph, slower build).
     pub ef_construction: usize,
@@ -61,121 +67,6 @@ impl Default for VectorParams {
             ef_search: 192,
             exact_below: 25_000,
         }
-    }
-}
-
-type LoadedHnsw<'a> = Hnsw<'a, f32, UnitDot>;
-
-self_cell::self_cell!(
-    /// A graph reloaded from disk: hnsw_rs's graph borrows its loader, so both live here.
-    struct LoadedGraph {
-        owner: HnswIo,
-        #[not_covariant]
-        dependent: LoadedHnsw,
-    }
-);
-
-enum Hnswlib {
-    Built(Hnsw<'static, f32, UnitDot>),
-    Loaded(LoadedGraph),
-}
-
-impl Hnswlib {
-    fn with<R>(&self, f: impl FnOnce(&Hnsw<'_, f32, UnitDot>) -> R) -> R {
-        match self {
-            Hnswlib::Built(h) => f(h),
-            Hnswlib::Loaded(l) => l.with_dependent(|_, h| f(h)),
-        }
-    }
-}
-
-/// hnsw_rs's graph (built, grown, saved and loaded by hnsw_rs) and a flat copy of its links that
-/// unfiltered searches walk. hnsw_rs's own search answered 5-6x slower than hnswlib at the same
-/// recall (BENCHMARKS.md "Vector index"): every link is an `Arc` to a separately allocated point
-/// behind a lock, its visited set is a `HashMap`, and each candidate is a new `Arc`.
-struct Graph {
-    hnsw: Hnswlib,
-    links: Links,
-}
-
-impl Graph {
-    /// `slots`: how many vectors there are (a link past them, from a damaged file that still
-    /// matched its checksum, is dropped rather than followed).
-    fn new(hnsw: Hnswlib, slots: usize) -> Self {
-        let links = hnsw.with(|h| Links::of(h, slots));
-        Graph { hnsw, links }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&Hnsw<'_, f32, UnitDot>) -> R) -> R {
-        self.hnsw.with(f)
-    }
-
-    /// After hnsw_rs inserted points: its links changed, so copy them again.
-    fn refresh(&mut self, slots: usize) {
-        self.links = self.hnsw.with(|h| Links::of(h, slots));
-    }
-}
-
-/// An HNSW graph's links by slot: layer 0 for every slot, upper layers for the few slots in them.
-#[derive(Default)]
-struct Links {
-    /// Layer 0: slot -> neighbour slots.
-    base: Vec<Vec<u32>>,
-    /// Layers 1..: slot -> neighbour slots, for the slots in that layer.
-    upper: Vec<HashMap<u32, Vec<u32>>>,
-    /// Where every search starts: a slot of the top layer.
-    entry: Option<u32>,
-}
-
-impl Links {
-    fn of(hnsw: &Hnsw<'_, f32, UnitDot>, slots: usize) -> Self {
-        let mut links = Links::default();
-        let mut top = 0;
-        let known = |slot: usize| (slot < slots).then_some(slot as u32);
-        for point in hnsw.get_point_indexation() {
-            let Some(slot) = known(point.get_origin_id()) else {
-                continue;
-            };
-            let layers = point.get_neighborhood_id();
-            let level = usize::from(point.get_point_id().0);
-            if links.entry.is_none() || level > top {
-                (links.entry, top) = (Some(slot), level);
-            }
-            if links.upper.len() < layers.len().saturating_sub(1) {
-                links.upper.resize_with(layers.len() - 1, HashMap::new);
-            }
-            for (layer, neighbours) in layers.into_iter().enumerate() {
-                let ids: Vec<u32> = neighbours.iter().filter_map(|n| known(n.d_id)).collect();
-                if layer == 0 {
-                    if links.base.len() <= slot as usize {
-                        links.base.resize_with(slot as usize + 1, Vec::new);
-                    }
-                    links.base[slot as usize] = ids;
-                } else if !ids.is_empty() {
-                    links.upper[layer - 1].insert(slot, ids);
-                }
-            }
-        }
-        links.upper.truncate(top);
-        links
-    }
-}
-
-/// A distance with a total order, for the search heaps.
-#[derive(Clone, Copy, PartialEq)]
-struct Far(f32, u32);
-
-impl Eq for Far {}
-
-impl PartialOrd for Far {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Far {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
     }
 }
 
@@ -205,6 +96,42 @@ fn corrupt(path: &Path, reason: impl std::fmt::Display) -> Error {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     }
+}
+
+/// A graph hnsw_rs wrote (indexes from before `hnsw`), as this module's graph: its links by
+/// slot and layer; links past the `slots` vectors (a damaged file that matched its checksum)
+/// are dropped.
+fn load_legacy_graph(dir: &Path, m: usize, slots: usize) -> Result<Graph> {
+    let loader = HnswIo::new(dir, LEGACY_GRAPH_BASENAME);
+    let hnsw = loader
+        .load_hnsw_with_dist(UnitDot)
+        .map_err(|e| corrupt(dir, format!("cannot load the HNSW graph: {e}")))?;
+    let mut nodes = vec![vec![Vec::new()]; slots];
+    let mut entry: Option<(u32, usize)> = None;
+    for point in hnsw.get_point_indexation() {
+        let slot = point.get_origin_id();
+        if slot >= slots {
+            continue;
+        }
+        let level = usize::from(point.get_point_id().0);
+        if entry.is_none_or(|(_, top)| level > top) {
+            entry = Some((slot as u32, level));
+        }
+        let mut layers: Vec<Vec<u32>> = point
+            .get_neighborhood_id()
+            .iter()
+            .map(|layer| {
+                layer
+                    .iter()
+                    .filter(|n| n.d_id < slots)
+                    .map(|n| n.d_id as u32)
+                    .collect()
+            })
+            .collect();
+        layers.truncate(level + 1);
+        nodes[slot] = layers;
+    }
+    Ok(Graph::from_layers(m, nodes, entry.map(|(e, _)| e)))
 }
 
 impl VectorIndex {
@@ -313,15 +240,19 @@ impl VectorIndex {
         if dead_share > REBUILD_DEAD_SHARE {
             self.compact();
             self.rebuild_graph_if_large(&on_insert);
-        } else if let Some(mut graph) = self.graph.take() {
-            let items: Vec<(&[f32], usize)> = (first_new..self.slot_paper.len())
-                .map(|s| (self.slot_vector(s), s))
-                .collect();
-            graph.with(|h| h.parallel_insert_slice(&items));
-            graph.refresh(self.slot_paper.len());
-            self.graph = Some(graph);
+        } else if let Some(graph) = self.graph.take() {
+            let added: Vec<u32> = (first_new as u32..self.slot_paper.len() as u32).collect();
+            let rows = self.rows();
+            self.graph = Some(graph.extend(rows, &added, self.params.ef_construction, &on_insert));
         } else {
             self.rebuild_graph_if_large(&on_insert);
+        }
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows {
+            data: &self.vectors,
+            dims: self.dims,
         }
     }
 
@@ -346,25 +277,11 @@ impl VectorIndex {
             self.graph = None;
             return;
         }
-        let slots = self.slot_paper.len();
-        let hnsw = Hnsw::new(
-            self.params.m,
-            slots.max(1),
-            16,
-            self.params.ef_construction,
-            UnitDot,
-        );
-        let items: Vec<(&[f32], usize)> = (0..slots)
-            .filter(|&s| self.slot_paper[s] != DEAD)
-            .map(|s| (self.slot_vector(s), s))
+        let live: Vec<u32> = (0..self.slot_paper.len() as u32)
+            .filter(|&s| self.slot_paper[s as usize] != DEAD)
             .collect();
-        items.par_chunks(256).for_each(|chunk| {
-            hnsw.parallel_insert_slice(&chunk.to_vec());
-            (0..chunk.len()).for_each(|_| on_insert());
-        });
-        let mut hnsw = hnsw;
-        hnsw.set_searching_mode(true);
-        self.graph = Some(Graph::new(Hnswlib::Built(hnsw), slots));
+        let (m, ef) = (self.params.m, self.params.ef_construction);
+        self.graph = Some(Graph::build(self.rows(), &live, m, ef, on_insert));
     }
 
     /// The `k` papers nearest `query` (a unit vector) with their cosine, best first, among
@@ -418,10 +335,9 @@ impl VectorIndex {
         scored
     }
 
-    /// Graph search. hnsw_rs's filtered search never takes the early exit of HNSW's layer
-    /// search (it walks on until no candidate is left: 5-10x the distance evaluations), so the
-    /// graph is searched unfiltered for its `ef` best and those are filtered here; only when
-    /// fewer than `k` of them pass does the filtered search run.
+    /// Graph search: unfiltered, the graph's `ef` best; with a filter or tombstones, the walk
+    /// goes through every node but keeps only allowed live papers (HNSW's filtered search, as
+    /// hnswlib's), so a filter that rejects the nearest papers still gets `k` answers.
     fn search_graph(
         &self,
         graph: &Graph,
@@ -430,85 +346,20 @@ impl VectorIndex {
         allowed: Option<&[bool]>,
     ) -> Vec<(PaperNumber, f32)> {
         let ef = self.params.ef_search.max(k);
-        let keep = |slot: usize| {
-            self.paper_in(slot)
+        let keep = |slot: u32| {
+            self.paper_in(slot as usize)
                 .filter(|&paper| Self::is_allowed(allowed, paper))
         };
-        let unfiltered = allowed.is_none() && self.tombstones() == 0;
-        let wanted = if unfiltered { k } else { ef };
-        let mut found: Vec<(PaperNumber, f32)> = self
-            .walk(&graph.links, query, ef)
+        let filter = |slot: u32| keep(slot).is_some();
+        let filtered = allowed.is_some() || self.tombstones() > 0;
+        let mut found: Vec<(PaperNumber, f32)> = graph
+            .search(self.rows(), query, ef, filtered.then_some(&filter as _))
             .into_iter()
-            .filter_map(|Far(distance, slot)| Some((keep(slot as usize)?, 1.0 - distance)))
-            .take(wanted)
+            .filter_map(|Far(distance, slot)| Some((keep(slot)?, 1.0 - distance)))
             .collect();
-        if found.len() < k.min(self.len()) && !unfiltered {
-            let filter = |slot: &usize| keep(*slot).is_some();
-            found = graph
-                .with(|h| h.search_filter(query, k, ef, Some(&filter)))
-                .iter()
-                .filter_map(|n| Some((keep(n.d_id)?, 1.0 - n.distance)))
-                .collect();
-        }
         found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         found.truncate(k);
         found
-    }
-
-    /// HNSW's search on the flat links: greedy descent through the upper layers, then a beam of
-    /// `ef` on layer 0 that stops when the nearest unexplored candidate is farther than the
-    /// `ef`-th best found. Returns up to `ef` slots, nearest first.
-    fn walk(&self, links: &Links, query: &[f32], ef: usize) -> Vec<Far> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        let Some(entry) = links.entry else {
-            return Vec::new();
-        };
-        let distance = |slot: u32| 1.0 - dot(query, self.slot_vector(slot as usize));
-        let mut at = Far(distance(entry), entry);
-        for layer in links.upper.iter().rev() {
-            while let Some(better) = layer
-                .get(&at.1)
-                .into_iter()
-                .flatten()
-                .map(|&n| Far(distance(n), n))
-                .min()
-                .filter(|n| n.0 < at.0)
-            {
-                at = better;
-            }
-        }
-        let mut visited = vec![0u64; links.base.len().div_ceil(64)];
-        let mut first_visit = |slot: u32| {
-            let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-            let seen = visited.get(word).is_none_or(|w| w & bit != 0);
-            if !seen {
-                visited[word] |= bit;
-            }
-            !seen
-        };
-        first_visit(at.1);
-        let mut candidates = BinaryHeap::from([Reverse(at)]);
-        let mut best = BinaryHeap::from([at]);
-        while let Some(Reverse(nearest)) = candidates.pop() {
-            if best.len() >= ef && best.peek().is_some_and(|worst| nearest.0 > worst.0) {
-                break;
-            }
-            for &n in links.base.get(nearest.1 as usize).into_iter().flatten() {
-                if !first_visit(n) {
-                    continue;
-                }
-                let candidate = Far(distance(n), n);
-                if best.len() < ef || best.peek().is_some_and(|worst| candidate < *worst) {
-                    candidates.push(Reverse(candidate));
-                    best.push(candidate);
-                    if best.len() > ef {
-                        best.pop();
-                    }
-                }
-            }
-        }
-        best.into_sorted_vec()
     }
 
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
@@ -517,15 +368,9 @@ impl VectorIndex {
         write_atomically(&dir.join(VECTORS_FILE), &bytes)?;
         let mut crc_graph_files = Vec::new();
         if let Some(graph) = &self.graph {
-            graph
-                .with(|h| h.file_dump(dir, GRAPH_BASENAME))
-                .map_err(|e| corrupt(dir, format!("cannot write the HNSW graph: {e}")))?;
-            for suffix in ["hnsw.graph", "hnsw.data"] {
-                let name = format!("{GRAPH_BASENAME}.{suffix}");
-                let path = dir.join(&name);
-                let content = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                crc_graph_files.push((name, crc32fast::hash(&content)));
-            }
+            let bytes = graph.to_bytes();
+            write_atomically(&dir.join(GRAPH_FILE), &bytes)?;
+            crc_graph_files.push((GRAPH_FILE.to_string(), crc32fast::hash(&bytes)));
         }
         let meta = Meta {
             dims: self.dims,
@@ -538,7 +383,7 @@ impl VectorIndex {
         write_json_atomically(&dir.join(META_FILE), &meta)
     }
 
-    /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged file).
+    /// Loads and checks every file (checksums first: hnsw_rs panics on a damaged legacy file).
     pub(crate) fn load(dir: &Path) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&meta_path).map_err(|e| match e.kind() {
@@ -567,21 +412,25 @@ impl VectorIndex {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
+        let mut graph = None;
         for (name, crc) in &meta.crc_graph_files {
             let path = dir.join(name);
             let content = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             if crc32fast::hash(&content) != *crc {
                 return Err(corrupt(&path, "checksum mismatch"));
             }
+            if name == GRAPH_FILE {
+                let read = Graph::from_bytes(&content, meta.slot_paper.len());
+                graph = Some(read.map_err(|reason| corrupt(&path, reason))?);
+            }
         }
-        let graph = if meta.has_graph {
-            let loader = HnswIo::new(dir, GRAPH_BASENAME);
-            let loaded = LoadedGraph::try_new(loader, |io| io.load_hnsw_with_dist(UnitDot))
-                .map_err(|e| corrupt(dir, format!("cannot load the HNSW graph: {e}")))?;
-            Some(Graph::new(Hnswlib::Loaded(loaded), meta.slot_paper.len()))
-        } else {
-            None
-        };
+        if meta.has_graph && graph.is_none() {
+            graph = Some(load_legacy_graph(
+                dir,
+                meta.params.m,
+                meta.slot_paper.len(),
+            )?);
+        }
         let mut index = VectorIndex {
             dims: meta.dims,
             params: meta.params,
@@ -735,13 +584,91 @@ mod tests {
         }
     }
 
+    /// An index as written before the graph was built here: hnsw_rs's graph files beside the
+    /// same vectors and slot map.
+    fn write_legacy(dir: &Path, vectors: &[Vec<f32>], params: VectorParams) {
+        use hnsw_rs::prelude::{AnnT, Hnsw};
+        let hnsw = Hnsw::new(params.m, vectors.len(), 16, params.ef_construction, UnitDot);
+        let items: Vec<(&[f32], usize)> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_slice(), i))
+            .collect();
+        hnsw.parallel_insert_slice(&items);
+        hnsw.file_dump(dir, LEGACY_GRAPH_BASENAME).expect("dump");
+        let bytes: Vec<u8> = vectors
+            .iter()
+            .flatten()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        std::fs::write(dir.join(VECTORS_FILE), &bytes).expect("vectors");
+        let crc_graph_files = ["graph.hnsw.graph", "graph.hnsw.data"]
+            .map(|name| {
+                let content = std::fs::read(dir.join(name)).expect("graph file");
+                (name.to_string(), crc32fast::hash(&content))
+            })
+            .to_vec();
+        let meta = Meta {
+            dims: vectors[0].len(),
+            params,
+            slot_paper: (0..vectors.len() as u32).collect(),
+            has_graph: true,
+            crc_vectors: crc32fast::hash(&bytes),
+            crc_graph_files,
+        };
+        std::fs::write(
+            dir.join(META_FILE),
+            serde_json::to_vec(&meta).expect("json"),
+        )
+        .expect("meta");
+    }
+
+    /// An index from before loads its hnsw_rs graph, answers as exact search does, takes new
+    /// papers, and is saved in the new format.
+    #[test]
+    fn an_index_with_an_hnsw_rs_graph_loads_grows_and_saves_in_the_new_format() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let vectors = sample(400, 16);
+        write_legacy(dir.path(), &vectors, graph_params());
+        let mut index = VectorIndex::load(dir.path()).expect("loads");
+        assert!(index.uses_graph());
+        for q in [3, 150, 399] {
+            let query = unit(q, 16);
+            let best = index.search(&query, 1, None)[0];
+            assert!((best.1 - 1.0).abs() < 1e-5, "{q}: {best:?}");
+            let exact = index.search_exact(&query, 10, None);
+            let graph = index.search(&query, 10, None);
+            let same = exact
+                .iter()
+                .zip(&graph)
+                .all(|(e, g)| (e.1 - g.1).abs() < 1e-5);
+            assert!(
+                same && graph.len() == 10,
+                "query {q}: {graph:?} / {exact:?}"
+            );
+        }
+        let added: Vec<(PaperNumber, Vec<f32>)> = (400..420)
+            .map(|p| (PaperNumber(p), unit(p + 7000, 16)))
+            .collect();
+        index.upsert(added.clone(), || {});
+        let out = tempfile::tempdir().expect("tmp");
+        index.save(out.path()).expect("saves");
+        assert!(out.path().join(GRAPH_FILE).is_file());
+        assert!(!out.path().join("graph.hnsw.graph").exists());
+        let reloaded = VectorIndex::load(out.path()).expect("reloads");
+        for (paper, vector) in &added {
+            let best = reloaded.search(vector, 1, None)[0];
+            assert!((best.1 - 1.0).abs() < 1e-5, "{paper:?}: {best:?}");
+        }
+    }
+
     #[test]
     fn damaged_files_are_errors_not_panics() {
         let dir = tempfile::tempdir().expect("tmp");
         VectorIndex::build(16, sample(300, 16), graph_params(), || {})
             .save(dir.path())
             .expect("saves");
-        let graph = dir.path().join("graph.hnsw.graph");
+        let graph = dir.path().join(GRAPH_FILE);
         let mut bytes = std::fs::read(&graph).expect("read");
         bytes[10] ^= 0xff;
         std::fs::write(&graph, bytes).expect("write");
@@ -749,7 +676,7 @@ mod tests {
             .err()
             .expect("damaged")
             .to_string();
-        assert!(err.contains("graph.hnsw.graph"), "{err}");
+        assert!(err.contains(GRAPH_FILE), "{err}");
     }
 
     /// Every file of a saved index (exact and with a graph), damaged in every way the mutation

@@ -7,3 +7,4 @@ mod fuzz;
 mod layers;
 mod parse_data;
 mod render_roundtrip;
+mod vectors;
