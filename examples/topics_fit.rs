@@ -94,6 +94,9 @@ fn main() -> anyhow::Result<()> {
         model.topics.len(),
         rss_mb("VmHWM:")
     );
+    // Two fits that agree in every topic, label and assignment print the same digest.
+    let fitted = serde_json::to_vec(&(&model.topics, &model.assignments))?;
+    println!("model digest: {}", paperscope::embed::sha256_hex(&fitted));
     if quality {
         let q = paperscope::eval::topic_quality(&papers, &model);
         println!(
