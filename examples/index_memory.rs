@@ -5,32 +5,19 @@
 //!
 //! cargo run --release --example index_memory -- DIGEST_DIR INDEX_DIR
 
+#[path = "shared/measure.rs"]
+mod measure;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use measure::{cpu_time, status_mb};
 
 use anyhow::Context;
 use paperscope::embed::Embedder;
 use paperscope::progress::Progress;
 use paperscope::update::{self, UpdateOptions};
-
-/// CPU time of this process so far, all threads (user + system).
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    of(usage.ru_utime) + of(usage.ru_stime)
-}
-
-fn status_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// One span of the run (a stage, or the work between two stages) as it began.
 struct Span {
