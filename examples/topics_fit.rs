@@ -4,31 +4,18 @@
 //!
 //! cargo run --release --example topics_fit -- DIGEST_DIR [--no-quality]
 
+#[path = "shared/measure.rs"]
+mod measure;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use measure::{cpu_time, status_mb};
+
 use anyhow::Context;
 use paperscope::progress::Progress;
 use paperscope::topics::TopicParams;
-
-/// CPU time of this process so far, all threads (user + system).
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    of(usage.ru_utime) + of(usage.ru_stime)
-}
-
-fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Prints each step of the fit as it ends: wall and CPU seconds, peak RSS so far.
 struct Steps {
@@ -47,7 +34,7 @@ impl Steps {
                 STEPS[i - 1],
                 wall.elapsed().as_secs_f64(),
                 (cpu_time() - cpu).as_secs_f64(),
-                rss_mb("VmHWM:")
+                status_mb("VmHWM:")
             );
         }
         *last = (i + 1, Instant::now(), cpu_time());
@@ -80,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{} papers; before the fit: RSS {:.0} MB",
         papers.len(),
-        rss_mb("VmRSS:")
+        status_mb("VmRSS:")
     );
     let steps = Steps {
         last: Mutex::new((0, Instant::now(), cpu_time())),
@@ -92,8 +79,11 @@ fn main() -> anyhow::Result<()> {
         wall.elapsed().as_secs_f64(),
         (cpu_time() - cpu).as_secs_f64(),
         model.topics.len(),
-        rss_mb("VmHWM:")
+        status_mb("VmHWM:")
     );
+    // Two fits that agree in every topic, label and assignment print the same digest.
+    let fitted = serde_json::to_vec(&(&model.topics, &model.assignments))?;
+    println!("model digest: {}", paperscope::embed::sha256_hex(&fitted));
     if quality {
         let q = paperscope::eval::topic_quality(&papers, &model);
         println!(

@@ -20,7 +20,7 @@
 //! rounded the same way, so an index built from the cache is the index built without it
 //! (cosine to the f32 vector > 0.9999).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -48,6 +48,10 @@ pub struct EmbeddingCache {
     checksum: String,
     dims: usize,
     vectors: HashMap<TextKey, Box<[f32]>>,
+    /// Keys appended by this process: their vectors went back to the caller that embedded them
+    /// and are read from the file by the next open, not kept twice (200k texts of 256 dims are
+    /// 200 MB).
+    appended: HashSet<TextKey>,
     /// Where the next record goes: the end of the last whole record.
     valid_len: u64,
     /// Records dropped on load (bad CRC), reported by [`EmbeddingCache::dropped`].
@@ -136,6 +140,7 @@ impl EmbeddingCache {
             checksum: checksum.to_string(),
             dims,
             vectors: HashMap::new(),
+            appended: HashSet::new(),
             valid_len: 0,
             dropped: 0,
         };
@@ -178,19 +183,25 @@ impl EmbeddingCache {
         Ok(())
     }
 
-    /// The vector cached for `key`.
+    /// The vector cached for `key` when the cache was opened (a text appended since is in the
+    /// file, and [`EmbeddingCache::contains`] it, but its vector is read by the next open).
     pub fn get(&self, key: &TextKey) -> Option<&[f32]> {
         self.vectors.get(key).map(|v| &v[..])
     }
 
+    /// Whether the file holds `key`'s vector.
+    pub fn contains(&self, key: &TextKey) -> bool {
+        self.vectors.contains_key(key) || self.appended.contains(key)
+    }
+
     /// Texts cached.
     pub fn len(&self) -> usize {
-        self.vectors.len()
+        self.vectors.len() + self.appended.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.vectors.is_empty()
+        self.len() == 0
     }
 
     /// Records dropped on load because their checksum did not match (damage).
@@ -241,7 +252,12 @@ impl EmbeddingCache {
         drop(writer);
         file.sync_data().map_err(|e| Error::write(&self.path, e))?;
         self.valid_len += bytes.len() as u64;
-        self.vectors.extend(entries);
+        self.appended.extend(
+            entries
+                .iter()
+                .map(|(key, _)| *key)
+                .filter(|key| !self.vectors.contains_key(key)),
+        );
         Ok(())
     }
 }
@@ -255,18 +271,25 @@ pub struct CacheUse {
     pub embedded: usize,
 }
 
-/// The vectors of `texts`, each taken from `cache` or `seeds` when there and embedded by
-/// `embedder` otherwise; fresh vectors are appended to `cache` a chunk at a time, so an
-/// interrupted run keeps what it finished. Vectors come back f16-rounded, cached or not.
+/// The vectors of texts `0..count` (`text(i)` makes text i), each taken from `cache` or
+/// `seeds` when there and embedded by `embedder` otherwise; fresh vectors are appended to
+/// `cache` a chunk at a time, so an interrupted run keeps what it finished. Vectors come back
+/// f16-rounded, cached or not. The texts are made when they are needed and dropped after, not
+/// held together: at 100k papers all of them took ~300 MB.
 pub fn embed_texts(
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
     seeds: &[EmbeddingCache],
-    texts: &[String],
+    count: usize,
+    text: &(dyn Fn(usize) -> String + Sync),
     progress: &dyn Progress,
 ) -> Result<(Vec<Box<[f32]>>, CacheUse)> {
+    use rayon::prelude::*;
     let checksum = embedder.checksum();
-    let keys: Vec<TextKey> = texts.iter().map(|t| text_key(checksum, t)).collect();
+    let keys: Vec<TextKey> = (0..count)
+        .into_par_iter()
+        .map(|i| text_key(checksum, &text(i)))
+        .collect();
     let lookup = |key: &TextKey| {
         cache
             .get(key)
@@ -278,13 +301,13 @@ pub fn embed_texts(
     let seeded: Vec<(TextKey, Box<[f32]>)> = keys
         .iter()
         .zip(&found)
-        .filter(|(key, v)| v.is_some() && cache.get(key).is_none())
+        .filter(|(key, v)| v.is_some() && !cache.contains(key))
         .filter_map(|(key, v)| v.clone().map(|v| (*key, v)))
         .collect();
     cache.append(dedup(seeded))?;
-    let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+    let missing: Vec<usize> = (0..count).filter(|&i| found[i].is_none()).collect();
     let usage = CacheUse {
-        cached: texts.len() - missing.len(),
+        cached: count - missing.len(),
         embedded: missing.len(),
     };
     if missing.is_empty() {
@@ -292,9 +315,7 @@ pub fn embed_texts(
         crate::atomic::failpoint("embedding", cache.path())?;
     }
     stage(progress, "embedding", missing.len(), || {
-        embed_missing(
-            embedder, cache, texts, &keys, &missing, &mut found, progress,
-        )
+        embed_missing(embedder, cache, text, &keys, &missing, &mut found, progress)
     })?;
     let vectors = found.into_iter().map(|v| v.unwrap_or_default()).collect();
     Ok((vectors, usage))
@@ -336,14 +357,14 @@ fn dedup(mut entries: Vec<(TextKey, Box<[f32]>)>) -> Vec<(TextKey, Box<[f32]>)> 
 fn embed_missing(
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
-    texts: &[String],
+    text: &(dyn Fn(usize) -> String + Sync),
     keys: &[TextKey],
     missing: &[usize],
     found: &mut [Option<Box<[f32]>>],
     progress: &dyn Progress,
 ) -> Result<()> {
     for chunk in missing.chunks(CHUNK) {
-        let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let chunk_texts: Vec<String> = chunk.iter().map(|&i| text(i)).collect();
         let vectors = embedder.embed_passages(&chunk_texts, |_| progress.inc());
         let mut fresh = Vec::with_capacity(chunk.len());
         for (&i, vector) in chunk.iter().zip(vectors) {
@@ -457,7 +478,15 @@ mod tests {
         .collect();
         let (checksum, dims) = (embedder.checksum(), embedder.dims());
         let mut cache = EmbeddingCache::open(&path, checksum, dims).unwrap();
-        let (fresh, first) = embed_texts(&embedder, &mut cache, &[], &texts, &Quiet).unwrap();
+        let (fresh, first) = embed_texts(
+            &embedder,
+            &mut cache,
+            &[],
+            texts.len(),
+            &|i| texts[i].clone(),
+            &Quiet,
+        )
+        .unwrap();
         assert_eq!(
             first,
             CacheUse {
@@ -467,7 +496,15 @@ mod tests {
         );
         assert_eq!(cache.len(), 2, "one record per distinct text");
         let mut reopened = EmbeddingCache::open(&path, checksum, dims).unwrap();
-        let (again, second) = embed_texts(&embedder, &mut reopened, &[], &texts, &Quiet).unwrap();
+        let (again, second) = embed_texts(
+            &embedder,
+            &mut reopened,
+            &[],
+            texts.len(),
+            &|i| texts[i].clone(),
+            &Quiet,
+        )
+        .unwrap();
         assert_eq!(
             second,
             CacheUse {
@@ -486,13 +523,16 @@ mod tests {
         let embedder = Embedder::shipped().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (checksum, dims) = (embedder.checksum(), embedder.dims());
-        let texts = vec!["retrieval augmented generation".to_string()];
+        let text = "retrieval augmented generation".to_string();
         let seed_path = dir.path().join("seed.vecache");
         let mut seed = EmbeddingCache::open(&seed_path, checksum, dims).unwrap();
-        embed_texts(&embedder, &mut seed, &[], &texts, &Quiet).unwrap();
+        embed_texts(&embedder, &mut seed, &[], 1, &|_| text.clone(), &Quiet).unwrap();
+        // A seed is a cache file shipped beside digests: read back from its file.
+        let seed = EmbeddingCache::open(&seed_path, checksum, dims).unwrap();
         let own_path = dir.path().join("own.vecache");
         let mut own = EmbeddingCache::open(&own_path, checksum, dims).unwrap();
-        let (_, used) = embed_texts(&embedder, &mut own, &[seed], &texts, &Quiet).unwrap();
+        let (_, used) =
+            embed_texts(&embedder, &mut own, &[seed], 1, &|_| text.clone(), &Quiet).unwrap();
         assert_eq!(
             used,
             CacheUse {

@@ -125,9 +125,9 @@ pub fn topic_quality(papers: &[Paper], model: &TopicModel) -> TopicQuality {
         .filter_map(|(p, &t)| category_group(p).map(|c| (c, t)))
         .unzip();
     // Label words back to term ids: English labels are shown in surface form.
-    let id_of: HashMap<&str, u32> = (0..vocabulary.len() as u32)
-        .map(|id| (vocabulary.shown(id), id))
-        .collect();
+    let ids: Vec<u32> = (0..vocabulary.len() as u32).collect();
+    let shown = vocabulary.shown_forms(papers, &ids);
+    let id_of: HashMap<&str, u32> = ids.iter().map(|&id| (shown.of(id), id)).collect();
     let npmi = |lang_zh: bool| {
         let sets: Vec<HashSet<u32>> = docs
             .iter()

@@ -17,8 +17,8 @@ use crate::embed::{dot, mean_direction};
 use crate::paper::Paper;
 
 /// Top label terms per topic by class-based TF-IDF times concentration (`groups[c]` holds the
-/// term ids of topic c's papers).
-fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -> Vec<Vec<String>> {
+/// term ids of topic c's papers), as term ids.
+fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -> Vec<Vec<u32>> {
     let per_group: Vec<HashMap<u32, f32>> = groups
         .par_iter()
         .map(|docs| {
@@ -35,7 +35,9 @@ fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -
             *total.entry(t).or_default() += c;
         }
     }
-    let avg_words = total.values().sum::<f32>() / groups.len().max(1) as f32;
+    // Summed in f64: past 2^24 words (~50k papers) an f32 sum rounds, by the map's order.
+    let avg_words =
+        (total.values().map(|&c| f64::from(c)).sum::<f64>() / groups.len().max(1) as f64) as f32;
     per_group
         .par_iter()
         .map(|counts| {
@@ -55,7 +57,7 @@ fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -
                 })
                 .collect();
             scored.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.1.cmp(b.1)));
-            let mut chosen: Vec<String> = Vec::new();
+            let mut chosen: Vec<u32> = Vec::new();
             let mut chosen_stems: Vec<&str> = Vec::new();
             for (id, t, _) in scored {
                 // A word already inside a chosen phrase (or a phrase of chosen words) adds nothing.
@@ -68,7 +70,7 @@ fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -
                     continue;
                 }
                 chosen_stems.push(t);
-                chosen.push(vocabulary.shown(id).to_string());
+                chosen.push(id);
                 if chosen.len() == how_many {
                     break;
                 }
@@ -124,6 +126,9 @@ pub(super) fn describe(
         .collect();
     let label_en = labels(&en_groups, 25, vocabulary);
     let label_zh = labels(&zh_groups, 25, vocabulary);
+    let shown = vocabulary.shown_forms(papers, &label_en.concat());
+    let words =
+        |ids: &[u32]| -> Vec<String> { ids.iter().map(|&id| shown.of(id).to_string()).collect() };
     let topics = (0..k)
         .map(|c| {
             let mut members: Vec<usize> =
@@ -136,8 +141,8 @@ pub(super) fn describe(
             Topic {
                 id: c,
                 size: members.len(),
-                label_en: label_en[c].clone(),
-                label_zh: label_zh[c].clone(),
+                label_en: words(&label_en[c]),
+                label_zh: words(&label_zh[c]),
                 representative: members
                     .iter()
                     .take(3)

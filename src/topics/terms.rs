@@ -9,7 +9,8 @@
 //! Terms are interned: a paper's terms are ids into one [`Vocabulary`]. At 100k papers the
 //! papers' terms as strings took ~6 GB; as ids they take a few hundred MB. Papers are read in
 //! chunks on every core, each chunk interning into its own table, and the tables are then merged
-//! in chunk order, so ids never depend on the thread count.
+//! in chunk order, so ids never depend on the thread count. Surface forms are found afterwards,
+//! for the terms a label shows only.
 
 use std::collections::{HashMap, HashSet};
 
@@ -52,12 +53,10 @@ pub(crate) struct DocTerms {
     pub(crate) zh: Vec<u32>,
 }
 
-/// Every term of the collection, by id, and how the English ones looked in the text.
+/// Every term of the collection, by id.
 pub(crate) struct Vocabulary {
     /// id -> English stem, stem bigram or Chinese word.
     terms: Vec<String>,
-    /// id -> commonest surface form of an English term.
-    surface: Vec<Option<String>>,
 }
 
 impl Vocabulary {
@@ -71,12 +70,79 @@ impl Vocabulary {
         &self.terms[id as usize]
     }
 
-    /// How the term `id` is shown: an English stem in its commonest surface form ("hallucin" as
-    /// "hallucination"), a Chinese word as itself.
-    pub(crate) fn shown(&self, id: u32) -> &str {
-        self.surface[id as usize]
-            .as_deref()
-            .unwrap_or_else(|| self.term(id))
+    /// How the terms `ids` are shown: English stems in their commonest surface form in
+    /// `papers` ("hallucin" as "hallucination"), Chinese words as themselves. Surface forms are
+    /// counted for the terms asked for only, in a second reading of the English text: counted
+    /// for every term while the terms were read, they took most of the topic fit's memory
+    /// (a table per term: ~1 GB at 100k papers).
+    pub(crate) fn shown_forms(&self, papers: &[Paper], ids: &[u32]) -> Shown<'_> {
+        let wanted: HashMap<&str, u32> = ids.iter().map(|&id| (self.term(id), id)).collect();
+        let stop_en = stop_set(LABEL_STOP_EN);
+        let counts = papers
+            .par_chunks(CHUNK)
+            .map_init(analyze::english_analyzer, |analyzer, chunk| {
+                let mut counts: HashMap<u32, HashMap<String, u32>> = HashMap::new();
+                let mut bigram = String::new();
+                for p in chunk {
+                    let text = english_text(p);
+                    english_tokens(analyzer, &text, &stop_en, |previous, stem, surface| {
+                        let mut count = |id: u32, form: String| {
+                            *counts.entry(id).or_default().entry(form).or_default() += 1;
+                        };
+                        if let Some(&id) = wanted.get(stem) {
+                            count(id, surface.to_string());
+                        }
+                        if let Some((prev_stem, prev_surface)) = previous {
+                            bigram.clear();
+                            bigram.push_str(prev_stem);
+                            bigram.push(' ');
+                            bigram.push_str(stem);
+                            if let Some(&id) = wanted.get(bigram.as_str()) {
+                                count(id, format!("{prev_surface} {surface}"));
+                            }
+                        }
+                    });
+                }
+                counts
+            })
+            .reduce(HashMap::new, |mut all, part| {
+                for (id, forms) in part {
+                    let into = all.entry(id).or_default();
+                    for (form, n) in forms {
+                        *into.entry(form).or_default() += n;
+                    }
+                }
+                all
+            });
+        let forms = counts
+            .into_iter()
+            .filter_map(|(id, forms)| {
+                forms
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                    .map(|(form, _)| (id, form))
+            })
+            .collect();
+        Shown {
+            vocabulary: self,
+            forms,
+        }
+    }
+}
+
+/// Terms as they are shown (see [`Vocabulary::shown_forms`]).
+pub(crate) struct Shown<'v> {
+    vocabulary: &'v Vocabulary,
+    /// id -> commonest surface form, for the English terms asked for.
+    forms: HashMap<u32, String>,
+}
+
+impl Shown<'_> {
+    /// How the term `id` is shown (its term when it was not asked for, or has no surface form).
+    pub(crate) fn of(&self, id: u32) -> &str {
+        self.forms
+            .get(&id)
+            .map_or_else(|| self.vocabulary.term(id), String::as_str)
     }
 }
 
@@ -109,27 +175,50 @@ impl Interner {
     }
 }
 
-/// Surface form -> occurrences, by term id (empty for Chinese words).
-type SurfaceCounts = Vec<HashMap<String, u32>>;
-
-fn count_surface(surfaces: &mut SurfaceCounts, id: u32, form: &str) {
-    let id = id as usize;
-    if surfaces.len() <= id {
-        surfaces.resize_with(id + 1, HashMap::new);
-    }
-    match surfaces[id].get_mut(form) {
-        Some(count) => *count += 1,
-        None => {
-            surfaces[id].insert(form.to_string(), 1);
-        }
-    }
-}
-
 /// One chunk's papers, with ids into the chunk's own table.
 struct Chunk {
     terms: Vec<String>,
-    surfaces: SurfaceCounts,
     docs: Vec<DocTerms>,
+}
+
+/// The English text of a paper that its terms come from: titles count twice.
+fn english_text(p: &Paper) -> String {
+    format!("{}. {}. {}", p.title_en, p.title_en, p.abstract_en)
+}
+
+/// Calls `visit(previous, stem, surface)` for every English token kept as a term, in order:
+/// its stem, its lowercase surface form and, when the token before it was kept too, that
+/// token's stem and surface (the two make a bigram).
+fn english_tokens(
+    analyzer: &mut tantivy::tokenizer::TextAnalyzer,
+    text: &str,
+    stop_en: &HashSet<String>,
+    mut visit: impl FnMut(Option<(&str, &str)>, &str, &str),
+) {
+    use tantivy::tokenizer::TokenStream;
+    let mut stream = analyzer.token_stream(text);
+    let mut previous: Option<(String, String)> = None;
+    while stream.advance() {
+        let token = stream.token();
+        let surface = text
+            .get(token.offset_from..token.offset_to)
+            .unwrap_or_default()
+            .to_lowercase();
+        let keep = token.text.len() > 2
+            && token.text.chars().any(char::is_alphabetic)
+            && !stop_en.contains(&surface)
+            && !stop_en.contains(&token.text);
+        if !keep {
+            previous = None;
+            continue;
+        }
+        visit(
+            previous.as_ref().map(|(s, f)| (s.as_str(), f.as_str())),
+            &token.text,
+            &surface,
+        );
+        previous = Some((token.text.clone(), surface));
+    }
 }
 
 /// The words of one chunk's text, interned into its table.
@@ -137,48 +226,24 @@ struct ChunkTerms<'a> {
     stop_en: &'a HashSet<String>,
     stop_zh: &'a HashSet<String>,
     interner: Interner,
-    surfaces: SurfaceCounts,
 }
 
 impl ChunkTerms<'_> {
     fn english(&mut self, analyzer: &mut tantivy::tokenizer::TextAnalyzer, text: &str) -> Vec<u32> {
-        use tantivy::tokenizer::TokenStream;
-        let mut stream = analyzer.token_stream(text);
         let mut out = Vec::new();
-        let mut previous: Option<(String, String)> = None;
-        let (mut bigram, mut bigram_surface) = (String::new(), String::new());
-        while stream.advance() {
-            let token = stream.token();
-            let surface = text
-                .get(token.offset_from..token.offset_to)
-                .unwrap_or_default()
-                .to_lowercase();
-            let keep = token.text.len() > 2
-                && token.text.chars().any(char::is_alphabetic)
-                && !self.stop_en.contains(&surface)
-                && !self.stop_en.contains(&token.text);
-            if !keep {
-                previous = None;
-                continue;
-            }
-            let id = self.interner.id(&token.text);
-            count_surface(&mut self.surfaces, id, &surface);
-            if let Some((stem, prev_surface)) = &previous {
+        let mut bigram = String::new();
+        let interner = &mut self.interner;
+        english_tokens(analyzer, text, self.stop_en, |previous, stem, _| {
+            let id = interner.id(stem);
+            if let Some((prev_stem, _)) = previous {
                 bigram.clear();
-                bigram.push_str(stem);
+                bigram.push_str(prev_stem);
                 bigram.push(' ');
-                bigram.push_str(&token.text);
-                bigram_surface.clear();
-                bigram_surface.push_str(prev_surface);
-                bigram_surface.push(' ');
-                bigram_surface.push_str(&surface);
-                let pair = self.interner.id(&bigram);
-                count_surface(&mut self.surfaces, pair, &bigram_surface);
-                out.push(pair);
+                bigram.push_str(stem);
+                out.push(interner.id(&bigram));
             }
             out.push(id);
-            previous = Some((token.text.clone(), surface));
-        }
+        });
         out
     }
 
@@ -199,83 +264,67 @@ impl ChunkTerms<'_> {
 /// merging the tables stays small beside reading the text.
 const CHUNK: usize = 2048;
 
+/// Chunks read before their tables are merged into the vocabulary: the chunks' tables repeat
+/// the common terms, so holding all of them at once cost more than the vocabulary itself.
+const WAVE: usize = 8;
+
 /// Every paper's terms, in paper order, and the vocabulary they index.
 pub(crate) fn doc_terms(papers: &[Paper]) -> (Vec<DocTerms>, Vocabulary) {
     let stop_en = stop_set(LABEL_STOP_EN);
     let stop_zh = stop_set(LABEL_STOP_ZH);
-    let chunks: Vec<Chunk> = papers
-        .par_chunks(CHUNK)
-        .map_init(analyze::english_analyzer, |analyzer, chunk| {
-            let mut words = ChunkTerms {
-                stop_en: &stop_en,
-                stop_zh: &stop_zh,
-                interner: Interner::default(),
-                surfaces: Vec::new(),
-            };
-            let docs = chunk
-                .iter()
-                .map(|p| {
-                    let english = format!("{}. {}. {}", p.title_en, p.title_en, p.abstract_en);
-                    let chinese = format!(
-                        "{}。{}。{}。{}",
-                        p.title_zh, p.title_zh, p.summary_zh, p.abstract_zh
-                    );
-                    DocTerms {
-                        en: words.english(analyzer, &english),
-                        zh: words.chinese(&chinese),
-                    }
-                })
-                .collect();
-            Chunk {
-                terms: words.interner.into_terms(),
-                surfaces: words.surfaces,
-                docs,
-            }
-        })
-        .collect();
-    merge(chunks)
+    let mut vocabulary = Interner::default();
+    let mut docs = Vec::with_capacity(papers.len());
+    for wave in papers.chunks(CHUNK * WAVE) {
+        let chunks: Vec<Chunk> = wave
+            .par_chunks(CHUNK)
+            .map_init(analyze::english_analyzer, |analyzer, chunk| {
+                let mut words = ChunkTerms {
+                    stop_en: &stop_en,
+                    stop_zh: &stop_zh,
+                    interner: Interner::default(),
+                };
+                let docs = chunk
+                    .iter()
+                    .map(|p| {
+                        let chinese = format!(
+                            "{}。{}。{}。{}",
+                            p.title_zh, p.title_zh, p.summary_zh, p.abstract_zh
+                        );
+                        DocTerms {
+                            en: words.english(analyzer, &english_text(p)),
+                            zh: words.chinese(&chinese),
+                        }
+                    })
+                    .collect();
+                Chunk {
+                    terms: words.interner.into_terms(),
+                    docs,
+                }
+            })
+            .collect();
+        for chunk in chunks {
+            merge(&mut vocabulary, chunk, &mut docs);
+        }
+    }
+    let terms = vocabulary.into_terms();
+    (docs, Vocabulary { terms })
 }
 
-/// One vocabulary from the chunks' tables, ids given in chunk order.
-fn merge(chunks: Vec<Chunk>) -> (Vec<DocTerms>, Vocabulary) {
-    let mut global = Interner::default();
-    let mut forms: SurfaceCounts = Vec::new();
-    let mut docs = Vec::new();
-    for chunk in chunks {
-        let remap: Vec<u32> = chunk
-            .terms
-            .into_iter()
-            .map(|t| global.id_owned(t))
-            .collect();
-        for (local, counts) in chunk.surfaces.into_iter().enumerate() {
-            for (form, n) in counts {
-                let id = remap[local] as usize;
-                if forms.len() <= id {
-                    forms.resize_with(id + 1, HashMap::new);
-                }
-                *forms[id].entry(form).or_default() += n;
-            }
-        }
-        let mut chunk_docs = chunk.docs;
-        chunk_docs.par_iter_mut().for_each(|d| {
-            for id in d.en.iter_mut().chain(d.zh.iter_mut()) {
-                *id = remap[*id as usize];
-            }
-        });
-        docs.extend(chunk_docs);
-    }
-    let terms = global.into_terms();
-    forms.resize_with(terms.len(), HashMap::new);
-    let surface = forms
-        .into_par_iter()
-        .map(|counts| {
-            counts
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-                .map(|(form, _)| form)
-        })
+/// Adds a chunk's table to the vocabulary (new terms get the next ids, in the chunk's order)
+/// and its papers, their ids mapped, to `docs`.
+fn merge(vocabulary: &mut Interner, chunk: Chunk, docs: &mut Vec<DocTerms>) {
+    let remap: Vec<u32> = chunk
+        .terms
+        .into_iter()
+        .map(|t| vocabulary.id_owned(t))
         .collect();
-    (docs, Vocabulary { terms, surface })
+    let mut chunk_docs = chunk.docs;
+    chunk_docs.par_iter_mut().for_each(|d| {
+        for id in d.en.iter_mut().chain(d.zh.iter_mut()) {
+            *id = remap[*id as usize];
+        }
+    });
+    docs.extend(chunk_docs);
 }
 
 /// Sparse TF-IDF rows (sublinear tf, L2-normalised) over the terms in 3..=N/2 documents, at most
