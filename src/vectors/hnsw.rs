@@ -770,4 +770,27 @@ mod tests {
         assert_eq!(found.len(), 32);
         assert!(found.iter().all(|f| f.1 % 2 == 1));
     }
+
+    /// The checksum in vectors.json catches a damaged file first; this is for the file whose
+    /// checksum was rewritten with it: no damage may panic the reader, and a graph it accepts
+    /// must answer a search.
+    #[test]
+    fn damaged_graph_bytes_never_panic_the_reader_or_a_search() {
+        use crate::fuzzing::{apply, mutation, runner};
+        let data = clumped(200, 8);
+        let rows = Rows {
+            data: &data,
+            dims: 8,
+        };
+        let all: Vec<u32> = (0..200).collect();
+        let bytes = Graph::build(rows, &all, 4, 32, &|| {}).to_bytes();
+        runner()
+            .run(&mutation(), |damage| {
+                if let Ok(graph) = Graph::from_bytes(&apply(&bytes, &damage), 200) {
+                    let _ = graph.search(rows, rows.row(7), 16, None);
+                }
+                Ok(())
+            })
+            .expect("no damage panics the graph reader");
+    }
 }
