@@ -22,9 +22,19 @@ fn digests() -> Vec<PathBuf> {
     files
 }
 
-/// The same cosines, within float rounding (graph and exact search sum in other orders).
-fn same_scores(a: &[(paperscope::PaperNumber, f32)], b: &[(paperscope::PaperNumber, f32)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x.1 - y.1).abs() < 1e-5)
+/// The graph's answer is exact search's in all but at most one place. HNSW is approximate, and
+/// its build runs on every core in whatever order the threads take, so one graph in a dozen here
+/// leaves a paper of the ten unreached; asking for equality made this test fail that often.
+/// Hits are counted by score (a hit reaches exact's 10th cosine), and the query's own paper
+/// must come first.
+fn nearly_exact(
+    found: &[(paperscope::PaperNumber, f32)],
+    exact: &[(paperscope::PaperNumber, f32)],
+) -> bool {
+    let tenth = exact.last().map_or(f32::MAX, |e| e.1);
+    let hits = found.iter().filter(|f| f.1 >= tenth - 1e-5).count();
+    let first = |r: &[(paperscope::PaperNumber, f32)]| r.first().map(|x| x.0);
+    found.len() == exact.len() && first(found) == first(exact) && hits + 1 >= exact.len()
 }
 
 fn with_graph(rebuild: bool) -> UpdateOptions {
@@ -56,7 +66,7 @@ fn a_damaged_graph_is_named_and_a_rebuild_makes_it_again() {
         .to_vec();
     let before = vectors.search(&query, 10, None);
     let exact = vectors.search_exact(&query, 10, None);
-    assert!(same_scores(&before, &exact), "{before:?} / {exact:?}");
+    assert!(nearly_exact(&before, &exact), "{before:?} / {exact:?}");
     let graph = dir
         .path()
         .join(&store.manifest.generation_dir)
@@ -79,5 +89,5 @@ fn a_damaged_graph_is_named_and_a_rebuild_makes_it_again() {
         .expect("vectors load after the rebuild");
     assert!(rebuilt.uses_graph());
     let after = rebuilt.search(&query, 10, None);
-    assert!(same_scores(&after, &before), "{after:?} / {before:?}");
+    assert!(nearly_exact(&after, &exact), "{after:?} / {exact:?}");
 }
