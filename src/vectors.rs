@@ -61,10 +61,11 @@ impl Default for VectorParams {
         VectorParams {
             m: 16,
             ef_construction: 200,
-            // Recall@10 with query texts on data/ (by score): 0.974 at 128, 0.980 at 160, 0.984 at
-            // 192 (BENCHMARKS.md "Vector index"). hnsw_rs's filtered search reached 0.990 at 128
-            // only by walking on past HNSW's stopping rule, at the cost of a larger ef.
-            ef_search: 192,
+            // The graph serves collections past `exact_below`, so ef comes from the 100k curve
+            // (BENCHMARKS.md "Scale"): recall@10 0.853 at 192 (18x exact's speed), 0.922 at 512
+            // (7.5x), 0.960 at 1024 (4.2x): 512 is the most recall that stays well past 5x exact,
+            // for ~0.6 ms more a query. On data/'s own vectors 192 already gave 0.984.
+            ef_search: 512,
             exact_below: 25_000,
         }
     }

@@ -5,7 +5,8 @@
 //! are texts embedded as a search would embed them (papers' English titles and Chinese one-line
 //! summaries), not the indexed vectors themselves: a vector's own nearest neighbour is itself,
 //! which made the curve optimistic (ef 64: 0.997 with the indexed vectors, 0.979 with texts).
-//! The default `ef` (192, recall 0.984) was chosen from this curve (BENCHMARKS.md "Vector index").
+//! On data/ this curve gave recall 0.984 at ef 192; the default `ef` (512) comes from the same
+//! curve at 100k generated papers (BENCHMARKS.md "Scale"), where the graph is actually used.
 
 use std::time::Instant;
 
