@@ -478,14 +478,9 @@ fn embed_papers(
     progress: &dyn Progress,
 ) -> Result<(Embedded, CacheUse)> {
     let recipe = Recipe::for_model(embedder.kind());
-    // Every paper has its recipe's number of texts; they are made when embedded or hashed.
-    let per = numbers
-        .first()
-        .map_or(1, |n| recipe.texts(&papers[n.index()]).len().max(1));
-    let text = |i: usize| {
-        let mut texts = recipe.texts(&papers[numbers[i / per].index()]);
-        texts.swap_remove(i % per)
-    };
+    // Every paper has its recipe's number of texts; each is made when embedded or hashed.
+    let per = recipe.text_count();
+    let text = |i: usize| recipe.text(&papers[numbers[i / per].index()], i % per);
     let (checksum, dims) = (embedder.checksum(), embedder.dims());
     let mut cache = EmbeddingCache::open(&embedding_cache_path(dir, embedder), checksum, dims)?;
     let seeds = seeds

@@ -389,12 +389,28 @@ impl Recipe {
 
     /// The texts of `p` whose vectors' mean direction is its vector.
     pub fn texts(self, p: &Paper) -> Vec<String> {
-        let one_text = || format!("{} {}", english_side(p), chinese_side(p));
+        (0..self.text_count()).map(|i| self.text(p, i)).collect()
+    }
+
+    /// How many texts [`Recipe::texts`] makes of every paper.
+    pub fn text_count(self) -> usize {
         match self {
-            Recipe::OneText => vec![one_text()],
-            Recipe::OneTextPlusTitles => vec![one_text(), titles(p)],
-            Recipe::Sides => vec![english_side(p), chinese_side(p)],
-            Recipe::SidesPlusTitles => vec![english_side(p), chinese_side(p), titles(p)],
+            Recipe::OneText => 1,
+            Recipe::OneTextPlusTitles | Recipe::Sides => 2,
+            Recipe::SidesPlusTitles => 3,
+        }
+    }
+
+    /// Text `which` of [`Recipe::texts`] alone (an index builds each when it needs it rather
+    /// than holding every paper's texts at once).
+    pub fn text(self, p: &Paper, which: usize) -> String {
+        match (self, which) {
+            (Recipe::OneText | Recipe::OneTextPlusTitles, 0) => {
+                format!("{} {}", english_side(p), chinese_side(p))
+            }
+            (Recipe::Sides | Recipe::SidesPlusTitles, 0) => english_side(p),
+            (Recipe::Sides | Recipe::SidesPlusTitles, 1) => chinese_side(p),
+            _ => titles(p),
         }
     }
 }
