@@ -7,6 +7,7 @@
 //! cargo bench --bench scale -- --ann 100000      (recall/speed curve of ef at N, and of M)
 //! cargo bench --bench scale -- --cold [INDEX]    (where a new process's hybrid search goes)
 //! cargo bench --bench scale -- --plot RUN_LOG OUT.png   (the plot of a saved run's tables)
+//! cargo bench --bench scale -- --e5 [PAPERS]      (the default model's embedding stage alone)
 //!
 //! Each stage's time comes from the library's own progress stages (parsing, indexing, embedding,
 //! graph, topics), so the figures are those of `paperscope index`. Peak RSS is the process's
@@ -592,6 +593,11 @@ fn main() -> anyhow::Result<()> {
         print(std::slice::from_ref(&row));
         return Ok(());
     }
+    if args.first().is_some_and(|a| a == "--e5") {
+        let papers: usize = args.get(1).map_or(Ok(E5_PAPERS), |n| n.parse())?;
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        return e5_stage(corpus::Sources::load(&data)?.papers(), papers);
+    }
     let ann = args.first().is_some_and(|a| a == "--ann");
     let args = if ann { &args[1..] } else { &args[..] };
     let sizes: Vec<usize> = match args.first() {
@@ -621,10 +627,54 @@ fn main() -> anyhow::Result<()> {
         rows.push(measure(&sources, n, &out)?);
         print(&rows);
     }
+    e5_stage(sources.papers(), E5_PAPERS)?;
     let png = out.join("scale.png");
     match plot(&rows, &png) {
         Ok(()) => println!("\nplot: {}", png.display()),
         Err(e) => eprintln!("no plot: {e}"),
+    }
+    Ok(())
+}
+
+/// Real papers the e5 embedding stage is timed on: enough for a steady rate (the stage's cost
+/// is linear in papers), few enough for a minute.
+const E5_PAPERS: usize = 300;
+
+/// The default model's (e5's) embedding stage, which issue 14 reports apart from the rest of
+/// an index: `papers` real papers, spread over data/ (their texts' lengths are the cost), embedded
+/// as an index embeds them, on one thread and on all: papers/s, papers a CPU-second (a core's
+/// rate, whatever else runs) and the time 100k take.
+fn e5_stage(real: &[paperscope::Paper], papers: usize) -> anyhow::Result<()> {
+    let model = ModelSource::Shipped(paperscope::embed::ModelKind::E5Small).load()?;
+    let recipe = Recipe::for_model(model.kind());
+    let step = (real.len() / papers.max(1)).max(1);
+    let texts: Vec<String> = real
+        .iter()
+        .step_by(step)
+        .take(papers)
+        .flat_map(|p| recipe.texts(p))
+        .collect();
+    let papers = texts.len() / recipe.text_count();
+    println!(
+        "\n| e5 embedding stage ({papers} real papers, {} texts) | threads | wall s | CPU s | papers/s | papers a CPU-second | 100k papers (wall) |\n|---|---|---|---|---|---|---|",
+        texts.len()
+    );
+    for threads in [1, rayon::current_num_threads()] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        let (wall, cpu) = (Instant::now(), cpu_time());
+        pool.install(|| std::hint::black_box(model.embed_passages(&texts, |_| {})));
+        let (wall, cpu) = (
+            wall.elapsed().as_secs_f64(),
+            (cpu_time() - cpu).as_secs_f64(),
+        );
+        let rate = papers as f64 / wall;
+        println!(
+            "| | {threads} | {wall:.1} | {cpu:.1} | {rate:.1} | {:.1} | {:.1} h |",
+            papers as f64 / cpu,
+            100_000.0 / rate / 3600.0
+        );
     }
     Ok(())
 }
