@@ -296,6 +296,9 @@ pub(crate) fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 pub(crate) struct TokenBuffer {
     tokens: Vec<Token>,
     len: usize,
+    /// The text the tokens are of: the combined field gets each title twice in a row, and the
+    /// second time the tokens are handed out again instead of cut again.
+    text: String,
 }
 
 /// A clone starts empty: the buffer holds no state, only memory.
@@ -306,8 +309,17 @@ impl Clone for TokenBuffer {
 }
 
 impl TokenBuffer {
-    fn clear(&mut self) {
+    /// Readies the buffer for the tokens of `text`: false when it holds them already (nothing
+    /// that reads a stream changes its tokens: no filter follows these tokenizers), else true
+    /// with the buffer emptied, to be filled.
+    fn start(&mut self, text: &str) -> bool {
+        if self.text == text {
+            return false;
+        }
+        self.text.clear();
+        self.text.push_str(text);
         self.len = 0;
+        true
     }
 
     /// Appends a token at the next position, its text written by `write` into a cleared string.
@@ -387,8 +399,9 @@ fn push_lowercase(out: &mut String, word: &str) {
 impl Tokenizer for ChineseTokenizer {
     type TokenStream<'a> = BufferTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferTokenStream<'a> {
-        self.buffer.clear();
-        push_jieba_tokens(&JIEBA, text, 0, &mut self.buffer);
+        if self.buffer.start(text) {
+            push_jieba_tokens(&JIEBA, text, 0, &mut self.buffer);
+        }
         self.buffer.stream()
     }
 }
@@ -404,7 +417,9 @@ impl Tokenizer for MixedTokenizer {
     type TokenStream<'a> = BufferTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferTokenStream<'a> {
         let tokens = &mut self.buffer;
-        tokens.clear();
+        if !tokens.start(text) {
+            return tokens.stream();
+        }
         for (start, run, han) in script_runs(text) {
             if han {
                 push_jieba_tokens(&JIEBA, run, start, tokens);
@@ -605,6 +620,14 @@ mod tests {
             let mut reused = make();
             let _ = tokens(&mut reused, long);
             assert_eq!(tokens(&mut reused, short), tokens(&mut make(), short));
+            // The same text again (a title's second copy) is handed its tokens again, and a
+            // clone, which starts with an empty buffer, cuts it anew.
+            assert_eq!(tokens(&mut reused, short), tokens(&mut make(), short));
+            assert_eq!(
+                tokens(&mut reused.clone(), short),
+                tokens(&mut make(), short)
+            );
+            assert_eq!(tokens(&mut reused, ""), Vec::new());
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Ranking runs over one field holding all of a paper's text (titles twice), because a sum of
 //! per-field BM25 scores lets short fields' length normalisation dominate (measured: nDCG@10 0.64
-//! vs 0.835). The per-language fields exist for phrase/field queries and for snippets.
+//! vs 0.835). Phrases, exclusions, more-like-this and the snippets' term weights use that field
+//! too: the per-language fields of the schema are left empty (see [`schema`]).
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, Range};
@@ -37,9 +38,6 @@ use crate::text::{is_cjk, truncate_chars};
 pub(crate) struct Fields {
     pub number: Field,
     pub arxiv_id: Field,
-    pub title_en: Field,
-    pub title_zh: Field,
-    pub summary_zh: Field,
     pub abstract_en: Field,
     pub abstract_zh: Field,
     pub all: Field,
@@ -56,14 +54,23 @@ fn text_field(tokenizer: &str) -> TextOptions {
     )
 }
 
+/// The schema. `title_en` .. `abstract_zh` hold nothing since nothing queried them (indexing
+/// them was ~40% of the stage's CPU); they stay declared so that field numbers, and so indexes
+/// written before (where they hold text), keep working with this code and the other way round.
 pub(crate) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    let number = b.add_u64_field("number", INDEXED | FAST | STORED);
+    let arxiv_id = b.add_text_field("arxiv_id", STRING | STORED);
+    for (name, analyzer) in [
+        ("title_en", ENGLISH),
+        ("title_zh", CHINESE),
+        ("summary_zh", CHINESE),
+    ] {
+        b.add_text_field(name, text_field(analyzer));
+    }
     let fields = Fields {
-        number: b.add_u64_field("number", INDEXED | FAST | STORED),
-        arxiv_id: b.add_text_field("arxiv_id", STRING | STORED),
-        title_en: b.add_text_field("title_en", text_field(ENGLISH)),
-        title_zh: b.add_text_field("title_zh", text_field(CHINESE)),
-        summary_zh: b.add_text_field("summary_zh", text_field(CHINESE)),
+        number,
+        arxiv_id,
         abstract_en: b.add_text_field("abstract_en", text_field(ENGLISH)),
         abstract_zh: b.add_text_field("abstract_zh", text_field(CHINESE)),
         all: b.add_text_field("all", text_field(MIXED)),
@@ -374,17 +381,12 @@ fn add_papers(
     Ok(())
 }
 
-/// A paper's document: its texts as they are (the writer analyses each field with the field's
-/// own analyzer), its number, id, categories, month and the whole paper as stored JSON.
+/// A paper's document: its texts as they are, in the combined field (the writer analyses them),
+/// its number, id, categories, month and the whole paper as stored JSON.
 fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
-    doc.add_text(f.title_en, &p.title_en);
-    doc.add_text(f.title_zh, &p.title_zh);
-    doc.add_text(f.summary_zh, &p.summary_zh);
-    doc.add_text(f.abstract_en, &p.abstract_en);
-    doc.add_text(f.abstract_zh, &p.abstract_zh);
     for text in combined_texts(p) {
         doc.add_text(f.all, text);
     }
@@ -821,28 +823,47 @@ impl TextIndex {
         Ok(numbered.into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms.
+    /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms: a
+    /// term weighs 1 / (1 + the papers holding it), rarer terms choosing the fragment shown.
     pub(crate) fn snippets(&self, query: &SearchQuery) -> Snippets {
         let searcher = self.searcher();
         // Highlight what ranked, not the question and function words ranking dropped.
         let text = analyze::strip_query_stop_words(&query.positive_text());
-        let make = |field: Field, analyzer: &TextAnalyzer, max_bytes: usize| {
+        let make = |analyzer: &TextAnalyzer, field: Field, max_bytes: usize| {
             let terms = analyze::terms(&mut analyzer.clone(), &text);
             let weights: BTreeMap<String, f32> = terms
                 .into_iter()
                 .map(|t| {
-                    let df = searcher
-                        .doc_freq(&Term::from_field_text(field, &t))
-                        .unwrap_or(0);
+                    let df = self.combined_doc_freq(&searcher, &t);
                     (t, 1.0 / (1.0 + df as f32))
                 })
                 .collect();
             SnippetGenerator::new(weights, analyzer.clone(), field, max_bytes)
         };
         Snippets {
-            english: make(self.fields.abstract_en, &self.english, 220),
-            chinese: make(self.fields.abstract_zh, &self.chinese, 240),
+            english: make(&self.english, self.fields.abstract_en, 220),
+            chinese: make(&self.chinese, self.fields.abstract_zh, 240),
             prefer_chinese: text.chars().any(is_cjk),
+        }
+    }
+
+    /// The papers whose combined field holds `term`, a term of the English or Chinese analyzer.
+    /// The combined field holds the mixed analyzer's terms: the same for English text and for
+    /// Han words; a Latin word the Chinese analyzer kept whole (`models`) is counted as the mixed
+    /// analyzer makes it (`model`, its rarest term if several).
+    fn combined_doc_freq(&self, searcher: &Searcher, term: &str) -> u64 {
+        let df = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(self.fields.all, t))
+                .unwrap_or(0)
+        };
+        match df(term) {
+            0 => analyze::terms(&mut self.mixed.clone(), term)
+                .iter()
+                .map(|t| df(t))
+                .min()
+                .unwrap_or(0),
+            found => found,
         }
     }
 }
@@ -1031,6 +1052,29 @@ mod tests {
         let (original, copy) = (at(10).expect("found"), at(papers.len() - 1).expect("found"));
         assert_eq!(tied[original].1, tied[copy].1, "a tie");
         assert_eq!(copy, original + 1, "{tied:?}");
+    }
+
+    #[test]
+    fn snippet_weights_count_papers_by_the_combined_fields_terms() {
+        let papers = sample_papers(1500);
+        let dir = tempfile::tempdir().expect("temporary directory");
+        build(dir.path(), &papers, || {}).expect("builds");
+        let index = TextIndex::open(dir.path()).expect("opens");
+        let searcher = index.searcher();
+        let in_all = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(index.fields.all, t))
+                .expect("counts")
+        };
+        let chinese = analyze::terms(&mut index.chinese.clone(), "大模型（LLMs）的幻觉");
+        assert!(chinese.contains(&"llms".to_string()), "{chinese:?}");
+        assert_eq!(in_all("llms"), 0, "the combined field holds stems");
+        assert!(in_all("llm") > 0);
+        assert_eq!(index.combined_doc_freq(&searcher, "llms"), in_all("llm"));
+        for term in ["幻觉", "hallucin", "model"] {
+            assert!(in_all(term) > 0, "{term}");
+            assert_eq!(index.combined_doc_freq(&searcher, term), in_all(term));
+        }
     }
 
     #[test]
