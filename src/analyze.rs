@@ -374,7 +374,11 @@ pub(crate) struct ChineseTokenizer {
 /// dropping punctuation and whitespace, lowercasing Latin words inside Chinese text.
 fn push_jieba_tokens(jieba: &Jieba, text: &str, base: usize, tokens: &mut TokenBuffer) {
     for word in jieba.cut_for_search(text, true) {
-        if !word.word.chars().any(|c| c.is_alphanumeric()) {
+        if !word
+            .word
+            .chars()
+            .any(|c| is_common_han(c) || c.is_alphanumeric())
+        {
             continue;
         }
         let (from, to) = (base + word.byte_start, base + word.byte_end);
@@ -386,6 +390,9 @@ fn push_jieba_tokens(jieba: &Jieba, text: &str, base: usize, tokens: &mut TokenB
 /// character changes (every Han word).
 fn push_lowercase(out: &mut String, word: &str) {
     let unchanged = |c: char| {
+        if is_common_han(c) {
+            return true;
+        }
         let mut lower = c.to_lowercase();
         lower.next() == Some(c) && lower.next().is_none()
     };
@@ -394,6 +401,13 @@ fn push_lowercase(out: &mut String, word: &str) {
     } else {
         out.push_str(&word.to_lowercase());
     }
+}
+
+/// The CJK Unified Ideographs block, where nearly every Chinese character is: each of them is
+/// alphanumeric and its own lowercase, which this range check says without the Unicode tables'
+/// lookups (a few percent of indexing's CPU).
+fn is_common_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}')
 }
 
 impl Tokenizer for ChineseTokenizer {
@@ -545,6 +559,16 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "{checked} runs");
+    }
+
+    #[test]
+    fn common_han_characters_are_alphanumeric_and_their_own_lowercase() {
+        for c in '\u{4E00}'..='\u{9FFF}' {
+            assert!(is_common_han(c));
+            assert!(c.is_alphanumeric(), "{c}");
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+        }
+        assert!(!is_common_han('A') && !is_common_han('，') && !is_common_han('\u{3400}'));
     }
 
     #[test]
