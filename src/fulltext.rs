@@ -3,7 +3,8 @@
 //!
 //! Ranking runs over one field holding all of a paper's text (titles twice), because a sum of
 //! per-field BM25 scores lets short fields' length normalisation dominate (measured: nDCG@10 0.64
-//! vs 0.835). The per-language fields exist for phrase/field queries and for snippets.
+//! vs 0.835). Phrases, exclusions, more-like-this and the snippets' term weights use that field
+//! too: the per-language fields of the schema are left empty (see [`schema`]).
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, Range};
@@ -37,9 +38,6 @@ use crate::text::{is_cjk, truncate_chars};
 pub(crate) struct Fields {
     pub number: Field,
     pub arxiv_id: Field,
-    pub title_en: Field,
-    pub title_zh: Field,
-    pub summary_zh: Field,
     pub abstract_en: Field,
     pub abstract_zh: Field,
     pub all: Field,
@@ -56,14 +54,23 @@ fn text_field(tokenizer: &str) -> TextOptions {
     )
 }
 
+/// The schema. `title_en` .. `abstract_zh` hold nothing since nothing queried them (indexing
+/// them was ~40% of the stage's CPU); they stay declared so that field numbers, and so indexes
+/// written before (where they hold text), keep working with this code and the other way round.
 pub(crate) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    let number = b.add_u64_field("number", INDEXED | FAST | STORED);
+    let arxiv_id = b.add_text_field("arxiv_id", STRING | STORED);
+    for (name, analyzer) in [
+        ("title_en", ENGLISH),
+        ("title_zh", CHINESE),
+        ("summary_zh", CHINESE),
+    ] {
+        b.add_text_field(name, text_field(analyzer));
+    }
     let fields = Fields {
-        number: b.add_u64_field("number", INDEXED | FAST | STORED),
-        arxiv_id: b.add_text_field("arxiv_id", STRING | STORED),
-        title_en: b.add_text_field("title_en", text_field(ENGLISH)),
-        title_zh: b.add_text_field("title_zh", text_field(CHINESE)),
-        summary_zh: b.add_text_field("summary_zh", text_field(CHINESE)),
+        number,
+        arxiv_id,
         abstract_en: b.add_text_field("abstract_en", text_field(ENGLISH)),
         abstract_zh: b.add_text_field("abstract_zh", text_field(CHINESE)),
         all: b.add_text_field("all", text_field(MIXED)),
@@ -240,8 +247,13 @@ const PART_MEMORY: usize = 64_000_000;
 /// paper-number order, so BM25 ties (which Tantivy breaks by document address) go to the lower
 /// paper number, and the index is the one a single writer would make, whatever the threads do.
 pub fn build(dir: &Path, papers: &[Paper], on_paper: impl Fn() + Sync) -> Result<()> {
+    let numbered: Vec<(PaperNumber, &Paper)> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, paper)| (PaperNumber::from_index(i), paper))
+        .collect();
     let parts = parts(papers.len(), rayon::current_num_threads());
-    build_in_parts(dir, papers, &parts, &on_paper)
+    build_in_parts(dir, &numbered, &parts, &on_paper)
 }
 
 /// Consecutive ranges of paper indices, one per part: a multiple of `threads` parts (so that
@@ -260,11 +272,11 @@ fn parts(papers: usize, threads: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// [`build`] with the parts given: each part is built in `dir/part-N` on a thread of its own,
-/// then the parts are merged, in order, into `dir`.
+/// A new index of the numbered `papers` in `dir`, in the parts given: each part is built in
+/// `dir/part-N` on a thread of its own, then the parts are merged, in order, into `dir`.
 fn build_in_parts(
     dir: &Path,
-    papers: &[Paper],
+    papers: &[(PaperNumber, &Paper)],
     parts: &[Range<usize>],
     on_paper: &(impl Fn() + Sync),
 ) -> Result<()> {
@@ -275,7 +287,7 @@ fn build_in_parts(
             return Ok(());
         }
         [all] => {
-            build_part(dir, &schema, &f, &papers[all.clone()], all.start, on_paper)?;
+            build_part(dir, &schema, &f, &papers[all.clone()], on_paper)?;
             return Ok(());
         }
         _ => {}
@@ -287,8 +299,7 @@ fn build_in_parts(
         .map(|(i, range)| {
             let part = part_dir(i);
             std::fs::create_dir(&part).map_err(|e| Error::write(&part, e))?;
-            let papers = &papers[range.clone()];
-            build_part(&part, &schema, &f, papers, range.start, on_paper)
+            build_part(&part, &schema, &f, &papers[range.clone()], on_paper)
         })
         .collect::<Result<Vec<Index>>>()?;
     tantivy::indexer::merge_indices(&indices, writable_directory(dir)?)
@@ -300,14 +311,13 @@ fn build_in_parts(
     Ok(())
 }
 
-/// One part as a one-segment index in `dir`: papers `first..` analysed and indexed on this
-/// thread, in order.
+/// One part as a one-segment index in `dir`: `papers` analysed and indexed on this thread, in
+/// order.
 fn build_part(
     dir: &Path,
     schema: &Schema,
     f: &Fields,
-    papers: &[Paper],
-    first: usize,
+    papers: &[(PaperNumber, &Paper)],
     on_paper: &(impl Fn() + Sync),
 ) -> Result<Index> {
     let mut writer = Index::builder()
@@ -315,8 +325,8 @@ fn build_part(
         .tokenizers(analyze::tokenizers())
         .single_segment_index_writer(writable_directory(dir)?, PART_MEMORY)
         .map_err(|e| tantivy_error(dir, e))?;
-    for (i, paper) in papers.iter().enumerate() {
-        writer.add_document(document(f, PaperNumber::from_index(first + i), paper)?)?;
+    for &(number, paper) in papers {
+        writer.add_document(document(f, number, paper)?)?;
         on_paper();
     }
     writer.finalize().map_err(|e| tantivy_error(dir, e))
@@ -331,22 +341,96 @@ fn writable_directory(dir: &Path) -> Result<tantivy::directory::MmapDirectory> {
 /// generation's, after deleting the documents of `replaced`. The segments already there are
 /// kept as they are (only deletions are added to them), so adding a few papers to a large
 /// index costs the few papers, not the index.
+///
+/// Many papers (enough for [`parts`] to cut them) are indexed as a new index is, in parts on
+/// every core merged in order into one segment, which then joins the index; fewer go to one
+/// writer thread, which costs no merge.
 pub fn extend(
     dir: &Path,
     replaced: &[PaperNumber],
     papers: &[(PaperNumber, &Paper)],
-    on_paper: impl Fn(),
+    on_paper: impl Fn() + Sync,
 ) -> Result<()> {
-    let (_, f) = schema();
+    let parts = parts(papers.len(), rayon::current_num_threads());
+    extend_in_parts(dir, replaced, papers, &parts, &on_paper)
+}
+
+/// [`extend`] with the parts given (one part: the writer thread).
+fn extend_in_parts(
+    dir: &Path,
+    replaced: &[PaperNumber],
+    papers: &[(PaperNumber, &Paper)],
+    parts: &[Range<usize>],
+    on_paper: &(impl Fn() + Sync),
+) -> Result<()> {
+    let (schema, f) = schema();
     let index = Index::open(writable_directory(dir)?).map_err(|e| tantivy_error(dir, e))?;
     let mut writer = open_writer(&index)?;
     for &number in replaced {
         writer.delete_term(Term::from_field_u64(f.number, u64::from(number)));
     }
-    add_papers(&writer, &f, papers, &on_paper)?;
+    // An index written with another schema or other settings (older code) takes no segment
+    // built with these.
+    let same_kind = index.schema() == schema && *index.settings() == Default::default();
+    if parts.len() > 1 && same_kind {
+        let segment = build_beside(dir, &index, papers, parts, on_paper)?;
+        if !replaced.is_empty() {
+            // A segment added whole has no operation stamps to tell its documents from the
+            // deleted ones: the deletions are applied first, else they would take the new
+            // documents of the same papers too.
+            writer.commit()?;
+        }
+        writer.add_segment(segment)?;
+    } else {
+        add_papers(&writer, &f, papers, on_paper)?;
+    }
     writer.commit()?;
     writer.wait_merging_threads()?;
     Ok(())
+}
+
+/// Builds `papers` as a new one-segment index in `dir/added`, then moves its segment's files
+/// into `index` (in `dir`) and returns the segment, for the writer to add. The files go
+/// through the index's directory, which records them as its own: its checksum check covers
+/// them, and its garbage collection removes them once a merge replaces the segment.
+fn build_beside(
+    dir: &Path,
+    index: &Index,
+    papers: &[(PaperNumber, &Paper)],
+    parts: &[Range<usize>],
+    on_paper: &(impl Fn() + Sync),
+) -> Result<tantivy::SegmentMeta> {
+    let added = dir.join("added");
+    std::fs::create_dir(&added).map_err(|e| Error::write(&added, e))?;
+    build_in_parts(&added, papers, parts, on_paper)?;
+    let built = open_index(&added)?
+        .searchable_segment_metas()
+        .map_err(|e| tantivy_error(&added, e))?;
+    let [segment] = built.as_slice() else {
+        return Err(Error::damaged(
+            index_of(dir),
+            &added,
+            format!("{} segments built, one expected", built.len()),
+        ));
+    };
+    // Made before its files are written, so that no garbage collection can take them.
+    let meta = index.new_segment_meta(segment.id(), segment.max_doc());
+    use tantivy::Directory as _;
+    let prefix = format!("{}.", segment.id().uuid_string());
+    for entry in std::fs::read_dir(&added).map_err(|e| Error::io(&added, e))? {
+        let name = entry.map_err(|e| Error::io(&added, e))?.file_name();
+        if !name.to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let from = added.join(&name);
+        let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
+        index
+            .directory()
+            .atomic_write(Path::new(&name), &bytes)
+            .map_err(|e| Error::write(dir.join(&name), e))?;
+    }
+    std::fs::remove_dir_all(&added).map_err(|e| Error::write(&added, e))?;
+    Ok(meta)
 }
 
 /// One indexing thread, which analyses as it indexes: the papers added go into segments in
@@ -374,17 +458,12 @@ fn add_papers(
     Ok(())
 }
 
-/// A paper's document: its texts as they are (the writer analyses each field with the field's
-/// own analyzer), its number, id, categories, month and the whole paper as stored JSON.
+/// A paper's document: its texts as they are, in the combined field (the writer analyses them),
+/// its number, id, categories, month and the whole paper as stored JSON.
 fn document(f: &Fields, number: PaperNumber, p: &Paper) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.number, u64::from(number));
     doc.add_text(f.arxiv_id, &p.arxiv_id);
-    doc.add_text(f.title_en, &p.title_en);
-    doc.add_text(f.title_zh, &p.title_zh);
-    doc.add_text(f.summary_zh, &p.summary_zh);
-    doc.add_text(f.abstract_en, &p.abstract_en);
-    doc.add_text(f.abstract_zh, &p.abstract_zh);
     for text in combined_texts(p) {
         doc.add_text(f.all, text);
     }
@@ -821,28 +900,47 @@ impl TextIndex {
         Ok(numbered.into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms.
+    /// Snippet makers for the English and Chinese abstracts, weighted by the query's terms: a
+    /// term weighs 1 / (1 + the papers holding it), rarer terms choosing the fragment shown.
     pub(crate) fn snippets(&self, query: &SearchQuery) -> Snippets {
         let searcher = self.searcher();
         // Highlight what ranked, not the question and function words ranking dropped.
         let text = analyze::strip_query_stop_words(&query.positive_text());
-        let make = |field: Field, analyzer: &TextAnalyzer, max_bytes: usize| {
+        let make = |analyzer: &TextAnalyzer, field: Field, max_bytes: usize| {
             let terms = analyze::terms(&mut analyzer.clone(), &text);
             let weights: BTreeMap<String, f32> = terms
                 .into_iter()
                 .map(|t| {
-                    let df = searcher
-                        .doc_freq(&Term::from_field_text(field, &t))
-                        .unwrap_or(0);
+                    let df = self.combined_doc_freq(&searcher, &t);
                     (t, 1.0 / (1.0 + df as f32))
                 })
                 .collect();
             SnippetGenerator::new(weights, analyzer.clone(), field, max_bytes)
         };
         Snippets {
-            english: make(self.fields.abstract_en, &self.english, 220),
-            chinese: make(self.fields.abstract_zh, &self.chinese, 240),
+            english: make(&self.english, self.fields.abstract_en, 220),
+            chinese: make(&self.chinese, self.fields.abstract_zh, 240),
             prefer_chinese: text.chars().any(is_cjk),
+        }
+    }
+
+    /// The papers whose combined field holds `term`, a term of the English or Chinese analyzer.
+    /// The combined field holds the mixed analyzer's terms: the same for English text and for
+    /// Han words; a Latin word the Chinese analyzer kept whole (`models`) is counted as the mixed
+    /// analyzer makes it (`model`, its rarest term if several).
+    fn combined_doc_freq(&self, searcher: &Searcher, term: &str) -> u64 {
+        let df = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(self.fields.all, t))
+                .unwrap_or(0)
+        };
+        match df(term) {
+            0 => analyze::terms(&mut self.mixed.clone(), term)
+                .iter()
+                .map(|t| df(t))
+                .min()
+                .unwrap_or(0),
+            found => found,
         }
     }
 }
@@ -985,6 +1083,15 @@ mod tests {
             .collect()
     }
 
+    /// `papers` numbered from `first`.
+    fn numbered(papers: &[Paper], first: usize) -> Vec<(PaperNumber, &Paper)> {
+        papers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PaperNumber::from_index(first + i), p))
+            .collect()
+    }
+
     /// (paper, score bits) of the top hits, and how many matched.
     fn ranking(index: &TextIndex, query: &str) -> (Vec<(PaperNumber, u32)>, usize) {
         let query = SearchQuery::parse(query).expect("query parses");
@@ -1005,11 +1112,17 @@ mod tests {
         papers.push(twin);
         let whole = tempfile::tempdir().expect("temporary directory");
         let split = tempfile::tempdir().expect("temporary directory");
-        build_in_parts(whole.path(), &papers, &parts(papers.len(), 1)[..1], &|| {})
-            .expect("one part builds");
+        let numbered = numbered(&papers, 0);
+        build_in_parts(
+            whole.path(),
+            &numbered,
+            &parts(papers.len(), 1)[..1],
+            &|| {},
+        )
+        .expect("one part builds");
         let three = parts(papers.len(), 3);
         assert_eq!(three.len(), 3, "{three:?}");
-        build_in_parts(split.path(), &papers, &three, &|| {}).expect("three parts build");
+        build_in_parts(split.path(), &numbered, &three, &|| {}).expect("three parts build");
         let (whole, split) = (
             TextIndex::open(whole.path()).expect("opens"),
             TextIndex::open(split.path()).expect("opens"),
@@ -1031,6 +1144,120 @@ mod tests {
         let (original, copy) = (at(10).expect("found"), at(papers.len() - 1).expect("found"));
         assert_eq!(tied[original].1, tied[copy].1, "a tie");
         assert_eq!(copy, original + 1, "{tied:?}");
+    }
+
+    /// Every match of `query` as (score bits, paper), best first and ties by paper: the same
+    /// for two indexes of the same papers, however their segments are cut or ordered.
+    fn every_match(index: &TextIndex, query: &str) -> Vec<(u32, PaperNumber)> {
+        let query = SearchQuery::parse(query).expect("query parses");
+        let (hits, _) = index
+            .search(&query, &Filters::default(), index.num_docs())
+            .expect("search runs");
+        let mut matched: Vec<(u32, PaperNumber)> =
+            hits.iter().map(|h| (h.score.to_bits(), h.number)).collect();
+        matched.sort_by(|a, b| {
+            f32::from_bits(b.0)
+                .total_cmp(&f32::from_bits(a.0))
+                .then(a.1.cmp(&b.1))
+        });
+        matched
+    }
+
+    fn segment_ids(dir: &Path) -> Vec<tantivy::index::SegmentId> {
+        let index = open_index(dir).expect("opens");
+        let metas = index.searchable_segment_metas().expect("segments");
+        metas.iter().map(|m| m.id()).collect()
+    }
+
+    #[test]
+    fn a_large_addition_built_in_parts_joins_the_index_as_one_writer_would_add_it() {
+        let papers = sample_papers(3000);
+        let (old, new) = papers.split_at(1500);
+        // Two old papers rewritten: their old documents go, the new ones come with the addition.
+        let mut changed = vec![old[3].clone(), old[7].clone()];
+        changed[0].title_en = new[100].title_en.clone();
+        changed[1].abstract_en = new[200].abstract_en.clone();
+        let replaced = [PaperNumber::from_index(3), PaperNumber::from_index(7)];
+        let mut added: Vec<(PaperNumber, &Paper)> =
+            replaced.iter().copied().zip(&changed).collect();
+        added.extend(numbered(new, old.len()));
+        let (one, split) = (
+            tempfile::tempdir().expect("temporary directory"),
+            tempfile::tempdir().expect("temporary directory"),
+        );
+        for dir in [one.path(), split.path()] {
+            build(dir, old, || {}).expect("builds");
+        }
+        let before = segment_ids(split.path());
+        let two = parts(added.len(), 2);
+        assert_eq!(two.len(), 2, "{two:?}");
+        extend_in_parts(
+            one.path(),
+            &replaced,
+            &added,
+            &parts(added.len(), 1),
+            &|| {},
+        )
+        .expect("one writer adds");
+        extend_in_parts(split.path(), &replaced, &added, &two, &|| {}).expect("parts add");
+        let after = segment_ids(split.path());
+        assert_eq!(after.len(), before.len() + 1, "one segment joins");
+        assert!(
+            before.iter().all(|id| after.contains(id)),
+            "old segments kept"
+        );
+        assert!(!split.path().join("added").exists());
+        // The new segment's files are the index's own: checked, and collected once merged away.
+        let index = open_index(split.path()).expect("opens");
+        let managed = index.directory().list_managed_files();
+        for entry in std::fs::read_dir(split.path()).expect("lists") {
+            let name = entry.expect("entry").file_name();
+            if name.to_string_lossy().contains(".store") {
+                assert!(managed.contains(Path::new(&name)), "{name:?}");
+            }
+        }
+        assert_eq!(
+            damaged_files(split.path()).expect("checks"),
+            Vec::<std::path::PathBuf>::new()
+        );
+        let (one, split) = (
+            TextIndex::open(one.path()).expect("opens"),
+            TextIndex::open(split.path()).expect("opens"),
+        );
+        assert_eq!(split.num_docs(), papers.len());
+        for (number, paper) in &added[..2] {
+            assert_eq!(&split.paper_by_number(*number).expect("stored"), *paper);
+        }
+        for query in judged_queries() {
+            assert_eq!(
+                every_match(&one, &query),
+                every_match(&split, &query),
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
+    fn snippet_weights_count_papers_by_the_combined_fields_terms() {
+        let papers = sample_papers(1500);
+        let dir = tempfile::tempdir().expect("temporary directory");
+        build(dir.path(), &papers, || {}).expect("builds");
+        let index = TextIndex::open(dir.path()).expect("opens");
+        let searcher = index.searcher();
+        let in_all = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(index.fields.all, t))
+                .expect("counts")
+        };
+        let chinese = analyze::terms(&mut index.chinese.clone(), "大模型（LLMs）的幻觉");
+        assert!(chinese.contains(&"llms".to_string()), "{chinese:?}");
+        assert_eq!(in_all("llms"), 0, "the combined field holds stems");
+        assert!(in_all("llm") > 0);
+        assert_eq!(index.combined_doc_freq(&searcher, "llms"), in_all("llm"));
+        for term in ["幻觉", "hallucin", "model"] {
+            assert!(in_all(term) > 0, "{term}");
+            assert_eq!(index.combined_doc_freq(&searcher, term), in_all(term));
+        }
     }
 
     #[test]
