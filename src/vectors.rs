@@ -15,7 +15,7 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, HnswIo};
 use serde::{Deserialize, Serialize};
 
-use self::hnsw::{Codes, Far, Graph, Rows};
+use self::hnsw::{Codes, Far, Graph, Rows, huge_pages};
 
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
@@ -150,7 +150,8 @@ impl VectorIndex {
         on_insert: impl Fn() + Sync,
     ) -> Self {
         let slot_paper: Vec<u32> = (0..vectors.len() as u32).collect();
-        let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+        let mut flat = huge_pages(vectors.iter().map(Vec::len).sum());
+        flat.extend(vectors.into_iter().flatten());
         let mut index = VectorIndex {
             dims,
             params,
@@ -426,10 +427,12 @@ impl VectorIndex {
         if crc32fast::hash(&bytes) != meta.crc_vectors || Some(bytes.len()) != expected {
             return Err(corrupt(&vectors_path, "checksum or size mismatch"));
         }
-        let vectors = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut vectors = huge_pages(bytes.len() / 4);
+        vectors.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
         let mut graph = None;
         for (name, crc) in &meta.crc_graph_files {
             let path = dir.join(name);

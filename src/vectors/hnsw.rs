@@ -134,14 +134,12 @@ impl Codes {
             .zip(&high)
             .map(|(l, h)| ((h - l) / 255.0).max(f32::MIN_POSITIVE))
             .collect();
-        let bytes = data
-            .chunks_exact(dims.max(1))
-            .flat_map(|row| {
-                row.iter()
-                    .zip(low.iter().zip(&step))
-                    .map(|(x, (l, s))| ((x - l) / s).round().clamp(0.0, 255.0) as u8)
-            })
-            .collect();
+        let mut bytes = huge_pages(data.len());
+        bytes.extend(data.chunks_exact(dims.max(1)).flat_map(|row| {
+            row.iter()
+                .zip(low.iter().zip(&step))
+                .map(|(x, (l, s))| ((x - l) / s).round().clamp(0.0, 255.0) as u8)
+        }));
         Codes {
             dims,
             low,
@@ -272,6 +270,25 @@ fn dot_codes_avx2(weights: &[f32], codes: &[u8]) -> f32 {
         .map(|(w, &c)| w * f32::from(c))
         .sum();
     lanes.iter().sum::<f32>() + tail
+}
+
+/// An empty vector with room for `len` items, whose memory the kernel is asked to back with
+/// 2 MiB pages before it is touched: a graph walk reads rows and link lists all over tens of
+/// megabytes, and with 4 KiB pages most reads also missed the TLB.
+pub(crate) fn huge_pages<T>(len: usize) -> Vec<T> {
+    let items: Vec<T> = Vec::with_capacity(len);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let (addr, bytes) = (items.as_ptr() as usize, len * std::mem::size_of::<T>());
+        let (start, end) = (addr.next_multiple_of(HUGE), (addr + bytes) / HUGE * HUGE);
+        if end > start {
+            // SAFETY: advice only, on whole pages inside the vector's own allocation; it
+            // changes how the pages are backed, never their contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    items
 }
 
 /// The fewest of a search's candidates reranked by their floats (4 x k when more).
@@ -749,7 +766,11 @@ impl Words<'_> {
     }
 
     fn take(&mut self, count: usize) -> Result<Vec<u32>, String> {
-        (0..count).map(|_| self.next()).collect()
+        let mut words = huge_pages(count);
+        for _ in 0..count {
+            words.push(self.next()?);
+        }
+        Ok(words)
     }
 }
 
@@ -757,7 +778,8 @@ impl Words<'_> {
 /// never inserted, a tombstone's, has its drawn level but no links), except the entry point's.
 fn freeze(m: usize, cap0: usize, nodes: Vec<Layers>, entry: Option<u32>) -> Graph {
     let mut levels = Vec::with_capacity(nodes.len());
-    let mut base = vec![0u32; nodes.len() * (cap0 + 1)];
+    let mut base = huge_pages(nodes.len() * (cap0 + 1));
+    base.resize(nodes.len() * (cap0 + 1), 0u32);
     let mut upper = HashMap::new();
     for (slot, mut layers) in nodes.into_iter().enumerate() {
         layers.truncate(usize::from(MAX_LEVEL) + 1);
@@ -838,7 +860,11 @@ impl Drop for Locked<'_> {
 impl Layer0 {
     fn from_words(words: Vec<u32>, stride: usize) -> Self {
         Layer0 {
-            words: words.into_iter().map(AtomicU32::new).collect(),
+            words: {
+                let mut atomic = huge_pages(words.len());
+                atomic.extend(words.into_iter().map(AtomicU32::new));
+                atomic
+            },
             stride,
         }
     }
