@@ -65,10 +65,11 @@ impl Default for VectorParams {
             // ef 512); 200 adds ~0.01 for 1.5x the build.
             ef_construction: 100,
             // The graph serves collections past `exact_below`, so ef comes from the 100k curve
-            // (BENCHMARKS.md "Scale"): recall@10 0.853 at 192 (18x exact's speed), 0.922 at 512
-            // (7.5x), 0.960 at 1024 (4.2x): 512 is the most recall that stays well past 5x exact,
-            // for ~0.6 ms more a query. On data/'s own vectors 192 already gave 0.984.
-            ef_search: 512,
+            // (generated corpus, query texts; BENCHMARKS.md "Scale"): recall@10 0.934 at 512
+            // (12.7x exact's speed), 0.967 at 1024 (7.1x), 0.979 at 1536 (4.9x), 0.985 at 2048
+            // (3.7x): 1536 is the most recall near 5x exact. On data/'s own vectors 128 already
+            // gives 0.989 (the generated corpus is harder: its vectors crowd more).
+            ef_search: 1536,
             exact_below: 25_000,
         }
     }
