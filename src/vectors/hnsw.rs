@@ -294,6 +294,16 @@ pub(crate) fn huge_pages<T>(len: usize) -> Vec<T> {
 /// The fewest of a search's candidates reranked by their floats (4 x k when more).
 const RERANKED: usize = 64;
 
+/// Asks the CPU for the cache line holding `items[at]` (nothing past the end).
+fn prefetch<T>(items: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = items.get(at) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint; the address is inside `items`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) };
+    }
+}
+
 /// Cache lines (64 bytes) of a row prefetched: the hardware prefetcher follows on from there.
 const PREFETCH_LINES: usize = 4;
 
@@ -394,6 +404,9 @@ impl Visited {
 /// node's lock).
 trait Adjacency {
     fn each_link(&self, slot: u32, layer: usize, f: impl FnMut(u32));
+
+    /// Asks the CPU for a node's layer-0 links, which are read next.
+    fn prefetch_links(&self, slot: u32);
 }
 
 /// Greedy descent on one upper layer: moves to the nearest neighbour while it is nearer.
@@ -447,6 +460,11 @@ fn search_layer(
         let bound = best.peek().map_or(f32::INFINITY, |w: &Far| w.0);
         if nearest.0 > bound && best.len() >= ef {
             break;
+        }
+        // The next node to expand is most likely the nearest candidate now: its links'
+        // cache miss overlaps this node's distances (hnswlib does the same).
+        if let Some(Reverse(next)) = candidates.peek() {
+            adj.prefetch_links(next.1);
         }
         // Links first, distances after: the rows' first cache lines are requested for all
         // neighbours at once instead of one miss after another (and a build thread holds the
@@ -543,6 +561,10 @@ pub(crate) struct Graph {
 }
 
 impl Adjacency for Graph {
+    fn prefetch_links(&self, slot: u32) {
+        prefetch(&self.base, slot as usize * (self.cap0 + 1));
+    }
+
     fn each_link(&self, slot: u32, layer: usize, f: impl FnMut(u32)) {
         if layer == 0 {
             self.base_links(slot).iter().copied().for_each(f);
@@ -923,6 +945,10 @@ struct Building<'a> {
 }
 
 impl Adjacency for Building<'_> {
+    fn prefetch_links(&self, slot: u32) {
+        prefetch(&self.base.words, slot as usize * self.base.stride);
+    }
+
     fn each_link(&self, slot: u32, layer: usize, f: impl FnMut(u32)) {
         if layer == 0 {
             self.base.lock(slot).links().for_each(f);
