@@ -187,6 +187,11 @@ fn dot_codes(weights: &[f32], codes: &[u8]) -> f32 {
         // SAFETY: the CPU has both features, checked just above.
         return unsafe { dot_codes_avx2(weights, codes) };
     }
+    dot_codes_plain(weights, codes)
+}
+
+/// `weights . codes` one pair at a time (other CPUs, and the kernels' tails).
+fn dot_codes_plain(weights: &[f32], codes: &[u8]) -> f32 {
     weights
         .iter()
         .zip(codes)
@@ -223,11 +228,7 @@ fn dot_codes_avx512(weights: &[f32], codes: &[u8]) -> f32 {
         acc[0] = step(i, acc[0]);
         i += 16;
     }
-    let tail: f32 = weights[i..n]
-        .iter()
-        .zip(&codes[i..n])
-        .map(|(w, &c)| w * f32::from(c))
-        .sum();
+    let tail = dot_codes_plain(&weights[i..n], &codes[i..n]);
     _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail
 }
 
@@ -264,11 +265,7 @@ fn dot_codes_avx2(weights: &[f32], codes: &[u8]) -> f32 {
     let mut lanes = [0f32; 8];
     // SAFETY: `lanes` holds exactly 8 f32s.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    let tail: f32 = weights[i..n]
-        .iter()
-        .zip(&codes[i..n])
-        .map(|(w, &c)| w * f32::from(c))
-        .sum();
+    let tail = dot_codes_plain(&weights[i..n], &codes[i..n]);
     lanes.iter().sum::<f32>() + tail
 }
 
@@ -1264,6 +1261,13 @@ mod tests {
                     (plain - kernel).abs() < 1e-4,
                     "{dims} dims: {plain} / {kernel}"
                 );
+                // The dispatch picks AVX-512 where there is some: the AVX2 kernel on its own.
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has both features, checked just above.
+                    let avx2 = unsafe { dot_codes_avx2(&weights, row) };
+                    assert!((plain - avx2).abs() < 1e-4, "{dims} dims: {plain} / {avx2}");
+                }
                 let float = dot(query, &data[slot as usize * dims..][..dims]);
                 let step = codes.step.iter().copied().fold(0.0, f32::max);
                 assert!(
