@@ -1,5 +1,6 @@
 //! The vector index: paper vectors keyed by paper number, searched exactly for small collections
-//! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones.
+//! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones, walked by
+//! 8-bit codes of the vectors derived on load (never saved) and reranked by the floats.
 //!
 //! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
 //! tombstone (HNSW cannot delete a node cheaply); when tombstones pass 20% of the slots the graph

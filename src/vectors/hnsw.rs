@@ -1,6 +1,8 @@
 //! An HNSW graph (Malkov & Yashunin) over the vector index's slots: built on every core with one
-//! lock per node, each node's links chosen by HNSW's neighbour-selection heuristic, and searched
-//! without locks once frozen into flat arrays.
+//! lock per node (inside the node's layer-0 record), each node's links chosen by HNSW's
+//! neighbour-selection heuristic and its list then filled with the nearest of the rest, and
+//! searched without locks once frozen into flat arrays. Walks go by 8-bit codes of the vectors
+//! (`Codes`) where these resolve them, and their best candidates are reranked by the floats.
 //!
 //! Why not a crate: hnsw_rs built 100k x 256 at 0.41x hnswlib's speed (an `Arc` and a lock per
 //! point, a `HashMap` visited set) and its search had to be replaced already; usearch compiles for
