@@ -7,7 +7,11 @@
 //! runs on the very same vectors.
 //!
 //! cargo run --release --example sweep_ann_scale -- INDEX_VECTORS_DIR OUT_DIR
-//! (INDEX_VECTORS_DIR: `gen-NNNNNN/vectors` of an index made with the static model)
+//! (INDEX_VECTORS_DIR: `gen-NNNNNN/vectors` of an index made with the static model, or an
+//! earlier run's OUT_DIR: its `base.f32` and `queries.f32` are reused, nothing is embedded).
+//! `PAPERS=N` keeps the first N vectors (a smaller collection from the same corpus);
+//! `QUERIES=papers` asks with every 500th paper's own vector instead of the query texts (in
+//! distribution: tells a graph that cannot reach far papers from queries unlike any paper).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -61,6 +65,29 @@ fn query_texts() -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+type Vectors = Vec<Vec<f32>>;
+
+/// The collection's vectors and the query texts' vectors: from an earlier run's `base.f32` and
+/// `queries.f32` when `dir` holds them, else from an index's `vectors.f32` and the sample's texts.
+fn load_vectors(dir: &Path, dims: usize) -> anyhow::Result<(Vectors, Vectors)> {
+    let rows = |flat: Vec<f32>| flat.chunks(dims).map(<[f32]>::to_vec).collect::<Vec<_>>();
+    if dir.join("base.f32").is_file() {
+        let base = rows(read_f32(&dir.join("base.f32"))?);
+        return Ok((base, rows(read_f32(&dir.join("queries.f32"))?)));
+    }
+    let base = rows(read_f32(&dir.join("vectors.f32"))?);
+    let embedder: Embedder = ModelSource::Shipped(ModelKind::Static).load()?;
+    anyhow::ensure!(
+        embedder.dims() == dims,
+        "the static model's vectors are 256-dim"
+    );
+    let queries = query_texts()?
+        .iter()
+        .map(|t| embedder.embed_query(t))
+        .collect();
+    Ok((base, queries))
+}
+
 /// Recall@10 by score and the CPU µs per query of `search`.
 fn measure(
     index: &VectorIndex,
@@ -88,17 +115,14 @@ fn main() -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(out)?;
     let dims = 256;
-    let flat = read_f32(&vectors_dir.join("vectors.f32"))?;
-    let base: Vec<Vec<f32>> = flat.chunks(dims).map(<[f32]>::to_vec).collect();
-    let embedder: Embedder = ModelSource::Shipped(ModelKind::Static).load()?;
-    anyhow::ensure!(
-        embedder.dims() == dims,
-        "the static model's vectors are 256-dim"
-    );
-    let queries: Vec<Vec<f32>> = query_texts()?
-        .iter()
-        .map(|t| embedder.embed_query(t))
-        .collect();
+    let (mut base, queries) = load_vectors(vectors_dir, dims)?;
+    if let Some(papers) = std::env::var("PAPERS").ok().and_then(|n| n.parse().ok()) {
+        base.truncate(papers);
+    }
+    let queries = match std::env::var("QUERIES").as_deref() {
+        Ok("papers") => base.iter().step_by(500).cloned().collect(),
+        _ => queries,
+    };
     write_f32(&out.join("base.f32"), &base)?;
     write_f32(&out.join("queries.f32"), &queries)?;
     println!("{} vectors x {dims}, {} queries", base.len(), queries.len());

@@ -1,5 +1,6 @@
 //! The vector index: paper vectors keyed by paper number, searched exactly for small collections
-//! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones.
+//! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones, walked by
+//! 8-bit codes of the vectors derived on load (never saved) and reranked by the floats.
 //!
 //! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
 //! tombstone (HNSW cannot delete a node cheaply); when tombstones pass 20% of the slots the graph
@@ -15,7 +16,7 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, HnswIo};
 use serde::{Deserialize, Serialize};
 
-use self::hnsw::{Far, Graph, Rows};
+use self::hnsw::{Codes, Far, Graph, Rows, huge_pages};
 
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
@@ -60,12 +61,16 @@ impl Default for VectorParams {
     fn default() -> Self {
         VectorParams {
             m: 16,
-            ef_construction: 200,
+            // With every list filled (`hnsw::select`) 100 gives more recall at a given
+            // ef_search than 200 gave before, for the same build (30k: 0.978 against 0.964 at
+            // ef 512); 200 adds ~0.01 for 1.5x the build.
+            ef_construction: 100,
             // The graph serves collections past `exact_below`, so ef comes from the 100k curve
-            // (BENCHMARKS.md "Scale"): recall@10 0.853 at 192 (18x exact's speed), 0.922 at 512
-            // (7.5x), 0.960 at 1024 (4.2x): 512 is the most recall that stays well past 5x exact,
-            // for ~0.6 ms more a query. On data/'s own vectors 192 already gave 0.984.
-            ef_search: 512,
+            // (generated corpus, query texts; BENCHMARKS.md "Scale"): recall@10 0.934 at 512
+            // (12.7x exact's speed), 0.967 at 1024 (7.1x), 0.979 at 1536 (4.9x), 0.985 at 2048
+            // (3.7x): 1536 is the most recall near 5x exact. On data/'s own vectors 128 already
+            // gives 0.989 (the generated corpus is harder: its vectors crowd more).
+            ef_search: 1536,
             exact_below: 25_000,
         }
     }
@@ -90,6 +95,9 @@ pub struct VectorIndex {
     slot_paper: Vec<u32>,
     paper_slot: HashMap<PaperNumber, usize>,
     graph: Option<Graph>,
+    /// The vectors in 8 bits, which the graph is walked by (derived, never saved), while there
+    /// is a graph and they resolve the vectors.
+    codes: Option<Codes>,
 }
 
 fn corrupt(path: &Path, reason: impl std::fmt::Display) -> Error {
@@ -144,7 +152,8 @@ impl VectorIndex {
         on_insert: impl Fn() + Sync,
     ) -> Self {
         let slot_paper: Vec<u32> = (0..vectors.len() as u32).collect();
-        let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+        let mut flat = huge_pages(vectors.iter().map(Vec::len).sum());
+        flat.extend(vectors.into_iter().flatten());
         let mut index = VectorIndex {
             dims,
             params,
@@ -152,6 +161,7 @@ impl VectorIndex {
             paper_slot: HashMap::new(),
             slot_paper,
             graph: None,
+            codes: None,
         };
         index.reindex_papers();
         index.rebuild_graph_if_large(&on_insert);
@@ -242,6 +252,7 @@ impl VectorIndex {
             self.compact();
             self.rebuild_graph_if_large(&on_insert);
         } else if let Some(graph) = self.graph.take() {
+            self.refresh_codes();
             let added: Vec<u32> = (first_new as u32..self.slot_paper.len() as u32).collect();
             let rows = self.rows();
             self.graph = Some(graph.extend(rows, &added, self.params.ef_construction, &on_insert));
@@ -254,7 +265,14 @@ impl VectorIndex {
         Rows {
             data: &self.vectors,
             dims: self.dims,
+            codes: self.codes.as_ref(),
         }
+    }
+
+    /// Codes of the current vectors (recomputed whole when vectors are added: a new vector may
+    /// fall outside a dimension's old range, and 100k rows take ~30 ms).
+    fn refresh_codes(&mut self) {
+        self.codes = Codes::fit(&self.vectors, self.dims);
     }
 
     /// Drops tombstones: slots are renumbered, so any graph must be rebuilt.
@@ -276,8 +294,10 @@ impl VectorIndex {
     fn rebuild_graph_if_large(&mut self, on_insert: &(impl Fn() + Sync)) {
         if self.len() < self.params.exact_below {
             self.graph = None;
+            self.codes = None;
             return;
         }
+        self.refresh_codes();
         let live: Vec<u32> = (0..self.slot_paper.len() as u32)
             .filter(|&s| self.slot_paper[s as usize] != DEAD)
             .collect();
@@ -354,7 +374,7 @@ impl VectorIndex {
         let filter = |slot: u32| keep(slot).is_some();
         let filtered = allowed.is_some() || self.tombstones() > 0;
         let mut found: Vec<(PaperNumber, f32)> = graph
-            .search(self.rows(), query, ef, filtered.then_some(&filter as _))
+            .search(self.rows(), query, ef, k, filtered.then_some(&filter as _))
             .into_iter()
             .filter_map(|Far(distance, slot)| Some((keep(slot)?, 1.0 - distance)))
             .collect();
@@ -409,10 +429,12 @@ impl VectorIndex {
         if crc32fast::hash(&bytes) != meta.crc_vectors || Some(bytes.len()) != expected {
             return Err(corrupt(&vectors_path, "checksum or size mismatch"));
         }
-        let vectors = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut vectors = huge_pages(bytes.len() / 4);
+        vectors.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
         let mut graph = None;
         for (name, crc) in &meta.crc_graph_files {
             let path = dir.join(name);
@@ -439,7 +461,11 @@ impl VectorIndex {
             slot_paper: meta.slot_paper,
             paper_slot: HashMap::new(),
             graph,
+            codes: None,
         };
+        if index.graph.is_some() {
+            index.refresh_codes();
+        }
         index.reindex_papers();
         Ok(index)
     }

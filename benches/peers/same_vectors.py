@@ -3,7 +3,10 @@ queries.f32: the same vectors and query vectors paperscope's curve was measured 
 same recall@10 by score and queries/s in the querying thread's CPU time; builds on 2 threads.
 
 Usage (the virtualenv benches/peers/run.sh makes): python same_vectors.py DIR M:EFC EF,EF,...
+PEERS=hnswlib (or faiss) runs only that one.
 """
+
+import os
 
 import sys
 import time
@@ -34,6 +37,14 @@ def main():
             us = (time.thread_time() - started) * 1e6 / len(queries)
             print(f"| {name} | {m} | {efc} | {build_s:.1f} / {build_cpu:.1f} | {ef} | {recall(ids):.3f} | {us:.0f} |")
 
+    peers = os.environ.get("PEERS", "hnswlib,faiss").split(",")
+    if "hnswlib" in peers:
+        run_hnswlib(base, m, efc, curve)
+    if "faiss" in peers:
+        run_faiss(base, m, efc, curve)
+
+
+def run_hnswlib(base, m, efc, curve):
     import hnswlib
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -43,6 +54,8 @@ def main():
     built = (time.perf_counter() - wall, time.process_time() - cpu)
     curve("hnswlib", *built, index.set_ef, lambda q: index.knn_query(q, k=K, num_threads=1)[0][0])
 
+
+def run_faiss(base, m, efc, curve):
     import faiss
 
     faiss.omp_set_num_threads(2)

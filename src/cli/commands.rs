@@ -434,7 +434,11 @@ pub fn eval_ann(ctx: &Context, stride: usize) -> Result<()> {
     let Some(meaning) = engine.meaning() else {
         bail!("the vector index is not loaded");
     };
-    let report = eval::ann_recall(&engine, &[16, 32, 64, 128, 192, 256, 512], stride)?;
+    let report = eval::ann_recall(
+        &engine,
+        &[16, 32, 64, 128, 192, 256, 512, 1024, 1536],
+        stride,
+    )?;
     if ctx.json {
         print::json(&report)
     } else {
