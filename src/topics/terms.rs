@@ -253,9 +253,9 @@ impl ChunkTerms<'_> {
             .filter(|w| {
                 w.chars().count() >= 2
                     && w.chars().all(crate::text::is_cjk)
-                    && !self.stop_zh.contains(w)
+                    && !self.stop_zh.contains(*w)
             })
-            .map(|w| self.interner.id_owned(w))
+            .map(|w| self.interner.id(w))
             .collect()
     }
 }
