@@ -49,22 +49,24 @@ pub(super) fn kmeans_from(
     // Run to a fixed point (not to a tolerance): a refit that starts from these centroids must
     // come out as this fit did (stopping once a round moved at most 1 paper in 2,000 broke that).
     let norms: Vec<f32> = points.iter().map(|p| dot(p, p).sqrt()).collect();
+    let k = centroids.len();
     let mut assignment = vec![0usize; n];
-    let mut bounds = vec![Bounds::UNKNOWN; n];
+    let mut bounds = Bounds {
+        own: vec![f32::NEG_INFINITY; n],
+        each: vec![f32::INFINITY; n * k],
+    };
     for _ in 0..60 {
-        let next: Vec<(usize, Bounds)> = points
+        let next: Vec<usize> = points
             .par_iter()
             .zip(&assignment)
-            .zip(&bounds)
-            .map(|((p, &a), &b)| assign(p, a, b, &centroids))
+            .zip(&mut bounds.own)
+            .zip(bounds.each.par_chunks_mut(k))
+            .map(|(((p, &a), own), each)| assign(p, a, own, each, &centroids))
             .collect();
-        let changed = next.iter().zip(&assignment).any(|(n, &a)| n.0 != a);
-        for (i, (a, b)) in next.into_iter().enumerate() {
-            assignment[i] = a;
-            bounds[i] = b;
-        }
+        let changed = next != assignment;
+        assignment = next;
         let moved = recentre(points, &assignment, &centroids);
-        loosen(&mut bounds, &assignment, &norms, &centroids, &moved);
+        bounds.loosen(&assignment, &norms, &centroids, &moved);
         centroids = moved;
         if !changed {
             break;
@@ -73,102 +75,78 @@ pub(super) fn kmeans_from(
     (assignment, centroids)
 }
 
-/// What a round knows of one point without comparing it to every centroid: a lower bound on its
-/// cosine to its own centroid and an upper bound on its cosine to any other. While the first
-/// is the larger (by [`SURE`]), its nearest centroid is still its own. At 100k papers most
-/// papers stay put after a few rounds, and comparing each with all 60 centroids in each of the
-/// 60 rounds was most of the clustering's CPU.
-#[derive(Clone, Copy)]
+/// What a round knows of each point without comparing it to every centroid: a lower bound on
+/// its cosine to its own centroid and an upper bound on its cosine to each centroid. A centroid
+/// whose bound stays below the own cosine (by [`SURE`]) cannot be the nearest and is not
+/// compared. At 100k papers most papers stay put after a few rounds, and comparing each with
+/// all 60 centroids in each of the 60 rounds was most of the clustering's CPU.
 struct Bounds {
-    own: f32,
-    other: f32,
+    /// Per point.
+    own: Vec<f32>,
+    /// Per point, `k` in a row (the own centroid's entry unused).
+    each: Vec<f32>,
+}
+
+/// How much larger the own cosine must be than a centroid's bound before that centroid is
+/// passed over: far above the rounding of the cosines (~1e-6), so what is passed over is never
+/// what `nearest` would give.
+const SURE: f32 = 1e-4;
+
+/// The centroid `nearest` gives `p` (now in `a`), updating its bounds. Centroids are tried in
+/// order and a tie goes to the first, as in `nearest`; one passed over has a cosine below the
+/// best one's, so it could not have won.
+fn assign(p: &[f32], a: usize, own: &mut f32, each: &mut [f32], centroids: &[Vec<f32>]) -> usize {
+    let highest = each
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != a)
+        .fold(f32::NEG_INFINITY, |m, (_, &u)| m.max(u));
+    if *own > highest + SURE {
+        return a;
+    }
+    let mut best = (a, dot(p, &centroids[a]));
+    each[a] = best.1;
+    for (j, c) in centroids.iter().enumerate() {
+        if j == a || each[j] < best.1 - SURE {
+            continue;
+        }
+        let x = dot(p, c);
+        each[j] = x;
+        if x > best.1 || (x == best.1 && j < best.0) {
+            best = (j, x);
+        }
+    }
+    *own = best.1;
+    best.0
 }
 
 impl Bounds {
-    /// Nothing known: the point is compared with every centroid.
-    const UNKNOWN: Bounds = Bounds {
-        own: f32::NEG_INFINITY,
-        other: f32::INFINITY,
-    };
-}
-
-/// How much larger the bound on a point's own cosine must be than that on any other before the
-/// point is left where it is: far above the rounding of the cosines (~1e-6), so a point left
-/// alone is one `nearest` would give the same centroid.
-const SURE: f32 = 1e-4;
-
-/// The centroid `nearest` gives `p` (now in `a`), and bounds for the next round.
-fn assign(p: &[f32], a: usize, b: Bounds, centroids: &[Vec<f32>]) -> (usize, Bounds) {
-    if b.own > b.other + SURE {
-        return (a, b);
+    /// Widens the bounds by how far the centroids moved: a cosine to a centroid changes by at
+    /// most |p| times the centroid's move (Cauchy-Schwarz), for any vectors. Moves and lengths
+    /// are taken a little larger than measured, so rounding never makes a bound too tight.
+    fn loosen(&mut self, assignment: &[usize], norms: &[f32], old: &[Vec<f32>], new: &[Vec<f32>]) {
+        let moves: Vec<f32> = old
+            .iter()
+            .zip(new)
+            .map(|(o, n)| {
+                let d = o.iter().zip(n).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+                d.sqrt() * 1.001 + 1e-6
+            })
+            .collect();
+        let k = moves.len();
+        self.own
+            .par_iter_mut()
+            .zip(self.each.par_chunks_mut(k))
+            .zip(assignment)
+            .zip(norms)
+            .for_each(|(((own, each), &a), &norm)| {
+                let reach = norm * 1.001 + 1e-6;
+                *own -= reach * moves[a];
+                for (u, m) in each.iter_mut().zip(&moves) {
+                    *u += reach * m;
+                }
+            });
     }
-    if b.own > f32::NEG_INFINITY {
-        let own = dot(p, &centroids[a]);
-        if own > b.other + SURE {
-            return (
-                a,
-                Bounds {
-                    own,
-                    other: b.other,
-                },
-            );
-        }
-    }
-    let (best, own, other) = nearest_two(p, centroids);
-    (best, Bounds { own, other })
-}
-
-/// [`nearest`], and the highest cosine to any other centroid.
-fn nearest_two(p: &[f32], centroids: &[Vec<f32>]) -> (usize, f32, f32) {
-    let mut best = (0, f32::NEG_INFINITY);
-    let mut second = f32::NEG_INFINITY;
-    for (i, c) in centroids.iter().enumerate() {
-        let x = dot(p, c);
-        if x > best.1 {
-            second = second.max(best.1);
-            best = (i, x);
-        } else {
-            second = second.max(x);
-        }
-    }
-    (best.0, best.1, second)
-}
-
-/// Widens each point's bounds by how far the centroids moved: a cosine to a centroid changes by
-/// at most |p| times the centroid's move (Cauchy-Schwarz), for any vectors. The moves are taken
-/// a little larger than measured, so rounding never makes a bound too tight.
-fn loosen(
-    bounds: &mut [Bounds],
-    assignment: &[usize],
-    norms: &[f32],
-    old: &[Vec<f32>],
-    new: &[Vec<f32>],
-) {
-    let moves: Vec<f32> = old
-        .iter()
-        .zip(new)
-        .map(|(o, n)| {
-            let d = o.iter().zip(n).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-            d.sqrt() * 1.001 + 1e-6
-        })
-        .collect();
-    // The largest move of a centroid other than c: the largest unless c made it.
-    let mut order: Vec<usize> = (0..moves.len()).collect();
-    order.sort_by(|&a, &b| moves[b].total_cmp(&moves[a]));
-    let largest_but = |c: usize| match order.as_slice() {
-        [first, second, ..] if *first == c => moves[*second],
-        [first, ..] if *first != c => moves[*first],
-        _ => 0.0,
-    };
-    bounds
-        .par_iter_mut()
-        .zip(assignment)
-        .zip(norms)
-        .for_each(|((b, &a), &norm)| {
-            let reach = norm * 1.001 + 1e-6;
-            b.own -= reach * moves[a];
-            b.other += reach * largest_but(a);
-        });
 }
 
 /// The centroid with the highest cosine to `p`, and that cosine.
