@@ -7,9 +7,8 @@
 //! surface form; bigrams get a bonus and a word already inside a chosen phrase is skipped, so a
 //! label is not "language model, language, model".
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::terms::{DocTerms, Vocabulary};
 use super::{Assignment, Topic, TopicModel, TopicParams};
@@ -19,17 +18,17 @@ use crate::paper::Paper;
 /// Top label terms per topic by class-based TF-IDF times concentration (`groups[c]` holds the
 /// term ids of topic c's papers), as term ids.
 fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -> Vec<Vec<u32>> {
-    let per_group: Vec<HashMap<u32, f32>> = groups
+    let per_group: Vec<FxHashMap<u32, f32>> = groups
         .par_iter()
         .map(|docs| {
-            let mut counts: HashMap<u32, f32> = HashMap::new();
+            let mut counts: FxHashMap<u32, f32> = FxHashMap::default();
             for &t in docs.iter().flat_map(|terms| terms.iter()) {
                 *counts.entry(t).or_default() += 1.0;
             }
             counts
         })
         .collect();
-    let mut total: HashMap<u32, f32> = HashMap::new();
+    let mut total: FxHashMap<u32, f32> = FxHashMap::default();
     for counts in &per_group {
         for (&t, &c) in counts {
             *total.entry(t).or_default() += c;

@@ -58,12 +58,15 @@ pub(crate) struct DocTerms {
 }
 
 /// Every term of the collection, by id.
-pub(crate) struct Vocabulary {
+pub(crate) struct Vocabulary<'p> {
     /// id -> English stem, stem bigram or Chinese word.
     terms: Vec<String>,
+    /// What the English analyzer made of each word of the papers' English text (stems as ids):
+    /// the surface forms are counted without analysing the words again.
+    words: FxHashMap<&'p str, Word<u32>>,
 }
 
-impl Vocabulary {
+impl Vocabulary<'_> {
     /// Terms known.
     pub(crate) fn len(&self) -> usize {
         self.terms.len()
@@ -85,7 +88,7 @@ impl Vocabulary {
         let counts = papers
             .par_chunks(CHUNK)
             .map_init(analyze::english_analyzer, |analyzer, chunk| {
-                wanted.count_forms(analyzer, &stop_en, chunk)
+                wanted.count_forms(self, analyzer, &stop_en, chunk)
             })
             .reduce(FxHashMap::default, |mut all, part| {
                 for (key, n) in part {
@@ -162,6 +165,7 @@ impl Wanted {
     /// Surface form counts of the wanted terms in one chunk's English text, forms as strings.
     fn count_forms(
         &self,
+        vocabulary: &Vocabulary,
         analyzer: &mut TextAnalyzer,
         stop_en: &StopWords,
         chunk: &[Paper],
@@ -176,15 +180,19 @@ impl Wanted {
                 &mut words,
                 &mut forms,
                 |forms, word| {
-                    analyse_english(analyzer, stop_en, word).map(|(stem, surface)| {
-                        match self.stems.get(&stem) {
-                            Some(&s) => {
-                                forms.push(surface);
-                                (Some(s), forms.len() as u32 - 1)
-                            }
-                            None => (None, NO_FORM),
+                    let mut stem_of = |stem: &str| match self.stems.get(stem) {
+                        Some(&s) => {
+                            forms.push(word.to_lowercase());
+                            (Some(s), forms.len() as u32 - 1)
                         }
-                    })
+                        None => (None, NO_FORM),
+                    };
+                    match vocabulary.words.get(word) {
+                        Some(&verdict) => verdict.map(|id| stem_of(vocabulary.term(id))),
+                        None => {
+                            analyse_english(analyzer, stop_en, word).map(|(stem, _)| stem_of(&stem))
+                        }
+                    }
                 },
                 |_, previous, (stem, form)| {
                     let Some(stem) = stem else { return };
@@ -214,7 +222,7 @@ impl Wanted {
 
 /// Terms as they are shown (see [`Vocabulary::shown_forms`]).
 pub(crate) struct Shown<'v> {
-    vocabulary: &'v Vocabulary,
+    vocabulary: &'v Vocabulary<'v>,
     /// id -> commonest surface form, for the English terms asked for.
     forms: HashMap<u32, String>,
 }
@@ -293,9 +301,11 @@ impl ChunkTable {
 }
 
 /// One chunk's papers, with ids into the chunk's own table.
-struct Chunk {
+struct Chunk<'t> {
     terms: Vec<Term>,
     docs: Vec<DocTerms>,
+    /// Its English words' verdicts.
+    words: FxHashMap<&'t str, Word<u32>>,
 }
 
 /// The English text of a paper that its terms come from, in order: titles count twice. (The
@@ -385,6 +395,10 @@ fn kept_words<'t, C, T: Copy>(
 
 /// The words of one chunk's text, interned into its table.
 struct ChunkTerms<'a, 't> {
+    /// The verdicts of the words of earlier chunks (stems as vocabulary ids), and the terms
+    /// those ids stand for: a word is analysed once in the whole collection.
+    known: &'a FxHashMap<&'t str, Word<u32>>,
+    terms: &'a [String],
     stop_en: &'a StopWords,
     stop_zh: &'a StopWords,
     table: ChunkTable,
@@ -396,14 +410,15 @@ struct ChunkTerms<'a, 't> {
 
 impl<'t> ChunkTerms<'_, 't> {
     fn english(&mut self, analyzer: &mut TextAnalyzer, parts: &[&'t str]) -> Vec<u32> {
-        let stop_en = self.stop_en;
+        let (known, terms, stop_en) = (self.known, self.terms, self.stop_en);
         let mut out = Vec::new();
         kept_words(
             parts,
             &mut self.words,
             &mut self.table,
-            |table, word| {
-                analyse_english(analyzer, stop_en, word).map(|(stem, _)| table.word(&stem))
+            |table, word| match known.get(word) {
+                Some(&verdict) => verdict.map(|id| table.word(&terms[id as usize])),
+                None => analyse_english(analyzer, stop_en, word).map(|(stem, _)| table.word(&stem)),
             },
             |table, previous, id| {
                 if let Some(prev) = previous {
@@ -459,17 +474,20 @@ const CHUNK: usize = 2048;
 const WAVE: usize = 8;
 
 /// Every paper's terms, in paper order, and the vocabulary they index.
-pub(crate) fn doc_terms(papers: &[Paper]) -> (Vec<DocTerms>, Vocabulary) {
+pub(crate) fn doc_terms(papers: &[Paper]) -> (Vec<DocTerms>, Vocabulary<'_>) {
     let stop_en = stop_set(LABEL_STOP_EN);
     let stop_zh = stop_set(LABEL_STOP_ZH);
     let mut vocabulary = Interner::default();
     let mut terms: Vec<String> = Vec::new();
+    let mut known = FxHashMap::default();
     let mut docs = Vec::with_capacity(papers.len());
     for wave in papers.chunks(CHUNK * WAVE) {
         let chunks: Vec<Chunk> = wave
             .par_chunks(CHUNK)
             .map_init(analyze::english_analyzer, |analyzer, chunk| {
                 let mut words = ChunkTerms {
+                    known: &known,
+                    terms: &terms,
                     stop_en: &stop_en,
                     stop_zh: &stop_zh,
                     table: ChunkTable::default(),
@@ -486,26 +504,29 @@ pub(crate) fn doc_terms(papers: &[Paper]) -> (Vec<DocTerms>, Vocabulary) {
                 Chunk {
                     terms: words.table.terms,
                     docs,
+                    words: words.words,
                 }
             })
             .collect();
         for chunk in chunks {
-            merge(&mut vocabulary, &mut terms, chunk, &mut docs);
+            let remap = merge(&mut vocabulary, &mut terms, chunk.terms);
+            for (word, verdict) in chunk.words {
+                known
+                    .entry(word)
+                    .or_insert_with(|| verdict.map(|id| remap[id as usize]));
+            }
+            docs.extend(renumber(chunk.docs, &remap));
         }
     }
-    (docs, Vocabulary { terms })
+    let words = known;
+    (docs, Vocabulary { terms, words })
 }
 
 /// Adds a chunk's table to the vocabulary (new terms get the next ids, in the chunk's order,
-/// and their strings in `terms`) and its papers, their ids mapped, to `docs`.
-fn merge(
-    vocabulary: &mut Interner,
-    terms: &mut Vec<String>,
-    chunk: Chunk,
-    docs: &mut Vec<DocTerms>,
-) {
-    let mut remap: Vec<u32> = Vec::with_capacity(chunk.terms.len());
-    for term in chunk.terms {
+/// and their strings in `terms`). Returns each chunk id's vocabulary id.
+fn merge(vocabulary: &mut Interner, terms: &mut Vec<String>, chunk_terms: Vec<Term>) -> Vec<u32> {
+    let mut remap: Vec<u32> = Vec::with_capacity(chunk_terms.len());
+    for term in chunk_terms {
         let id = match term {
             Term::Word(word) => {
                 let (id, new) = vocabulary.word(&word);
@@ -525,13 +546,17 @@ fn merge(
         };
         remap.push(id);
     }
-    let mut chunk_docs = chunk.docs;
-    chunk_docs.par_iter_mut().for_each(|d| {
+    remap
+}
+
+/// A chunk's papers with their ids mapped to the vocabulary's.
+fn renumber(mut docs: Vec<DocTerms>, remap: &[u32]) -> Vec<DocTerms> {
+    docs.par_iter_mut().for_each(|d| {
         for id in d.en.iter_mut().chain(d.zh.iter_mut()) {
             *id = remap[*id as usize];
         }
     });
-    docs.extend(chunk_docs);
+    docs
 }
 
 /// Sparse TF-IDF rows (sublinear tf, L2-normalised) over the terms in 3..=N/2 documents, at most
