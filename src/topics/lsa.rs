@@ -66,6 +66,18 @@ fn weighted_sum(
     offset: usize,
     out: &mut [f32],
 ) {
+    out.fill(0.0);
+    weighted_sum_into(terms, dense, stride, offset, out);
+}
+
+/// [`weighted_sum`] added to what `out` holds (in the same order, after it).
+fn weighted_sum_into(
+    terms: impl Iterator<Item = (usize, f32)>,
+    dense: &[f32],
+    stride: usize,
+    offset: usize,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         macro_rules! lanes {
@@ -81,7 +93,6 @@ fn weighted_sum(
         }
         lanes!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
     }
-    out.fill(0.0);
     for (row, w) in terms {
         let src = &dense[row * stride + offset..][..out.len()];
         for (o, &d) in out.iter_mut().zip(src) {
@@ -100,7 +111,7 @@ mod avx {
     /// Lane masks: `MASK[8 - n..][..8]` selects the first n lanes.
     const MASK: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
 
-    /// [`super::weighted_sum`] with `V` vectors of 8 lanes held in registers (`out` has
+    /// [`super::weighted_sum_into`] with `V` vectors of 8 lanes held in registers (`out` has
     /// `8 * (V - 1) + 1 ..= 8 * V` lanes; the last vector is loaded and stored masked).
     #[target_feature(enable = "avx")]
     pub(super) fn weighted_sum<const V: usize>(
@@ -117,6 +128,10 @@ mod avx {
         let mask: __m256i =
             unsafe { _mm256_loadu_si256(MASK[8 - tail..].as_ptr().cast::<__m256i>()) };
         let mut acc: [__m256; V] = [_mm256_setzero_ps(); V];
+        for (v, a) in acc.iter_mut().enumerate().take(V - 1) {
+            *a = unsafe { _mm256_loadu_ps(out.as_ptr().add(8 * v)) };
+        }
+        acc[V - 1] = unsafe { _mm256_maskload_ps(out.as_ptr().add(8 * (V - 1)), mask) };
         for (row, w) in terms {
             let src = &dense[row * stride + offset..][..len];
             let base = src.as_ptr();
@@ -175,49 +190,89 @@ fn sparse_times(rows: &[Vec<(u32, f32)>], dense: &[f32], cols: usize) -> Vec<f32
         .collect()
 }
 
-/// The sparse matrix by column: each term's (document, weight) entries, documents in order.
+/// The sparse matrix by column within blocks of documents: for each block, each term's
+/// (document, weight) entries, documents in order.
 struct Columns {
-    /// Term t's entries are `entries[starts[t]..starts[t + 1]]`.
-    starts: Vec<usize>,
+    /// Per block of `TILE_DOCS` documents: (term, start of its entries), terms in order, and
+    /// a last (`u32::MAX`, end) entry.
+    blocks: Vec<Vec<(u32, usize)>>,
     entries: Vec<(u32, f32)>,
 }
 
-/// The columns of `rows` (a counting sort by term).
+/// Documents per block of [`Columns`]: their rows of the dense matrix (440 bytes each at the
+/// default 100 dimensions) stay in a core's cache while every term of the block reads them.
+/// One column per term over all documents read a random 440-byte row from the whole matrix
+/// (44 MB at 100k papers) per entry, and was the LSA's slowest product.
+const TILE_DOCS: usize = 2048;
+
+/// The columns of `rows` (a counting sort by term within each block of documents).
 fn columns(rows: &[Vec<(u32, f32)>], terms: usize) -> Columns {
-    let mut starts = vec![0usize; terms + 1];
-    for &(t, _) in rows.iter().flatten() {
-        starts[t as usize + 1] += 1;
-    }
-    for t in 0..terms {
-        starts[t + 1] += starts[t];
-    }
-    let mut entries = vec![(0u32, 0f32); starts[terms]];
-    let mut next = starts.clone();
-    for (r, row) in rows.iter().enumerate() {
-        for &(t, w) in row {
-            entries[next[t as usize]] = (r as u32, w);
-            next[t as usize] += 1;
+    let mut blocks = Vec::with_capacity(rows.len().div_ceil(TILE_DOCS));
+    let mut entries = vec![(0u32, 0f32); rows.iter().map(Vec::len).sum()];
+    let mut counts = vec![0usize; terms];
+    let mut base = 0;
+    for (b, block) in rows.chunks(TILE_DOCS).enumerate() {
+        for &(t, _) in block.iter().flatten() {
+            counts[t as usize] += 1;
         }
+        let mut starts: Vec<(u32, usize)> = Vec::new();
+        let mut next = base;
+        for (t, count) in counts.iter_mut().enumerate() {
+            if *count > 0 {
+                starts.push((t as u32, next));
+                next += *count;
+                // From here on, where term t's next entry goes.
+                *count = next - *count;
+            }
+        }
+        starts.push((u32::MAX, next));
+        for (r, row) in block.iter().enumerate() {
+            for &(t, w) in row {
+                let at = &mut counts[t as usize];
+                entries[*at] = ((b * TILE_DOCS + r) as u32, w);
+                *at += 1;
+            }
+        }
+        for &(t, _) in &starts[..starts.len() - 1] {
+            counts[t as usize] = 0;
+        }
+        base = next;
+        blocks.push(starts);
     }
-    Columns { starts, entries }
+    Columns { blocks, entries }
 }
 
 /// Transposed sparse matrix times a dense (docs x cols) matrix: (terms x cols), each term's row
-/// summed on its own (documents in order), so it comes out the same on any number of cores.
-/// (Adding the rows' entries into a shared output instead needs one core or a reduction: the
-/// one core took 2-3 s of each product at 100k papers.)
-fn sparse_t_times(columns: &Columns, dense: &[f32], cols: usize) -> Vec<f32> {
-    let terms = columns.starts.len() - 1;
+/// summed on its own (documents in order: block by block, in order within a block), so it comes
+/// out the same on any number of cores. (Adding the rows' entries into a shared output instead
+/// needs one core or a reduction: the one core took 2-3 s of each product at 100k papers.)
+fn sparse_t_times(columns: &Columns, dense: &[f32], cols: usize, terms: usize) -> Vec<f32> {
     let mut out = vec![0f32; terms * cols];
-    out.par_chunks_mut(cols)
-        .with_min_len(64)
-        .enumerate()
-        .for_each(|(t, acc)| {
-            let docs = columns.entries[columns.starts[t]..columns.starts[t + 1]]
-                .iter()
-                .map(|&(r, w)| (r as usize, w));
-            weighted_sum(docs, dense, cols, 0, acc);
-        });
+    for starts in &columns.blocks {
+        let present: Vec<(usize, usize, usize)> = starts
+            .windows(2)
+            .map(|w| (w[0].0 as usize, w[0].1, w[1].1))
+            .collect();
+        let mut rows: Vec<&mut [f32]> = Vec::with_capacity(present.len());
+        let mut rest: &mut [f32] = &mut out;
+        let mut at = 0;
+        for &(t, _, _) in &present {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut((t - at) * cols);
+            let (row, tail) = tail.split_at_mut(cols);
+            rows.push(row);
+            rest = tail;
+            at = t + 1;
+        }
+        rows.into_par_iter()
+            .zip(present)
+            .with_min_len(64)
+            .for_each(|(acc, (_, from, to))| {
+                let docs = columns.entries[from..to]
+                    .iter()
+                    .map(|&(r, w)| (r as usize, w));
+                weighted_sum_into(docs, dense, cols, 0, acc);
+            });
+    }
     out
 }
 
@@ -235,14 +290,14 @@ pub(super) fn lsa(
     let mut q = sparse_times(rows, &omega, l);
     orthonormalize(&mut q, l);
     for _ in 0..2 {
-        let mut z = sparse_t_times(&by_term, &q, l);
+        let mut z = sparse_t_times(&by_term, &q, l, terms);
         orthonormalize(&mut z, l);
         q = sparse_times(rows, &z, l);
         orthonormalize(&mut q, l);
     }
     // B^T = A^T Q (terms x l); B B^T = (A^T Q)^T (A^T Q) is l x l: its eigenvectors rotate Q
     // onto the leading left singular vectors.
-    let bt = sparse_t_times(&by_term, &q, l);
+    let bt = sparse_t_times(&by_term, &q, l, terms);
     let eigen = nalgebra::SymmetricEigen::new(gram(&bt, l));
     let mut order: Vec<usize> = (0..l).collect();
     order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
