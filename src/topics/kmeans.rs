@@ -219,3 +219,40 @@ pub(super) fn dissolve_small(
             .collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topics::lsa::lsa;
+    use crate::topics::terms::{MAX_TERMS, doc_terms, tfidf};
+
+    #[test]
+    fn bounded_rounds_assign_as_comparing_every_paper_with_every_centroid() {
+        let digests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digests");
+        let found = crate::digest::find_digests(&[digests]);
+        let papers = crate::digest::load(&found.files, || {})
+            .expect("data/digests loads")
+            .papers;
+        let (docs, vocabulary) = doc_terms(&papers);
+        let (rows, terms) = tfidf(&docs, &vocabulary, MAX_TERMS);
+        let points = lsa(&rows, terms, 100, &mut Rng(42));
+        let k = 24;
+        let initial: Vec<Vec<f32>> = (0..k)
+            .map(|c| points[c * points.len() / k].clone())
+            .collect();
+        let (assignment, centroids) = kmeans_from(&points, initial.clone(), k, &mut Rng(7));
+        // The rounds without bounds: every paper to its nearest centroid, then recentre.
+        let mut expected = (vec![0usize; points.len()], initial);
+        for _ in 0..60 {
+            let next: Vec<usize> = points.iter().map(|p| nearest(p, &expected.1).0).collect();
+            let changed = next != expected.0;
+            expected.1 = recentre(&points, &next, &expected.1);
+            expected.0 = next;
+            if !changed {
+                break;
+            }
+        }
+        assert_eq!(assignment, expected.0);
+        assert_eq!(centroids, expected.1);
+    }
+}

@@ -325,3 +325,80 @@ pub(super) fn lsa(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(rng: &mut Rng, len: usize) -> Vec<f32> {
+        (0..len).map(|_| rng.unit() * 2.0 - 1.0).collect()
+    }
+
+    /// The loop the kernel replaces: `out[j] += w * d[j]` from zero, term by term.
+    fn plain(
+        terms: &[(usize, f32)],
+        dense: &[f32],
+        stride: usize,
+        offset: usize,
+        len: usize,
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; len];
+        for &(row, w) in terms {
+            for (o, &d) in out.iter_mut().zip(&dense[row * stride + offset..][..len]) {
+                *o += w * d;
+            }
+        }
+        out
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    #[test]
+    fn the_kernel_sums_every_lane_as_the_plain_loop_does() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        // Every vector count the registers hold, each with every tail, and past them.
+        for len in 1..=140 {
+            let (rows, stride, offset) = (40, len + 5, 3);
+            let dense = random(&mut rng, rows * stride);
+            let terms: Vec<(usize, f32)> = (0..25)
+                .map(|_| ((rng.next() % rows as u64) as usize, rng.unit()))
+                .collect();
+            let mut out = vec![7.0f32; len];
+            weighted_sum(terms.iter().copied(), &dense, stride, offset, &mut out);
+            let expected = plain(&terms, &dense, stride, offset, len);
+            assert!(same_bits(&out, &expected), "{len} lanes");
+        }
+    }
+
+    #[test]
+    fn the_blocked_transposed_product_sums_each_term_over_its_documents_in_order() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let (docs, terms, cols) = (2 * TILE_DOCS + 300, 500, 110);
+        let rows: Vec<Vec<(u32, f32)>> = (0..docs)
+            .map(|_| {
+                let mut row: Vec<u32> = (0..20)
+                    .map(|_| (rng.next() % terms as u64) as u32)
+                    .collect();
+                row.sort_unstable();
+                row.dedup();
+                row.into_iter().map(|t| (t, rng.unit())).collect()
+            })
+            .collect();
+        let dense = random(&mut rng, docs * cols);
+        let product = sparse_t_times(&columns(&rows, terms), &dense, cols, terms);
+        for t in 0..terms {
+            let entries: Vec<(usize, f32)> = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(d, row)| row.iter().find(|e| e.0 == t as u32).map(|e| (d, e.1)))
+                .collect();
+            let expected = plain(&entries, &dense, cols, 0, cols);
+            assert!(
+                same_bits(&product[t * cols..(t + 1) * cols], &expected),
+                "term {t}"
+            );
+        }
+    }
+}
