@@ -7,8 +7,6 @@
 //! surface form; bigrams get a bonus and a word already inside a chosen phrase is skipped, so a
 //! label is not "language model, language, model".
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
 use super::terms::{DocTerms, Vocabulary};
@@ -19,34 +17,49 @@ use crate::paper::Paper;
 /// Top label terms per topic by class-based TF-IDF times concentration (`groups[c]` holds the
 /// term ids of topic c's papers), as term ids.
 fn labels(groups: &[Vec<&Vec<u32>>], how_many: usize, vocabulary: &Vocabulary) -> Vec<Vec<u32>> {
-    let per_group: Vec<HashMap<u32, f32>> = groups
+    // Counted in an array over the vocabulary, not a hash map: a topic's words are millions of
+    // lookups at 100k papers, and the array needs no hashing or probing.
+    let per_group: Vec<Vec<(u32, f32)>> = groups
         .par_iter()
-        .map(|docs| {
-            let mut counts: HashMap<u32, f32> = HashMap::new();
-            for &t in docs.iter().flat_map(|terms| terms.iter()) {
-                *counts.entry(t).or_default() += 1.0;
-            }
-            counts
-        })
+        .map_init(
+            || vec![0u32; vocabulary.len()],
+            |counts, docs| {
+                let mut seen = Vec::new();
+                for &t in docs.iter().flat_map(|terms| terms.iter()) {
+                    let c = &mut counts[t as usize];
+                    if *c == 0 {
+                        seen.push(t);
+                    }
+                    *c += 1;
+                }
+                seen.iter()
+                    .map(|&t| (t, std::mem::take(&mut counts[t as usize]) as f32))
+                    .collect()
+            },
+        )
         .collect();
-    let mut total: HashMap<u32, f32> = HashMap::new();
+    let mut total = vec![0f32; vocabulary.len()];
     for counts in &per_group {
-        for (&t, &c) in counts {
-            *total.entry(t).or_default() += c;
+        for &(t, c) in counts {
+            total[t as usize] += c;
         }
     }
-    // Summed in f64: past 2^24 words (~50k papers) an f32 sum rounds, by the map's order.
-    let avg_words =
-        (total.values().map(|&c| f64::from(c)).sum::<f64>() / groups.len().max(1) as f64) as f32;
+    // Summed in f64: past 2^24 words (~50k papers) an f32 sum rounds.
+    let avg_words = (per_group
+        .iter()
+        .flatten()
+        .map(|&(_, c)| f64::from(c))
+        .sum::<f64>()
+        / groups.len().max(1) as f64) as f32;
     per_group
         .par_iter()
         .map(|counts| {
-            let size: f32 = counts.values().sum::<f32>().max(1.0);
+            let size: f32 = counts.iter().map(|&(_, c)| c).sum::<f32>().max(1.0);
             let mut scored: Vec<(u32, &str, f32)> = counts
                 .iter()
-                .filter(|&(_, &c)| c >= 3.0)
-                .map(|(&t, &c)| {
-                    let f = total[&t];
+                .filter(|&&(_, c)| c >= 3.0)
+                .map(|&(t, c)| {
+                    let f = total[t as usize];
                     let term = vocabulary.term(t);
                     let bigram_bonus = if term.contains(' ') { 1.5 } else { 1.0 };
                     (
