@@ -301,7 +301,7 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
 
 /// Recall@10, µs per query and speed-up over exact search of the graph at several ef_search.
 fn ef_curve(index: &mut VectorIndex, queries: &[Vec<f32>]) -> Vec<(usize, f64, f64, f64)> {
-    [16, 32, 48, 64, 96, 128, 192, 256]
+    [16, 32, 64, 128, 256, 512, 1024, 1152, 1536, 2048]
         .into_iter()
         .map(|ef| {
             index.set_ef_search(ef);

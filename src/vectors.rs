@@ -60,17 +60,21 @@ pub struct VectorParams {
 impl Default for VectorParams {
     fn default() -> Self {
         VectorParams {
-            m: 16,
+            // From the idle 100k curve (generated corpus, query texts; BENCHMARKS.md "Scale"):
+            // at M 16 recall@10 0.980 needs ef 1536 (4.9x exact's speed); M 24 gives 0.982 at
+            // ef 1024 (5.8x) for 1.8x the build (49 against 27 CPU-s), M 32 0.986 at 1024
+            // (5.5x) for 3.2x. Layer 0 holds twice M.
+            m: 24,
             // With every list filled (`hnsw::select`) 100 gives more recall at a given
             // ef_search than 200 gave before, for the same build (30k: 0.978 against 0.964 at
-            // ef 512); 200 adds ~0.01 for 1.5x the build.
+            // ef 512); 64 costs 0.01 of recall at ef 1024 for 12% less build.
             ef_construction: 100,
-            // The graph serves collections past `exact_below`, so ef comes from the 100k curve
-            // (generated corpus, query texts; BENCHMARKS.md "Scale"): recall@10 0.934 at 512
-            // (12.7x exact's speed), 0.967 at 1024 (7.1x), 0.979 at 1536 (4.9x), 0.985 at 2048
-            // (3.7x): 1536 is the most recall near 5x exact. On data/'s own vectors 128 already
-            // gives 0.989 (the generated corpus is harder: its vectors crowd more).
-            ef_search: 1536,
+            // The graph serves collections past `exact_below`, so ef comes from the same curve:
+            // at M 24, 0.960 at 512 (10.0x), 0.975 at 768 (7.3x), 0.980-0.983 at 1024 (5.8-7.2x
+            // over two query sets and builds), 0.986 at 1152 (5.4x), 0.990 at 1536 (4.1x): 1152
+            // keeps 0.98 with a margin for another build's graph. On data/'s own vectors 128
+            // already gives 0.989 (the generated corpus is harder: its vectors crowd more).
+            ef_search: 1152,
             exact_below: 25_000,
         }
     }

@@ -436,7 +436,7 @@ pub fn eval_ann(ctx: &Context, stride: usize) -> Result<()> {
     };
     let report = eval::ann_recall(
         &engine,
-        &[16, 32, 64, 128, 192, 256, 512, 1024, 1536],
+        &[16, 32, 64, 128, 192, 256, 512, 1024, 1152, 1536],
         stride,
     )?;
     if ctx.json {

@@ -5,7 +5,7 @@
 //! are texts embedded as a search would embed them (papers' English titles and Chinese one-line
 //! summaries), not the indexed vectors themselves: a vector's own nearest neighbour is itself,
 //! which made the curve optimistic (ef 64: 0.997 with the indexed vectors, 0.979 with texts).
-//! On data/ this curve gave recall 0.984 at ef 192; the default `ef` (1536) comes from the same
+//! On data/ this curve gave recall 0.984 at ef 192; the default `ef` (1152) comes from the same
 //! curve at 100k generated papers (BENCHMARKS.md "Scale"), where the graph is actually used.
 
 use std::time::Instant;
