@@ -917,10 +917,14 @@ impl TextIndex {
                 .collect();
             SnippetGenerator::new(weights, analyzer.clone(), field, max_bytes)
         };
+        let has_chinese = text.chars().any(is_cjk);
         Snippets {
             english: make(&self.english, self.fields.abstract_en, 220),
-            chinese: make(&self.chinese, self.fields.abstract_zh, 240),
-            prefer_chinese: text.chars().any(is_cjk),
+            // A query without Han words has no Chinese words to find; cutting each Chinese
+            // abstract for its Latin words would also wait on jieba's dictionary, the longest
+            // step of a cold English search (BENCHMARKS.md, "Cold CLI search").
+            chinese: has_chinese.then(|| make(&self.chinese, self.fields.abstract_zh, 240)),
+            prefer_chinese: has_chinese,
         }
     }
 
@@ -975,7 +979,8 @@ pub struct Snippet {
 
 pub(crate) struct Snippets {
     english: SnippetGenerator,
-    chinese: SnippetGenerator,
+    /// None for a query without Chinese.
+    chinese: Option<SnippetGenerator>,
     prefer_chinese: bool,
 }
 
@@ -984,7 +989,12 @@ impl Snippets {
     /// the abstract when nothing matched (a title or summary hit).
     pub fn for_paper(&self, paper: &Paper) -> Snippet {
         let en = self.english.snippet(&paper.abstract_en);
-        let zh = self.chinese.snippet(&paper.abstract_zh);
+        let zh = self
+            .chinese
+            .as_ref()
+            .map_or_else(tantivy::snippet::Snippet::empty, |chinese| {
+                chinese.snippet(&paper.abstract_zh)
+            });
         let (first, second) = if self.prefer_chinese {
             (zh, en)
         } else {
@@ -1258,6 +1268,22 @@ mod tests {
             assert!(in_all(term) > 0, "{term}");
             assert_eq!(index.combined_doc_freq(&searcher, term), in_all(term));
         }
+    }
+
+    #[test]
+    fn only_a_query_with_chinese_cuts_the_chinese_abstracts() {
+        let papers = sample_papers(300);
+        let dir = tempfile::tempdir().expect("temporary directory");
+        build(dir.path(), &papers, || {}).expect("builds");
+        let index = TextIndex::open(dir.path()).expect("opens");
+        let snippets = |q: &str| index.snippets(&SearchQuery::parse(q).expect("query"));
+        let english = snippets("text-to-SQL hallucination");
+        assert!(english.chinese.is_none() && !english.prefer_chinese);
+        let paper = &papers[0];
+        let shown = english.for_paper(paper);
+        assert!(paper.abstract_en.contains(shown.text.trim_end_matches('…')));
+        let chinese = snippets("幻觉 SQL");
+        assert!(chinese.chinese.is_some() && chinese.prefer_chinese);
     }
 
     #[test]
