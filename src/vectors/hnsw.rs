@@ -788,6 +788,10 @@ impl Words<'_> {
     }
 
     fn take(&mut self, count: usize) -> Result<Vec<u32>, String> {
+        // A damaged header's count must not reserve memory the file cannot fill.
+        if self.0.len() / 4 < count {
+            return Err("truncated".into());
+        }
         let mut words = huge_pages(count);
         for _ in 0..count {
             words.push(self.next()?);
@@ -1094,7 +1098,8 @@ impl<'a> Building<'a> {
             for &neighbour in &chosen {
                 self.link(neighbour, slot, layer);
             }
-            at = found.first().copied().unwrap_or(at);
+            // The rerank gave float distances; the next layer's walk compares by codes.
+            at = found.first().map_or(at, |f| probe.to(f.1));
         }
         if let Some(mut guard) = raising {
             *guard = Some((slot, level));
