@@ -360,9 +360,10 @@ impl VectorIndex {
         scored
     }
 
-    /// Graph search: unfiltered, the graph's `ef` best; with a filter or tombstones, the walk
-    /// goes through every node but keeps only allowed live papers (HNSW's filtered search, as
-    /// hnswlib's), so a filter that rejects the nearest papers still gets `k` answers.
+    /// Graph search: unfiltered, the walk's best (by 8-bit codes, reranked by the floats); with a
+    /// filter or tombstones, the walk goes through every node but keeps only allowed live papers
+    /// (HNSW's filtered search, as hnswlib's), so a filter that rejects the nearest papers still
+    /// gets `k` answers.
     fn search_graph(
         &self,
         graph: &Graph,
@@ -460,7 +461,7 @@ impl VectorIndex {
         }
         let mut index = VectorIndex {
             dims: meta.dims,
-            params: meta.params,
+            params: current_search(meta.params),
             vectors,
             slot_paper: meta.slot_paper,
             paper_slot: HashMap::new(),
@@ -475,9 +476,44 @@ impl VectorIndex {
     }
 }
 
+/// ef_search values earlier versions saved as their default: nobody chose them, and the graph
+/// walked by codes needs today's default for its recall (BENCHMARKS.md "Scale").
+const EARLIER_DEFAULT_EF: [usize; 3] = [192, 512, 1536];
+
+/// `saved` with today's default ef_search where it holds an earlier version's default (ef is a
+/// search setting, not part of the graph; a value a caller chose is kept).
+fn current_search(saved: VectorParams) -> VectorParams {
+    let ef_search = if EARLIER_DEFAULT_EF.contains(&saved.ef_search) {
+        VectorParams::default().ef_search
+    } else {
+        saved.ef_search
+    };
+    VectorParams { ef_search, ..saved }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_default_ef_gives_way_to_todays_and_a_chosen_one_stays() {
+        let today = VectorParams::default();
+        for earlier in EARLIER_DEFAULT_EF {
+            let saved = VectorParams {
+                m: 16,
+                ef_search: earlier,
+                ..today
+            };
+            let loaded = current_search(saved);
+            assert_eq!(loaded.ef_search, today.ef_search);
+            assert_eq!(loaded.m, 16, "the graph's own shape is kept");
+        }
+        let chosen = VectorParams {
+            ef_search: 300,
+            ..today
+        };
+        assert_eq!(current_search(chosen).ef_search, 300);
+    }
     use proptest::prelude::any;
 
     fn unit(seed: u32, dims: usize) -> Vec<f32> {
