@@ -194,7 +194,7 @@ def main():
 
     results = {}
     ours_curve = [{"ef": p["ef"], "qps": p["qps"], "recall": recall(rows(p["ids"]), truth_rows)} for p in ours["sweep"]]
-    results["paperscope (hnsw_rs)"] = (ours["build_s"], ours_curve)
+    results["paperscope (graph)"] = (ours["build_s"], ours_curve)
     build, curve = hnswlib_curve(base, queries, m, efc, efs, truth_rows)
     results["hnswlib"] = (build, [{**p} for p in curve])
     build, curve = faiss_curve(base, queries, m, efc, efs, truth_rows)
@@ -221,7 +221,7 @@ def main():
     for name, (_, curve) in results.items():
         print(name.ljust(22) + "".join(f"{p['recall']:.3f} {p['qps']:>8,.0f}   " for p in curve))
     print()
-    ps_build, ps_curve = results["paperscope (hnsw_rs)"]
+    ps_build, ps_curve = results["paperscope (graph)"]
     head = f"{'engine':22}{'build s':>9}{'q/s @0.95':>11}{'q/s @0.98':>11}   paperscope/peer: build, @0.95, @0.98"
     print(head)
     summary = {}
