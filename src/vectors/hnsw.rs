@@ -61,14 +61,7 @@ impl Rows<'_> {
 
     /// Asks the CPU for the first cache lines of a row that is about to be read.
     fn prefetch(&self, slot: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(row) = self.data.get(slot as usize * self.dims..) {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            for line in row.chunks(16).take(PREFETCH_LINES) {
-                // SAFETY: a prefetch is only a hint; the address is inside `data`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-            }
-        }
+        prefetch(self.data, slot as usize * self.dims, PREFETCH_LINES);
     }
 }
 
@@ -166,14 +159,7 @@ impl Codes {
     }
 
     fn prefetch(&self, slot: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(row) = self.bytes.get(slot as usize * self.dims..) {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            for line in row.chunks(64).take(PREFETCH_LINES) {
-                // SAFETY: a prefetch is only a hint; the address is inside `bytes`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-            }
-        }
+        prefetch(&self.bytes, slot as usize * self.dims, PREFETCH_LINES);
     }
 }
 
@@ -293,13 +279,17 @@ pub(crate) fn huge_pages<T>(len: usize) -> Vec<T> {
 /// The fewest of a search's candidates reranked by their floats (4 x k when more).
 const RERANKED: usize = 64;
 
-/// Asks the CPU for the cache line holding `items[at]` (nothing past the end).
-fn prefetch<T>(items: &[T], at: usize) {
+/// Asks the CPU to fetch up to `lines` cache lines of `items` from `items[at]` on (inside
+/// `items`), so that they arrive while other work goes on.
+fn prefetch<T>(items: &[T], at: usize, lines: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(item) = items.get(at) {
+    if let Some(from) = items.get(at..) {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is only a hint; the address is inside `items`.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) };
+        let start: *const u8 = from.as_ptr().cast();
+        for offset in (0..std::mem::size_of_val(from)).step_by(64).take(lines) {
+            // SAFETY: a prefetch is only a hint; `offset` stays inside `from`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset).cast()) };
+        }
     }
 }
 
@@ -561,7 +551,7 @@ pub(crate) struct Graph {
 
 impl Adjacency for Graph {
     fn prefetch_links(&self, slot: u32) {
-        prefetch(&self.base, slot as usize * (self.cap0 + 1));
+        prefetch(&self.base, slot as usize * (self.cap0 + 1), 1);
     }
 
     fn each_link(&self, slot: u32, layer: usize, f: impl FnMut(u32)) {
@@ -949,7 +939,7 @@ struct Building<'a> {
 
 impl Adjacency for Building<'_> {
     fn prefetch_links(&self, slot: u32) {
-        prefetch(&self.base.words, slot as usize * self.base.stride);
+        prefetch(&self.base.words, slot as usize * self.base.stride, 1);
     }
 
     fn each_link(&self, slot: u32, layer: usize, f: impl FnMut(u32)) {
