@@ -12,9 +12,9 @@ use paperscope::digest::{self, parse_str};
 use paperscope::embed::{Embedder, ModelKind, Recipe};
 use paperscope::fulltext;
 use paperscope::progress::Quiet;
-use paperscope::query::{Filters, SearchQuery};
+use paperscope::query::Filters;
 use paperscope::search::Meaning;
-use paperscope::search::Mode;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::store::Store;
 use paperscope::update::{self, UpdateOptions};
 
@@ -142,24 +142,20 @@ fn querying(c: &mut Criterion) {
             "how can a language model forget private training data",
         ),
     ] {
-        let query = SearchQuery::parse(query).expect("valid query");
         for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
+            let request = SearchRequest::new(query)
+                .mode(mode)
+                .filters(filters.clone());
             group.bench_function(format!("{mode} {name}"), |b| {
-                b.iter(|| {
-                    engine
-                        .rank(&query, &filters, 10, mode)
-                        .expect("search runs")
-                })
+                b.iter(|| engine.rank(&request).expect("search runs"))
             });
         }
     }
-    let query = SearchQuery::parse("hallucination benchmark").expect("valid query");
+    let request = SearchRequest::new("hallucination benchmark")
+        .mode(Mode::Bm25)
+        .filters(filters.clone());
     group.bench_function("bm25 english, with records and snippets", |b| {
-        b.iter(|| {
-            engine
-                .search(&query, &filters, 10, Mode::Bm25)
-                .expect("search runs")
-        })
+        b.iter(|| engine.search(&request).expect("search runs"))
     });
     group.finish();
 }

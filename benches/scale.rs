@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use paperscope::embed::{Embedder, Recipe};
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Progress;
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
+use paperscope::query::SearchQuery;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::update::{self, UpdateOptions};
 use paperscope::vectors::{VectorIndex, VectorParams};
 use paperscope::{Engine, ModelSource, Needs};
@@ -260,12 +260,11 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
         .iter()
         .map(|t| SearchQuery::parse(t))
         .collect::<Result<_, _>>()?;
-    let filters = Filters::default();
     let rank = |mode: Mode| {
         let engine = &engine;
-        let filters = &filters;
         move |q: &SearchQuery| {
-            std::hint::black_box(engine.rank(q, filters, 10, mode).expect("search answers"));
+            let request = SearchRequest::new(q.raw.as_str()).mode(mode);
+            std::hint::black_box(engine.rank(&request).expect("search answers"));
         }
     };
     row.bm25 = latency(&queries, rank(Mode::Bm25));
@@ -281,8 +280,9 @@ fn queries_into(row: &mut Row, sources: &corpus::Sources, index: &Path) -> anyho
             let t = Instant::now();
             std::hint::black_box(model.embed_query(&q.positive_text()));
             let embedding = t.elapsed().as_secs_f64();
+            let request = SearchRequest::new(q.raw.as_str());
             let t = Instant::now();
-            std::hint::black_box(engine.rank(q, &filters, 10, Mode::Hybrid).expect("answers"));
+            std::hint::black_box(engine.rank(&request).expect("answers"));
             (t.elapsed().as_secs_f64() - embedding).max(0.0) * 1e3
         })
         .collect();
@@ -836,7 +836,7 @@ fn cold_path(dir: &Path) -> anyhow::Result<()> {
             Ok(())
         })?;
         timed("then its hybrid search, top 10 with snippets", &mut || {
-            std::hint::black_box(engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?);
+            std::hint::black_box(engine.search(&SearchRequest::new(text))?);
             Ok(())
         })?;
     }

@@ -15,8 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 use paperscope::embed::{Embedder, Recipe, dot, normalize};
 use paperscope::progress::Quiet;
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::update::{self, UpdateOptions};
 use paperscope::{Engine, Paper};
 use rayon::prelude::*;
@@ -166,9 +165,8 @@ fn print_hits(dir: &Path, subsampled: bool, model: &Embedder) -> anyhow::Result<
         let Some(text) = line.split('\t').nth(1) else {
             continue;
         };
-        let query = SearchQuery::parse(text)?;
-        let (_, total) = engine.rank(&query, &Filters::default(), 10, Mode::Bm25)?;
-        shares.push(total as f64);
+        let ranking = engine.rank(&SearchRequest::new(text).mode(Mode::Bm25))?;
+        shares.push(ranking.total as f64);
     }
     println!(
         "BM25 matches of {} judged queries (of {n} papers): {}",

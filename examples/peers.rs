@@ -15,8 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use paperscope::Engine;
 use paperscope::export::load_query_texts;
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::vectors::{VectorIndex, VectorParams};
 use serde_json::{Value, json};
 
@@ -91,15 +90,15 @@ fn main() -> Result<()> {
 
     let engine = Engine::open_with_words(index.as_ref())?;
     let texts = load_query_texts(bm25_queries.as_ref())?;
-    let parsed: Vec<SearchQuery> = texts
+    let parsed: Vec<SearchRequest> = texts
         .iter()
-        .map(|(_, q)| SearchQuery::parse(q))
-        .collect::<Result<_, _>>()?;
+        .map(|(_, q)| SearchRequest::new(q.as_str()).mode(Mode::Bm25))
+        .collect();
     let mut bm25_ms = Vec::new();
     for _ in 0..BM25_ROUNDS {
         for query in &parsed {
             let started = Instant::now();
-            std::hint::black_box(engine.rank(query, &Filters::default(), 10, Mode::Bm25)?);
+            std::hint::black_box(engine.rank(query)?);
             bm25_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
@@ -108,8 +107,9 @@ fn main() -> Result<()> {
     let bm25_top: Vec<Vec<String>> = parsed
         .iter()
         .map(|q| {
-            let (ranked, _) = engine.rank(q, &Filters::default(), 10, Mode::Bm25)?;
-            Ok(ranked
+            Ok(engine
+                .rank(q)?
+                .ranked
                 .iter()
                 .map(|r| papers_by_number[r.number.index()].arxiv_id.clone())
                 .collect())

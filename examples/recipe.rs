@@ -12,8 +12,8 @@ use paperscope::embed_cache::cached_or_embedded;
 use paperscope::eval::{self, JudgedQuery};
 use paperscope::hybrid::{Fusion, fuse};
 use paperscope::paper::PaperNumber;
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
+use paperscope::query::SearchQuery;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::{Engine, ModelSource, Needs};
 
 const QUERY_FILES: [&str; 3] = [
@@ -144,8 +144,15 @@ fn bm25_lists(
         .iter()
         .map(|q| {
             let query = SearchQuery::parse(&q.query)?;
-            let (ranked, _) = engine.rank(&query, &Filters::default(), DEPTH, Mode::Bm25)?;
-            let bm25 = ranked.iter().map(|r| (r.number, r.score)).collect();
+            let request = SearchRequest::new(q.query.as_str())
+                .mode(Mode::Bm25)
+                .limit(DEPTH);
+            let bm25 = engine
+                .rank(&request)?
+                .ranked
+                .iter()
+                .map(|r| (r.number, r.score))
+                .collect();
             let qv = embedder.embed_query(&strip_query_stop_words(&query.positive_text()));
             let han = q.query.chars().any(paperscope::text::is_han);
             Ok((bm25, qv, han))

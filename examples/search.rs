@@ -5,19 +5,18 @@
 
 use std::path::Path;
 
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
-use paperscope::{Engine, ModelSource, Needs};
+use paperscope::{Engine, ModelSource, Needs, SearchRequest};
 
 fn main() -> anyhow::Result<()> {
     let words: Vec<String> = std::env::args().skip(1).collect();
-    let query = SearchQuery::parse(&words.join(" "))?;
+    let request = SearchRequest::new(words.join(" "));
+    request.check()?;
     let engine = Engine::open(
         Path::new("index"),
         &ModelSource::default(),
         Needs::WordsAndMeaning,
     )?;
-    let response = engine.search(&query, &Filters::default(), 10, Mode::Hybrid)?;
+    let response = engine.search(&request)?;
     for result in &response.results {
         println!(
             "{:>2}. {}  {}\n    {}",

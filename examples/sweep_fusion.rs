@@ -7,8 +7,8 @@ use paperscope::embed::dot;
 use paperscope::eval;
 use paperscope::hybrid::{Fusion, fuse};
 use paperscope::paper::PaperNumber;
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::Mode;
+use paperscope::query::SearchQuery;
+use paperscope::search::{Mode, SearchRequest};
 use paperscope::{Engine, ModelSource, Needs};
 
 fn main() -> anyhow::Result<()> {
@@ -56,8 +56,13 @@ fn main() -> anyhow::Result<()> {
         let report = eval::evaluate(&format!("{fusion:?}"), &queries, |q| {
             let query = SearchQuery::parse(q)?;
             let side = |mode| -> paperscope::Result<Vec<(PaperNumber, f32)>> {
-                let (ranked, _) = engine.rank(&query, &Filters::default(), depth, mode)?;
-                Ok(ranked.iter().map(|r| (r.number, r.score)).collect())
+                let request = SearchRequest::new(q).mode(mode).limit(depth);
+                Ok(engine
+                    .rank(&request)?
+                    .ranked
+                    .iter()
+                    .map(|r| (r.number, r.score))
+                    .collect())
             };
             let (bm25, vector) = (side(Mode::Bm25)?, side(Mode::Vector)?);
             let qv = embedder.embed_query(&paperscope::analyze::strip_query_stop_words(

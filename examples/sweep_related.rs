@@ -15,16 +15,16 @@ fn main() -> anyhow::Result<()> {
         "static" => ModelSource::Shipped(paperscope::embed::ModelKind::Static),
         _ => ModelSource::default(),
     };
-    let mut engine = Engine::open(Path::new(&var("INDEX", "index")), &model, Needs::Meaning)?;
+    let engine = Engine::open(Path::new(&var("INDEX", "index")), &model, Needs::Meaning)?;
     let sets = eval::load_queries(Path::new("tests/related_judged.tsv"))?;
     let tune: Vec<_> = sets.into_iter().filter(|s| s.group == "tune").collect();
     let from_sets = eval::cases_from_sets(&tune);
     let from_queries =
         eval::cases_from_queries(&eval::load_queries(Path::new("tests/queries.tsv"))?);
     for alpha in [0.0f32, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] {
-        engine.fusion = Fusion::Convex { alpha };
-        let sets = eval::evaluate_related(&engine, &from_sets)?;
-        let queries = eval::evaluate_related(&engine, &from_queries)?;
+        let fusion = Some(Fusion::Convex { alpha });
+        let sets = eval::evaluate_related(&engine, &from_sets, fusion)?;
+        let queries = eval::evaluate_related(&engine, &from_queries, fusion)?;
         println!(
             "convex {alpha:.1}: related sets (tune) P@10 {:.3}   query seeds P@10 {:.3}",
             sets.precision10, queries.precision10

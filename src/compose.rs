@@ -11,12 +11,18 @@ use crate::digest::{self, Format, Section};
 use crate::error::{Error, Result};
 use crate::paper::{Paper, strip_version};
 use crate::progress::{Progress, stage};
-use crate::query::{Filters, SearchQuery};
-use crate::search::{Engine, Mode, RelatedTo};
+use crate::query::Filters;
+use crate::search::{Engine, RelatedRequest, SearchRequest};
 use crate::topics::TopicModel;
 
+/// Papers a digest keeps from its query unless asked otherwise.
+pub const DEFAULT_DIGEST_LIMIT: usize = 200;
+
+/// Related papers listed after each digest entry unless asked otherwise.
+pub const DEFAULT_DIGEST_RELATED: usize = 3;
+
 /// Which papers a digest holds and how it is laid out.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Selection {
     /// Only papers matching this search (hybrid), best first, at most `limit` of them.
     pub query: Option<String>,
@@ -32,7 +38,30 @@ pub struct Selection {
     pub related: usize,
 }
 
+impl Default for Selection {
+    /// Every paper, one table, [`DEFAULT_DIGEST_RELATED`] related papers an entry.
+    fn default() -> Self {
+        Selection {
+            query: None,
+            ids: None,
+            filters: Filters::default(),
+            limit: DEFAULT_DIGEST_LIMIT,
+            by_topic: false,
+            related: DEFAULT_DIGEST_RELATED,
+        }
+    }
+}
+
 impl Selection {
+    /// Checks every value (a front end may check before it opens an index; [`compose`] checks
+    /// again): the first bad one is an error naming it.
+    pub fn check(&self) -> Result<()> {
+        if self.limit == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
+        }
+        Ok(())
+    }
+
     /// What the selection asks for, in words, for a page's title: the query, the categories,
     /// the months asked for, and whether ids were listed (`retrieval augmented generation ·
     /// cs.IR · 2024-03 to 2024-04`); `all papers` when nothing narrows it.
@@ -152,16 +181,15 @@ pub fn compose(
     selection: &Selection,
     progress: &dyn Progress,
 ) -> Result<Composed> {
+    selection.check()?;
     let papers = engine.papers()?;
     let mut chosen: Vec<usize> = match &selection.query {
         Some(q) => {
-            let (ranked, _) = engine.rank(
-                &SearchQuery::parse(q)?,
-                &selection.filters,
-                selection.limit,
-                Mode::Hybrid,
-            )?;
-            ranked.iter().map(|r| r.number.index()).collect()
+            let request = SearchRequest::new(q.as_str())
+                .filters(selection.filters.clone())
+                .limit(selection.limit);
+            let ranking = engine.rank(&request)?;
+            ranking.ranked.iter().map(|r| r.number.index()).collect()
         }
         None => (0..papers.len())
             .filter(|&i| selection.filters.matches(&papers[i]))
@@ -264,11 +292,10 @@ fn related_lists(
         selected
             .par_iter()
             .map(|p| {
-                let response = engine.related(
-                    &RelatedTo::Ids(vec![p.arxiv_id.clone()]),
-                    &Filters::default(),
-                    n,
-                );
+                let request = RelatedRequest::ids([&p.arxiv_id])
+                    .limit(n)
+                    .fusion(engine.fusion());
+                let response = engine.related(&request);
                 progress.inc();
                 let list = response?
                     .results

@@ -225,7 +225,7 @@ pub fn export(
         records,
         model: &store.manifest.model,
         params: vectors.params(),
-        fusion: engine.fusion,
+        fusion: engine.fusion(),
         has_views: meaning.views.is_some(),
     };
     let mut files = match options.format {

@@ -90,22 +90,21 @@ impl Fusion {
     }
 }
 
-impl Default for Fusion {
-    /// Chosen on tests/queries.tsv (BENCHMARKS.md): in the middle of a plateau of settings that
-    /// all beat BM25 alone overall and in every query group.
-    fn default() -> Self {
-        Fusion::Adaptive {
-            max_alpha: 0.5,
-            low: 0.4,
-            high: 0.8,
-        }
-    }
-}
+impl Fusion {
+    /// The static model's hybrid fusion, chosen on tests/queries.tsv (BENCHMARKS.md): in the
+    /// middle of a plateau of settings that all beat BM25 alone overall and in every query
+    /// group. (e5's fusion is fixed: `search::default_fusion` picks per model.)
+    pub const ADAPTIVE: Fusion = Fusion::Adaptive {
+        max_alpha: 0.5,
+        low: 0.4,
+        high: 0.8,
+    };
 
-/// For `related`, where the "query" is a whole paper and paper-to-paper cosine is reliable:
-/// measured with examples/sweep_related.rs (precision@10 0.38 against 0.21 for BM25
-/// more-like-this alone and 0.26 for vectors alone; 0.5 to 0.7 are about equally good).
-pub const RELATED_FUSION: Fusion = Fusion::Convex { alpha: 0.6 };
+    /// For `related`, where the "query" is a whole paper and paper-to-paper cosine is reliable:
+    /// measured with examples/sweep_related.rs (precision@10 0.38 against 0.21 for BM25
+    /// more-like-this alone and 0.26 for vectors alone; 0.5 to 0.7 are about equally good).
+    pub const RELATED: Fusion = Fusion::Convex { alpha: 0.6 };
+}
 
 /// Fuses two ranked lists (`(paper, score)`, best first). `cosine_of` gives a candidate's cosine
 /// to the query when it is not in the vector list (None: no vector).
@@ -241,15 +240,15 @@ mod tests {
     fn one_empty_list_keeps_the_other_order() {
         let bm25 = list(&[(1, 3.0), (2, 2.0), (3, 1.0)]);
         assert_eq!(
-            ids(&fuse(&bm25, &[], |_| None, Fusion::default())),
+            ids(&fuse(&bm25, &[], |_| None, Fusion::ADAPTIVE)),
             vec![1, 2, 3]
         );
         let vector = list(&[(7, 0.9), (8, 0.5)]);
         assert_eq!(
-            ids(&fuse(&[], &vector, |_| None, Fusion::default())),
+            ids(&fuse(&[], &vector, |_| None, Fusion::ADAPTIVE)),
             vec![7, 8]
         );
-        assert!(fuse(&[], &[], |_| None, Fusion::default()).is_empty());
+        assert!(fuse(&[], &[], |_| None, Fusion::ADAPTIVE).is_empty());
     }
 
     #[test]

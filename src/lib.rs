@@ -11,20 +11,19 @@
 //!   search), [`script_views`] (what a query in each script sees of a paper), [`hybrid`]
 //!   (fusing the two rankings), [`topics`] (clustering and labels);
 //! - [`store`] (the index directory and its generations) and [`update`] (the write path);
-//! - [`search`] ([`Engine`]: search, related, papers, topics), [`compose`] (new digests),
+//! - [`search`] ([`Engine`]: a [`SearchRequest`], a [`RelatedRequest`], papers, topics), [`compose`] (new digests),
 //!   [`stats`], [`eval`] (measurements), [`projection`] (the topic map), [`export`] (files for a
 //!   distributed engine);
 //! - [`server`]: the HTTP API and web page over a live index.
 //!
 //! ```no_run
-//! use paperscope::{Engine, ModelSource, Needs};
-//! use paperscope::query::{Filters, SearchQuery};
-//! use paperscope::search::Mode;
+//! use paperscope::{Engine, ModelSource, Needs, RelatedRequest, SearchRequest};
 //!
 //! let engine = Engine::open("index".as_ref(), &ModelSource::default(), Needs::WordsAndMeaning)?;
-//! let query = SearchQuery::parse("幻觉 基准")?;
-//! let response = engine.search(&query, &Filters::default(), 5, Mode::Hybrid)?;
+//! let response = engine.search(&SearchRequest::new("幻觉 基准").limit(5))?;
 //! assert!(response.results.len() <= 5);
+//! let like = engine.related(&RelatedRequest::ids(["2403.05266"]))?;
+//! assert!(like.results.iter().all(|r| r.arxiv_id != "2403.05266"));
 //! # Ok::<(), paperscope::Error>(())
 //! ```
 
@@ -60,5 +59,5 @@ pub mod vectors;
 pub use embed::ModelSource;
 pub use error::{Error, Result};
 pub use paper::{Paper, PaperNumber};
-pub use search::{Engine, Needs};
+pub use search::{Engine, Needs, RelatedRequest, SearchRequest};
 pub use store::Store;

@@ -63,7 +63,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = 10)]
+        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -89,7 +89,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = 10)]
+        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -156,10 +156,10 @@ pub enum Command {
         #[arg(long)]
         ids: Option<PathBuf>,
         /// Papers kept from --query
-        #[arg(short = 'n', long, default_value_t = 200)]
+        #[arg(short = 'n', long, default_value_t = paperscope::compose::DEFAULT_DIGEST_LIMIT)]
         limit: usize,
         /// Related papers listed after each entry (0 to omit)
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = paperscope::compose::DEFAULT_DIGEST_RELATED)]
         related: usize,
         /// Output format
         #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
@@ -438,7 +438,7 @@ impl From<RepresentationArg> for Representation {
 pub fn flag_for(parameter: &str) -> String {
     match parameter {
         "limit" => "-n/--limit".into(),
-        "arxiv_id" => "ARXIV_ID".into(),
+        "arxiv_id" | "ids" => "ARXIV_ID".into(),
         "output" => "-o/--output".into(),
         "query" => "QUERY".into(),
         "selection" => "the selection (--query, --ids, --category, --since, --until)".into(),

@@ -6,9 +6,9 @@ use anyhow::{Result, bail};
 use paperscope::compose::{self, Selection};
 use paperscope::digest::{Format, OnBadFile};
 use paperscope::eval;
-use paperscope::hybrid::{Fusion, RELATED_FUSION};
-use paperscope::query::{Filters, SearchQuery};
-use paperscope::search::{Mode, Page, RelatedTo, TopicLevel};
+use paperscope::hybrid::Fusion;
+use paperscope::query::Filters;
+use paperscope::search::{Mode, Page, RelatedRequest, SearchRequest, TopicLevel};
 use paperscope::topics::{Representation, TopicParams};
 use paperscope::update::{self, UpdateOptions};
 use paperscope::{Engine, ModelSource, Needs, Store};
@@ -143,25 +143,14 @@ impl FilterArgs {
 }
 
 impl FusionArgs {
-    /// The fusion the flags ask for; `None` when they ask for none (the engine's default).
-    fn asked(&self) -> paperscope::Result<Option<Fusion>> {
+    /// The fusion the flags ask for; `None` when they ask for none (the request's default).
+    fn asked(&self) -> Option<Fusion> {
         match (self.alpha, self.rrf) {
-            (Some(a), _) if !(0.0..=1.0).contains(&a) => Err(paperscope::Error::invalid(
-                "alpha",
-                format!("{a} is not between 0 and 1"),
-            )),
-            (Some(alpha), _) => Ok(Some(Fusion::Convex { alpha })),
-            (None, true) => Ok(Some(Fusion::Rrf { k: 60.0 })),
-            (None, false) => Ok(None),
+            (Some(alpha), _) => Some(Fusion::Convex { alpha }),
+            (None, true) => Some(Fusion::Rrf { k: 60.0 }),
+            (None, false) => None,
         }
     }
-}
-
-fn check_limit(limit: usize) -> paperscope::Result<()> {
-    if limit == 0 {
-        return Err(paperscope::Error::invalid("limit", "must be at least 1"));
-    }
-    Ok(())
 }
 
 /// `index`: add or update papers from digests. Bad files are skipped with a warning unless
@@ -195,13 +184,15 @@ pub fn search(
     mode: Mode,
     fusion: &FusionArgs,
 ) -> Result<()> {
-    let query = SearchQuery::parse(&query.join(" "))?;
-    let filters = filters.filters()?;
-    let asked = fusion.asked()?;
-    check_limit(how.limit)?;
-    let mut engine = ctx.engine(Needs::for_mode(mode))?;
-    engine.fusion = asked.unwrap_or(engine.fusion);
-    let response = engine.search_page(&query, &filters, how.page(), mode)?;
+    let request = SearchRequest::new(query.join(" "))
+        .mode(mode)
+        .filters(filters.filters()?)
+        .page(how.page())
+        .fusion_if(fusion.asked());
+    // Checked before the engine opens: a mistyped value fails at once, not after the load.
+    request.check()?;
+    let engine = ctx.engine(Needs::for_mode(mode))?;
+    let response = engine.search(&request)?;
     let printed = print::search(&response, how.format, how.explain);
     exiting(engine);
     printed
@@ -222,16 +213,13 @@ pub fn related(
     how: &Listing,
     fusion: &FusionArgs,
 ) -> Result<()> {
-    let target = match text {
-        Some(text) => RelatedTo::Text(text),
-        None if ids.is_empty() => bail!("invalid argument: give arXiv ids or --text"),
-        None => RelatedTo::Ids(ids),
-    };
-    let filters = filters.filters()?;
-    check_limit(how.limit)?;
-    let mut engine = ctx.engine(Needs::Meaning)?;
-    engine.fusion = fusion.asked()?.unwrap_or(RELATED_FUSION);
-    let response = engine.related_page(&target, &filters, how.page())?;
+    let request = RelatedRequest::from_parts(ids, text)?
+        .filters(filters.filters()?)
+        .page(how.page())
+        .fusion_if(fusion.asked());
+    request.check()?;
+    let engine = ctx.engine(Needs::Meaning)?;
+    let response = engine.related(&request)?;
     let printed = print::search(&response, how.format, how.explain);
     exiting(engine);
     printed
@@ -344,7 +332,7 @@ pub fn digest(
     let format = if ctx.json { Format::Json } else { format };
     selection.filters = filters.filters()?;
     selection.ids = ids_file.map(compose::read_id_file).transpose()?;
-    check_limit(selection.limit)?;
+    selection.check()?;
     let engine = ctx.engine(Needs::Meaning)?;
     let composed = compose::compose(&engine, &selection, &ctx.bars())?;
     if !composed.unknown_ids.is_empty() {
@@ -376,8 +364,8 @@ pub fn digest(
 /// `eval search`: retrieval quality of every ranking method on a judged query file.
 pub fn eval_search(ctx: &Context, queries: &Path) -> Result<()> {
     let queries = eval::load_queries(queries)?;
-    let mut engine = ctx.engine(Needs::Meaning)?;
-    let reports = eval::evaluate_methods(&mut engine, &queries)?;
+    let engine = ctx.engine(Needs::Meaning)?;
+    let reports = eval::evaluate_methods(&engine, &queries)?;
     if ctx.json {
         print::json(&reports)
     } else {
@@ -405,16 +393,15 @@ pub fn eval_crosslingual(ctx: &Context, stride: usize) -> Result<()> {
 
 /// `eval related`: precision@10 of `related` per judgement file.
 pub fn eval_related(ctx: &Context, queries: &[PathBuf], sets: &[PathBuf]) -> Result<()> {
-    let mut engine = ctx.engine(Needs::Meaning)?;
-    engine.fusion = RELATED_FUSION;
+    let engine = ctx.engine(Needs::Meaning)?;
     let mut reports = Vec::new();
     for path in queries {
         let cases = eval::cases_from_queries(&eval::load_queries(path)?);
-        reports.push((path.clone(), eval::evaluate_related(&engine, &cases)?));
+        reports.push((path.clone(), eval::evaluate_related(&engine, &cases, None)?));
     }
     for path in sets {
         let cases = eval::cases_from_sets(&eval::load_queries(path)?);
-        reports.push((path.clone(), eval::evaluate_related(&engine, &cases)?));
+        reports.push((path.clone(), eval::evaluate_related(&engine, &cases, None)?));
     }
     if ctx.json {
         let by_file: Vec<serde_json::Value> = reports

@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::retrieval::JudgedQuery;
 use crate::error::Result;
+use crate::hybrid::Fusion;
 use crate::paper::{parse_arxiv_id, strip_version};
-use crate::query::Filters;
-use crate::search::{Engine, RelatedTo};
+use crate::search::{Engine, RelatedRequest};
 
 const DEPTH: usize = 10;
 
@@ -88,14 +88,21 @@ pub struct RelatedReport {
     pub by_group: BTreeMap<String, f64>,
 }
 
-/// Scores the engine's `related` on every case. A seed the index does not hold is an error:
-/// a judgement that names a paper the collection lacks is a broken judgement.
-pub fn evaluate_related(engine: &Engine, cases: &[RelatedCase]) -> Result<RelatedReport> {
+/// Scores the engine's `related` (fused by `fusion`, or the default) on every case. A seed the
+/// index does not hold is an error: a judgement that names a paper the collection lacks is a
+/// broken judgement.
+pub fn evaluate_related(
+    engine: &Engine,
+    cases: &[RelatedCase],
+    fusion: Option<Fusion>,
+) -> Result<RelatedReport> {
     let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut all = Vec::with_capacity(cases.len());
     for case in cases {
-        let target = RelatedTo::Ids(vec![case.seed.clone()]);
-        let response = engine.related(&target, &Filters::default(), DEPTH)?;
+        let request = RelatedRequest::ids([&case.seed])
+            .limit(DEPTH)
+            .fusion_if(fusion);
+        let response = engine.related(&request)?;
         let hits = response
             .results
             .iter()

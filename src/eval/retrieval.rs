@@ -16,8 +16,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::hybrid::Fusion;
 use crate::paper::{strip_version, year_month_of_id};
-use crate::query::{Filters, SearchQuery};
-use crate::search::{Engine, Mode};
+use crate::search::{Engine, Mode, SearchRequest};
 
 /// One line of a judged query file.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,27 +189,27 @@ pub fn search_methods() -> Vec<(&'static str, Mode, Option<Fusion>)> {
         ("vector", Mode::Vector, None),
         ("hybrid", Mode::Hybrid, None),
         ("rrf", Mode::Hybrid, Some(Fusion::Rrf { k: 60.0 })),
-        ("adaptive", Mode::Hybrid, Some(Fusion::default())),
+        ("adaptive", Mode::Hybrid, Some(Fusion::ADAPTIVE)),
     ]
 }
 
-/// Evaluates every method of [`search_methods`] on `queries` (top 100 of each query); the
-/// engine's fusion is left as it was.
-pub fn evaluate_methods(engine: &mut Engine, queries: &[JudgedQuery]) -> Result<Vec<Report>> {
+/// Evaluates every method of [`search_methods`] on `queries` (top 100 of each query).
+pub fn evaluate_methods(engine: &Engine, queries: &[JudgedQuery]) -> Result<Vec<Report>> {
     let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
-    let original = engine.fusion;
     let mut reports = Vec::new();
     for (name, mode, fusion) in search_methods() {
-        engine.fusion = fusion.unwrap_or(original);
         let report = evaluate(name, queries, |q| {
-            let (ranked, _) =
-                engine.rank(&SearchQuery::parse(q)?, &Filters::default(), 100, mode)?;
-            Ok(ranked
+            let request = SearchRequest::new(q)
+                .mode(mode)
+                .limit(100)
+                .fusion_if(fusion);
+            Ok(engine
+                .rank(&request)?
+                .ranked
                 .iter()
                 .filter_map(|r| ids.get(r.number.index()).cloned())
                 .collect())
         });
-        engine.fusion = original;
         reports.push(report?);
     }
     Ok(reports)

@@ -13,19 +13,18 @@ use serde::Serialize;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::params::Params;
-use crate::compose::{self, Selection};
+use crate::compose::{self, DEFAULT_DIGEST_LIMIT, DEFAULT_DIGEST_RELATED, Selection};
 use crate::digest::Format;
-use crate::hybrid::{Fusion, RELATED_FUSION};
+use crate::hybrid::Fusion;
 use crate::paper::Paper;
 use crate::projection::Map;
-use crate::query::{Filters, SearchQuery};
-use crate::search::{Engine, Mode, Page, RelatedTo, SearchResponse, Sort, TopicLevel};
+use crate::query::Filters;
+use crate::search::{
+    DEFAULT_LIMIT, Engine, MAX_PAGE_LIMIT, Mode, Page, RelatedRequest, SearchRequest,
+    SearchResponse, Sort, TopicLevel,
+};
 use crate::stats::Stats;
 use crate::topics::{TopicPapers, TopicsView};
-
-/// Results one request may ask for: enough for any page, small enough that a typo of a few
-/// zeros is told rather than answered with the whole collection.
-pub const MAX_LIMIT: usize = 1000;
 
 // The parameters several endpoints share, described once for the OpenAPI document (the
 // handlers decode them with `Params`, strictly); never constructed.
@@ -84,26 +83,22 @@ fn filters(params: &mut Params) -> Result<Filters, ApiError> {
 }
 
 /// `offset`, `limit` and `sort`.
-fn page(params: &mut Params, default_limit: usize) -> Result<Page, ApiError> {
+fn page(params: &mut Params) -> Result<Page, ApiError> {
     Ok(Page {
         offset: params
             .parsed::<usize>("offset", "a whole number")?
             .unwrap_or(0),
-        limit: params.count("limit", default_limit, MAX_LIMIT)?,
+        limit: params.count("limit", DEFAULT_LIMIT, MAX_PAGE_LIMIT)?,
         sort: params.library::<Sort>("sort")?.unwrap_or_default(),
     })
 }
 
-/// `alpha` (the weight of the vector side in convex fusion), `None` when not given.
+/// `alpha` (the weight of the vector side in convex fusion; the request checks its range),
+/// `None` when not given.
 fn fusion(params: &mut Params) -> Result<Option<Fusion>, ApiError> {
-    match params.parsed::<f32>("alpha", "a number")? {
-        Some(alpha) if (0.0..=1.0).contains(&alpha) => Ok(Some(Fusion::Convex { alpha })),
-        Some(alpha) => Err(ApiError::bad(
-            "alpha",
-            format!("{alpha} is not between 0 and 1"),
-        )),
-        None => Ok(None),
-    }
+    Ok(params
+        .parsed::<f32>("alpha", "a number")?
+        .map(|alpha| Fusion::Convex { alpha }))
 }
 
 /// Ranked papers for a query: the same answer as `paperscope search --json`.
@@ -126,19 +121,13 @@ pub async fn search(
     let text = params
         .one("q")?
         .ok_or_else(|| ApiError::bad("q", "required: the words to search for"))?;
-    let query = SearchQuery::parse(&text)?;
-    let mode = params.library::<Mode>("mode")?.unwrap_or(Mode::Hybrid);
-    let filters = filters(&mut params)?;
-    let page = page(&mut params, 10)?;
-    let fusion = fusion(&mut params)?;
+    let request = SearchRequest::new(text)
+        .mode(params.library::<Mode>("mode")?.unwrap_or_default())
+        .filters(filters(&mut params)?)
+        .page(page(&mut params)?)
+        .fusion_if(fusion(&mut params)?);
     params.finish()?;
-    with_engine(state, move |_, engine| {
-        let fusion = fusion.unwrap_or(engine.fusion);
-        Ok(Json(
-            engine.search_page_fused(&query, &filters, page, mode, fusion)?,
-        ))
-    })
-    .await
+    with_engine(state, move |_, engine| Ok(Json(engine.search(&request)?))).await
 }
 
 /// Papers like some papers (`ids`) or like a text: the same answer as `paperscope related --json`.
@@ -167,23 +156,12 @@ pub async fn related(
         .filter(|id| !id.is_empty())
         .map(str::to_string)
         .collect();
-    let text = params.one("text")?;
-    let target = match (ids.is_empty(), text) {
-        (false, Some(_)) => return Err(ApiError::bad("text", "give ids or text, not both")),
-        (true, Some(text)) => RelatedTo::Text(text),
-        (false, None) => RelatedTo::Ids(ids),
-        (true, None) => return Err(ApiError::bad("ids", "required: arXiv ids (or text)")),
-    };
-    let filters = filters(&mut params)?;
-    let page = page(&mut params, 10)?;
-    let fusion = fusion(&mut params)?.unwrap_or(RELATED_FUSION);
+    let request = RelatedRequest::from_parts(ids, params.one("text")?)?
+        .filters(filters(&mut params)?)
+        .page(page(&mut params)?)
+        .fusion_if(fusion(&mut params)?);
     params.finish()?;
-    with_engine(state, move |_, engine| {
-        Ok(Json(
-            engine.related_page_fused(&target, &filters, page, fusion)?,
-        ))
-    })
-    .await
+    with_engine(state, move |_, engine| Ok(Json(engine.related(&request)?))).await
 }
 
 /// The path parameter, or a 400 naming it (e.g. not UTF-8 once percent-decoded).
@@ -250,7 +228,7 @@ pub async fn topic(
     let id = path_value(id, "id")?;
     let mut params = Params::parse(raw.as_deref())?;
     let level = level(&mut params)?;
-    let limit = params.count("limit", 20, MAX_LIMIT)?;
+    let limit = params.count("limit", 20, MAX_PAGE_LIMIT)?;
     params.finish()?;
     let asked = id.clone();
     let no_topic = move || {
@@ -332,10 +310,10 @@ pub async fn digest(
         by_topic: params.flag("by_topic", false)?,
         query: params.one("q")?,
         filters: filters(&mut params)?,
-        limit: params.count("limit", 200, MAX_LIMIT)?,
+        limit: params.count("limit", DEFAULT_DIGEST_LIMIT, MAX_PAGE_LIMIT)?,
         related: params
             .parsed::<usize>("related", "a whole number")?
-            .unwrap_or(3)
+            .unwrap_or(DEFAULT_DIGEST_RELATED)
             .min(20),
         ..Selection::default()
     };

@@ -8,13 +8,13 @@ use std::time::SystemTime;
 
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Quiet;
-use paperscope::query::{Filters, SearchQuery};
+use paperscope::query::Filters;
 use paperscope::script_views::Script;
-use paperscope::search::{Mode, RelatedTo, TopicLevel};
+use paperscope::search::{Mode, TopicLevel};
 use paperscope::store::WriteLock;
 use paperscope::topics::{TopicModel, TopicParams};
 use paperscope::update::{self, Update, UpdateOptions};
-use paperscope::{Engine, Error, ModelSource, Needs, Store};
+use paperscope::{Engine, Error, ModelSource, Needs, RelatedRequest, SearchRequest, Store};
 
 /// The sample digests whose names start with one of `prefixes` (a month: `2024-03`).
 fn digests(prefixes: &[&str]) -> Vec<PathBuf> {
@@ -90,9 +90,9 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
 #[test]
 fn hybrid_search_finds_hallucination_papers_with_the_why_of_each() {
     let engine = engine(Needs::WordsAndMeaning);
-    let query = SearchQuery::parse("hallucination benchmark").expect("query");
+    let query = "hallucination benchmark";
     let response = engine
-        .search(&query, &Filters::default(), 5, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(5))
         .expect("search");
     assert_eq!(response.mode, Mode::Hybrid);
     assert!(response.warnings.is_empty(), "{:?}", response.warnings);
@@ -114,13 +114,13 @@ fn hybrid_search_finds_hallucination_papers_with_the_why_of_each() {
 #[test]
 fn hybrid_without_vectors_answers_with_bm25_and_says_so() {
     let engine = engine(Needs::Words);
-    let query = SearchQuery::parse("幻觉").expect("query");
+    let query = "幻觉";
     let response = engine
-        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(3))
         .expect("search");
     assert_eq!(response.mode, Mode::Bm25);
     assert_eq!(response.warnings.len(), 1, "{:?}", response.warnings);
-    let vector = engine.search(&query, &Filters::default(), 3, Mode::Vector);
+    let vector = engine.search(&SearchRequest::new(query).mode(Mode::Vector).limit(3));
     assert!(
         matches!(vector, Err(Error::InvalidParameter { ref parameter, .. }) if parameter == "mode")
     );
@@ -129,13 +129,13 @@ fn hybrid_without_vectors_answers_with_bm25_and_says_so() {
 #[test]
 fn related_papers_never_include_the_seed() {
     let engine = engine(Needs::Meaning);
-    let query = SearchQuery::parse("hallucination").expect("query");
+    let query = "hallucination";
     let top = engine
-        .search(&query, &Filters::default(), 1, Mode::Bm25)
+        .search(&SearchRequest::new(query).mode(Mode::Bm25).limit(1))
         .expect("search");
     let seed = top.results[0].arxiv_id.as_str();
     let response = engine
-        .related(&RelatedTo::Ids(vec![seed.into()]), &Filters::default(), 10)
+        .related(&RelatedRequest::ids([seed]).limit(10))
         .expect("related");
     assert_eq!(response.results.len(), 10);
     assert!(response.results.iter().all(|r| r.arxiv_id != seed));
@@ -201,19 +201,15 @@ fn reading_never_writes_the_index_directory() {
     let dir = march_2024();
     let engine = engine(Needs::Meaning);
     let before = snapshot(dir);
-    let query = SearchQuery::parse("retrieval augmented generation").expect("query");
+    let query = "retrieval augmented generation";
     for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
         engine
-            .search(&query, &Filters::default(), 10, mode)
+            .search(&SearchRequest::new(query).mode(mode).limit(10))
             .expect("search");
     }
     engine.topics(TopicLevel::Coarse).expect("topics");
     engine
-        .related(
-            &RelatedTo::Text("retrieval for question answering".into()),
-            &Filters::default(),
-            5,
-        )
+        .related(&RelatedRequest::text("retrieval for question answering").limit(5))
         .expect("related");
     drop(engine);
     assert_eq!(before, snapshot(dir), "a read changed the index directory");
@@ -346,19 +342,15 @@ fn a_second_writer_gets_the_locked_error_for_every_kind_of_write() {
 fn a_huge_limit_asks_for_every_paper_and_allocates_nothing_more() {
     let engine = engine(Needs::Meaning);
     let papers = engine.store().manifest.paper_count;
-    let query = SearchQuery::parse("language model").expect("query");
+    let query = "language model";
     for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
         let response = engine
-            .search(&query, &Filters::default(), usize::MAX, mode)
+            .search(&SearchRequest::new(query).mode(mode).limit(usize::MAX))
             .expect("a huge limit is not an error");
         assert!(response.results.len() <= papers, "{mode}");
     }
     let related = engine
-        .related(
-            &RelatedTo::Text("language model".into()),
-            &Filters::default(),
-            usize::MAX,
-        )
+        .related(&RelatedRequest::text("language model").limit(usize::MAX))
         .expect("related with a huge limit");
     assert!(related.results.len() <= papers);
 }
@@ -385,7 +377,7 @@ fn a_version_the_index_does_not_hold_is_an_error_not_another_version() {
 #[test]
 fn related_to_a_text_without_words_is_refused_like_a_search() {
     let engine = engine(Needs::Meaning);
-    let related = engine.related(&RelatedTo::Text("!!! ...".into()), &Filters::default(), 5);
+    let related = engine.related(&RelatedRequest::text("!!! ...").limit(5));
     assert!(
         matches!(related, Err(Error::InvalidParameter { ref parameter, .. }) if parameter == "text"),
         "{:?}",
@@ -394,9 +386,9 @@ fn related_to_a_text_without_words_is_refused_like_a_search() {
 }
 
 /// A search that used everything it was asked to: no error, no fallback, no warning.
-fn clean_hybrid(engine: &Engine, query: &SearchQuery) -> Result<(), String> {
+fn clean_hybrid(engine: &Engine, query: &str) -> Result<(), String> {
     let response = engine
-        .search(query, &Filters::default(), 10, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(10))
         .map_err(|e| e.to_string())?;
     if response.mode != Mode::Hybrid || !response.warnings.is_empty() {
         return Err(format!(
@@ -423,7 +415,7 @@ fn searches_never_fail_while_the_index_is_rebuilt() {
     .expect("live engine");
     let first_generation = live.generation();
     let writing = std::sync::atomic::AtomicBool::new(true);
-    let query = SearchQuery::parse("retrieval augmented generation").expect("query");
+    let query = "retrieval augmented generation";
     let (searches, failures) = std::thread::scope(|scope| {
         scope.spawn(|| {
             for _ in 0..3 {
@@ -442,8 +434,8 @@ fn searches_never_fail_while_the_index_is_rebuilt() {
             // A new reader each time, as a CLI process would be, and the long-lived one.
             let fresh = Engine::open_with(dir.path(), embedder.clone(), Needs::WordsAndMeaning)
                 .map_err(|e| e.to_string())
-                .and_then(|engine| clean_hybrid(&engine, &query));
-            let long_lived = clean_hybrid(&live.current(), &query);
+                .and_then(|engine| clean_hybrid(&engine, query));
+            let long_lived = clean_hybrid(&live.current(), query);
             failures.extend(fresh.err());
             failures.extend(long_lived.err());
             searches += 2;
@@ -466,9 +458,14 @@ fn searches_never_fail_while_the_index_is_rebuilt() {
 #[test]
 fn an_unknown_category_is_an_error_naming_it() {
     let engine = engine(Needs::Words);
-    let query = SearchQuery::parse("retrieval").expect("query");
+    let query = "retrieval";
     let filters = Filters::new(&["cs.IR,cs.XYZ".into()], None, None).expect("filters");
-    match engine.search(&query, &filters, 5, Mode::Bm25) {
+    match engine.search(
+        &SearchRequest::new(query)
+            .mode(Mode::Bm25)
+            .limit(5)
+            .filters(filters.clone()),
+    ) {
         Err(Error::InvalidParameter { parameter, reason }) => {
             assert_eq!(parameter, "category");
             assert!(
@@ -479,15 +476,24 @@ fn an_unknown_category_is_an_error_naming_it() {
         other => panic!("expected an error naming the category, got {other:?}"),
     }
     let known = Filters::new(&["cs.IR".into()], None, None).expect("filters");
-    assert!(engine.search(&query, &known, 5, Mode::Bm25).is_ok());
+    assert!(
+        engine
+            .search(
+                &SearchRequest::new(query)
+                    .mode(Mode::Bm25)
+                    .limit(5)
+                    .filters(known.clone())
+            )
+            .is_ok()
+    );
 }
 
 #[test]
 fn a_misspelled_query_is_answered_for_its_correction_and_says_so() {
     let engine = engine(Needs::WordsAndMeaning);
-    let typo = SearchQuery::parse("halucination").expect("query");
+    let typo = "halucination";
     let response = engine
-        .search(&typo, &Filters::default(), 5, Mode::Hybrid)
+        .search(&SearchRequest::new(typo).limit(5))
         .expect("search");
     assert_eq!(response.corrected_from.as_deref(), Some("halucination"));
     assert_eq!(response.query, "hallucination");
@@ -497,9 +503,9 @@ fn a_misspelled_query_is_answered_for_its_correction_and_says_so() {
             .iter()
             .all(|r| mentions(r, &["hallucinat", "幻觉"]))
     );
-    let partly = SearchQuery::parse("retreival augmented generation").expect("query");
+    let partly = "retreival augmented generation";
     let response = engine
-        .search(&partly, &Filters::default(), 5, Mode::Bm25)
+        .search(&SearchRequest::new(partly).mode(Mode::Bm25).limit(5))
         .expect("search");
     assert_eq!(
         response.corrected_from, None,
@@ -514,9 +520,9 @@ fn a_misspelled_query_is_answered_for_its_correction_and_says_so() {
 #[test]
 fn hybrid_returns_only_papers_with_evidence_and_counts_them_truly() {
     let engine = engine(Needs::WordsAndMeaning);
-    let query = SearchQuery::parse("hallucination").expect("query");
+    let query = "hallucination";
     let response = engine
-        .search(&query, &Filters::default(), 1000, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(1000))
         .expect("search");
     assert!(
         response.results.iter().all(|r| r.score > 0.0),
@@ -532,20 +538,19 @@ fn hybrid_returns_only_papers_with_evidence_and_counts_them_truly() {
 
 #[test]
 fn the_fusion_used_is_reported() {
-    let mut engine = engine(Needs::WordsAndMeaning);
-    let query = SearchQuery::parse("retrieval").expect("query");
+    let engine = engine(Needs::WordsAndMeaning);
+    let query = "retrieval";
     let default = engine
-        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(3))
         .expect("search");
     // The index is e5's (the default model): its fusion is a fixed weight.
     assert_eq!(default.fusion.as_deref(), Some("convex 0.35"));
-    engine.fusion = paperscope::hybrid::Fusion::Rrf { k: 60.0 };
     let rrf = engine
-        .search(&query, &Filters::default(), 3, Mode::Hybrid)
+        .search(&SearchRequest::new(query).limit(3).rrf())
         .expect("search");
     assert_eq!(rrf.fusion.as_deref(), Some("rrf"));
     let bm25 = engine
-        .search(&query, &Filters::default(), 3, Mode::Bm25)
+        .search(&SearchRequest::new(query).mode(Mode::Bm25).limit(3))
         .expect("search");
     assert_eq!(bm25.fusion, None);
 }
@@ -560,9 +565,8 @@ fn highlights_mark_the_words_that_ranked_not_stop_words() {
         ),
         ("如何 检测 的 幻觉", ["如何", "的"].as_slice()),
     ] {
-        let query = SearchQuery::parse(query).expect("query");
         let response = engine
-            .search(&query, &Filters::default(), 5, Mode::Bm25)
+            .search(&SearchRequest::new(query).mode(Mode::Bm25).limit(5))
             .expect("search");
         let marked: Vec<String> = response
             .results
@@ -573,7 +577,7 @@ fn highlights_mark_the_words_that_ranked_not_stop_words() {
                     .map(|&(a, b)| r.snippet[a..b].to_lowercase())
             })
             .collect();
-        assert!(!marked.is_empty(), "nothing highlighted for {}", query.raw);
+        assert!(!marked.is_empty(), "nothing highlighted for {}", query);
         for word in stop {
             assert!(
                 !marked.iter().any(|m| m == word),
@@ -591,9 +595,9 @@ fn a_quoted_phrase_must_occur_as_a_phrase() {
         format!("{} {} {}", p.title_en, p.abstract_en, p.summary_zh).to_lowercase()
     };
     let words = |q: &str| -> Vec<String> {
-        let query = SearchQuery::parse(q).expect("query");
+        let query = q;
         engine
-            .search(&query, &Filters::default(), 30, Mode::Bm25)
+            .search(&SearchRequest::new(query).mode(Mode::Bm25).limit(30))
             .expect("search")
             .results
             .into_iter()
@@ -661,7 +665,7 @@ fn related_answers_the_same_every_time() {
         .collect();
     let related = |id: &String| -> Vec<String> {
         engine
-            .related(&RelatedTo::Ids(vec![id.clone()]), &Filters::default(), 10)
+            .related(&RelatedRequest::ids([id]).limit(10))
             .expect("related")
             .results
             .into_iter()
@@ -683,9 +687,9 @@ fn related_answers_the_same_every_time() {
 /// The BM25 top 10 of `text` as (arXiv id, score).
 fn bm25_top(dir: &Path, text: &str) -> Vec<(String, f32)> {
     let engine = Engine::open_with_words(dir).expect("opens");
-    let query = SearchQuery::parse(text).expect("query");
+    let query = text;
     engine
-        .search(&query, &Filters::default(), 10, Mode::Bm25)
+        .search(&SearchRequest::new(query).mode(Mode::Bm25).limit(10))
         .expect("answers")
         .results
         .into_iter()
@@ -770,8 +774,8 @@ fn a_query_is_scored_by_the_view_of_its_own_script() {
         ("hallucination benchmark", Script::Latin),
         ("幻觉 基准", Script::Han),
     ] {
-        let query = SearchQuery::parse(text).expect("query");
-        let query_vector = engine.query_vector(&query).expect("embeds");
+        let parsed = paperscope::query::SearchQuery::parse(text).expect("query");
+        let query_vector = engine.query_vector(&parsed).expect("embeds");
         let score = |i: usize| {
             views
                 .score(&query_vector, script, PaperNumber::from_index(i))
@@ -780,9 +784,10 @@ fn a_query_is_scored_by_the_view_of_its_own_script() {
         // The engine rescores its vectors' nearest papers; this scores every paper.
         let mut exact: Vec<(usize, f32)> = (0..views.len()).map(|i| (i, score(i))).collect();
         exact.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (ranked, _) = engine
-            .rank(&query, &Filters::default(), 10, Mode::Vector)
-            .expect("vector search");
+        let ranked = engine
+            .rank(&SearchRequest::new(text).mode(Mode::Vector).limit(10))
+            .expect("vector search")
+            .ranked;
         let got: Vec<(usize, f32)> = ranked.iter().map(|r| (r.number.index(), r.score)).collect();
         assert_eq!(got, exact[..10].to_vec(), "{text}");
     }
@@ -809,11 +814,11 @@ fn an_index_written_without_views_searches_by_paper_vectors_until_the_next_write
     std::fs::remove_file(dir.path().join(generation).join("vectors/views.f16")).expect("rm");
     let engine = Engine::open(dir.path(), &ModelSource::default(), Needs::Meaning).expect("opens");
     assert!(engine.meaning().is_some_and(|m| m.views.is_none()));
-    let query = SearchQuery::parse("language model").expect("query");
-    let (ranked, _) = engine
-        .rank(&query, &Filters::default(), 5, Mode::Vector)
+    let query = "language model";
+    let ranked = engine
+        .rank(&SearchRequest::new(query).mode(Mode::Vector).limit(5))
         .expect("searches by the paper vectors");
-    assert_eq!(ranked.len(), 5);
+    assert_eq!(ranked.ranked.len(), 5);
     drop(engine);
     // The same digests again: nothing new, but the views are made (from the cache).
     let update = index_into(dir.path(), &["2024-03-0"]);
