@@ -61,3 +61,8 @@ pub use error::{Error, Result};
 pub use paper::{Paper, PaperNumber};
 pub use search::{Engine, Needs, RelatedRequest, SearchRequest};
 pub use store::Store;
+
+/// README.md's Rust example, compiled by `cargo test --doc` (its other blocks are not Rust).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -10,6 +10,7 @@ mod support;
 mod cache;
 mod crash;
 mod digest;
+mod docs;
 mod ergonomics;
 mod export;
 mod failures;
