@@ -19,6 +19,7 @@ mod hybrid;
 mod index;
 mod inputs;
 mod integrity;
+mod roundtrip;
 mod search;
 mod topics;
 mod vector;
