@@ -1,10 +1,12 @@
 //! The `paperscope` binary end to end, on the sample digests of `data/`.
 //!
-//! One test binary so that one index of all of `data/` is built per run and shared by every
-//! test that does not change its papers (`support::shared_index`); tests that index, damage or
-//! lock an index build their own in a temporary directory (`support::small_index` or a fresh
-//! `tempdir`).
+//! Every test that does not change its papers reads one index of all of `data/`, shared with
+//! the `server` binary and built once per build (`support::shared_index`); tests that index,
+//! damage or lock an index build their own in a temporary directory (`support::small_index` or
+//! a fresh `tempdir`).
 
+#[path = "../support/mod.rs"]
+mod shared;
 mod support;
 
 mod cache;
@@ -18,6 +20,7 @@ mod hybrid;
 mod index;
 mod inputs;
 mod integrity;
+mod roundtrip;
 mod search;
 mod topics;
 mod vector;

@@ -1,51 +1,9 @@
-//! Shared by the CLI tests: the real binary, the sample data, and one index of all of `data/`
-//! built once per run of the test binary.
+//! Shared by the CLI tests: what both test binaries share (`tests/support`), and helpers for
+//! the CLI's own questions (searches, small indexes of their own).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
-pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn data_dir() -> PathBuf {
-    repo().join("data/digests")
-}
-
-pub fn digest(name: &str) -> PathBuf {
-    data_dir().join(name)
-}
-
-/// The binary under test, with no index from the environment.
-pub fn paperscope() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_paperscope"));
-    command.env_remove("PAPERSCOPE_INDEX");
-    command
-}
-
-pub fn run(args: &[&str]) -> Output {
-    paperscope().args(args).output().expect("binary runs")
-}
-
-pub fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs and expects success, returning stdout parsed as JSON.
-pub fn run_json(args: &[&str]) -> serde_json::Value {
-    let output = run(args);
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        stderr(&output)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
-}
+pub use crate::shared::*;
 
 /// Expects failure with a one-line error that mentions `needle`.
 pub fn assert_fails_naming(output: &Output, needle: &str) {
@@ -61,33 +19,6 @@ pub fn assert_fails_naming(output: &Output, needle: &str) {
         error_lines[0].contains(needle),
         "error should name {needle}: {err}"
     );
-}
-
-/// An index of every digest in `data/`, built by the binary on first use and then shared by
-/// every test of this run. Tests must not index into it or damage it; the only write is the
-/// topic model (`topics`, `digest --by-topic`), which is deterministic and saved atomically.
-pub fn shared_index() -> &'static str {
-    static INDEX: OnceLock<String> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let exe = Path::new(env!("CARGO_BIN_EXE_paperscope"));
-        let name = exe.file_name().map(|n| n.to_string_lossy().into_owned());
-        let test_binary = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .or(name)
-            .unwrap_or_default();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("index-{test_binary}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        let dir = dir.to_string_lossy().into_owned();
-        let data = data_dir();
-        let output = run(&["index", "--index", &dir, &data.to_string_lossy()]);
-        assert!(
-            output.status.success(),
-            "building the shared index: {}",
-            stderr(&output)
-        );
-        dir
-    })
 }
 
 /// `search` on the shared index with `--json`, expecting success.
@@ -130,18 +61,6 @@ pub fn small_index() -> (tempfile::TempDir, String) {
         stderr(&output)
     );
     (tmp, dir)
-}
-
-/// Result ids of a JSON search.
-pub fn ids(response: &serde_json::Value) -> Vec<String> {
-    response["results"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter_map(|r| r["arxiv_id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Papers in an index, from `stats`.

@@ -6,7 +6,11 @@
 # hybrid overlap with Milvus' BM25 over jieba-analysed text.
 #
 #   tests/roundtrip/run.sh            # ~2 min the first time (pip), then ~1 min
-# Environment: ROUNDTRIP_DIR (work directory, default target/roundtrip), PYTHON (default python3).
+# The cli test binary runs it (tests/cli/roundtrip.rs) with the binary it built and the index of
+# data/ the tests share, so CI neither builds nor indexes again.
+# Environment: ROUNDTRIP_DIR (work directory, default target/roundtrip), PYTHON (default python3),
+# PAPERSCOPE_BIN (a built binary: then no build), ROUNDTRIP_INDEX (an index of data/ to read,
+# default $ROUNDTRIP_DIR/index, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work="${ROUNDTRIP_DIR:-target/roundtrip}"
@@ -18,9 +22,12 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed-1" ]; then
         pymilvus==3.0.2 milvus-lite==3.2.2 qdrant-client==1.20.0 jieba==0.42.1 numpy
     touch "$venv/.installed-1"
 fi
-cargo build --release --quiet
-bin=target/release/paperscope
-index="$work/index"
+bin="${PAPERSCOPE_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release --quiet
+    bin=target/release/paperscope
+fi
+index="${ROUNDTRIP_INDEX:-$work/index}"
 if [ ! -f "$index/manifest.json" ]; then
     "$bin" --index "$index" index data/digests >/dev/null
 fi

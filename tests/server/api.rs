@@ -5,19 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::support::{
-    Server, get, get_json, paperscope, raw_status, run_ok, shared_index, shared_server,
+    Server, get, get_json, ids, paperscope, raw_status, run_ok, shared_index, shared_server,
 };
 
 const ERBENCH: &str = "2403.05266";
-
-fn ids(response: &Value) -> Vec<String> {
-    response["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| r["arxiv_id"].as_str().expect("id").to_string())
-        .collect()
-}
 
 #[test]
 fn bm25_search_finds_erbench_near_the_top() {
@@ -64,7 +55,7 @@ fn search_json_is_the_cli_json() {
     let output = run_ok(&[
         "--json",
         "--index",
-        &shared_index().to_string_lossy(),
+        shared_index(),
         "search",
         "retrieval augmented generation",
         "--mode",
@@ -190,12 +181,7 @@ fn topics_cover_every_paper() {
 #[test]
 fn stats_are_the_cli_stats() {
     let api = get_json("/api/stats");
-    let output = run_ok(&[
-        "--json",
-        "--index",
-        &shared_index().to_string_lossy(),
-        "stats",
-    ]);
+    let output = run_ok(&["--json", "--index", shared_index(), "stats"]);
     let cli: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(api, cli);
 }
@@ -533,7 +519,7 @@ fn live_switch_to_a_new_generation_fails_no_request() {
 fn serve_command_listens_and_reports_a_taken_port() {
     use std::io::BufRead;
 
-    let index = shared_index().to_string_lossy().into_owned();
+    let index = shared_index().to_owned();
     let mut child = paperscope()
         .args([
             "--json",

@@ -1,6 +1,8 @@
 //! The HTTP server, tested from outside with a real HTTP client against a real server on a
-//! loopback port. One index of `data/` is built once per run and shared (`support`).
+//! loopback port, over the index of `data/` that the `cli` binary reads too (`support`).
 
 mod api;
 mod browser;
+#[path = "../support/mod.rs"]
+mod shared;
 mod support;

@@ -1,62 +1,20 @@
-//! Shared by the server tests (API and browser): one index of `data/` built once per run of this
-//! test binary, and real servers on free loopback ports.
+//! Shared by the server tests (API and browser): what both test binaries share
+//! (`tests/support`: the binary, and the index of `data/` shared with the `cli` binary), and
+//! real servers on free loopback ports.
 //!
 //! Stable for other test files: [`shared_server`] (the server over the shared index, started
 //! once), [`start_server`] (a new server over any index), [`Server::url`], [`get`].
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use paperscope::ModelSource;
 use paperscope::server::{self, AppState};
 
-pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn digest(name: &str) -> PathBuf {
-    repo().join("data/digests").join(name)
-}
-
-/// The binary, with no index from the environment.
-pub fn paperscope() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_paperscope"));
-    command.env_remove("PAPERSCOPE_INDEX");
-    command
-}
-
-/// Runs the binary and expects success.
-pub fn run_ok(args: &[&str]) -> Output {
-    let output = paperscope().args(args).output().expect("binary runs");
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// An index of every digest in `data/`, built by the binary once per run and shared; tests
-/// only read it.
-pub fn shared_index() -> &'static Path {
-    static INDEX: OnceLock<PathBuf> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("index-server");
-        let _ = std::fs::remove_dir_all(&dir);
-        let data = repo().join("data/digests");
-        run_ok(&[
-            "index",
-            "--index",
-            &dir.to_string_lossy(),
-            &data.to_string_lossy(),
-        ]);
-        dir
-    })
-}
+pub use crate::shared::*;
 
 /// A running server: its address. It serves until the test process ends.
 pub struct Server {
@@ -84,7 +42,7 @@ pub fn start_server(index: &Path) -> Server {
 /// The server over the shared index, started once per run.
 pub fn shared_server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| start_server(shared_index()))
+    SERVER.get_or_init(|| start_server(Path::new(shared_index())))
 }
 
 /// A GET answer: status, content type and body.
