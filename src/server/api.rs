@@ -87,7 +87,7 @@ fn filters(params: &mut Params) -> Result<Filters, ApiError> {
 fn page(params: &mut Params, default_limit: usize) -> Result<Page, ApiError> {
     Ok(Page {
         offset: params
-            .parsed::<usize>("offset", "a whole number")?
+            .whole("offset")?
             .unwrap_or(0),
         limit: params.count("limit", default_limit, MAX_LIMIT)?,
         sort: params.library::<Sort>("sort")?.unwrap_or_default(),
@@ -334,7 +334,7 @@ pub async fn digest(
         filters: filters(&mut params)?,
         limit: params.count("limit", 200, MAX_LIMIT)?,
         related: params
-            .parsed::<usize>("related", "a whole number")?
+            .whole("related")?
             .unwrap_or(3)
             .min(20),
         ..Selection::default()
