@@ -16,6 +16,7 @@ use paperscope::update::{IndexReport, Update};
 use paperscope::vectors::VectorParams;
 use paperscope::{Engine, Paper};
 use serde::Serialize;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::args::{ColorArg, ResultFormat};
 
@@ -42,12 +43,14 @@ fn color_on() -> bool {
 /// The width lines are fitted to when it cannot be known (not a terminal, no `COLUMNS`).
 pub const DEFAULT_WIDTH: usize = 100;
 
-/// The width of the output: the terminal's (asked with `TIOCGWINSZ`), else `$COLUMNS`, else
-/// [`DEFAULT_WIDTH`]. Never below 40, where nothing useful fits any more.
+/// The width of the output: the terminal's, else `$COLUMNS`, else [`DEFAULT_WIDTH`]. Never
+/// below 40, where nothing useful fits any more.
 pub fn width() -> usize {
     static WIDTH: OnceLock<usize> = OnceLock::new();
     *WIDTH.get_or_init(|| {
-        terminal_columns()
+        console::Term::stdout()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns))
             .or_else(|| {
                 std::env::var("COLUMNS")
                     .ok()
@@ -59,69 +62,19 @@ pub fn width() -> usize {
     })
 }
 
-#[cfg(unix)]
-fn terminal_columns() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we pass, on a descriptor we own.
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
-}
-
-#[cfg(not(unix))]
-fn terminal_columns() -> Option<usize> {
-    None
-}
-
-/// Columns a character takes in a terminal: two for the wide CJK ranges, one otherwise (good
-/// enough for titles and abstracts; combining marks are rare in them).
+/// Columns a character takes in a terminal (two for CJK, none for a combining mark).
 fn char_width(c: char) -> usize {
-    match u32::from(c) {
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Columns `text` takes in a terminal.
 pub fn display_width(text: &str) -> usize {
-    text.chars().map(char_width).sum()
+    UnicodeWidthStr::width(text)
 }
 
 /// `text` cut to at most `columns` columns, with `…` when cut.
 pub fn fit(text: &str, columns: usize) -> String {
-    if display_width(text) <= columns {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = char_width(c);
-        if used + w + 1 > columns {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
+    console::truncate_str(text, columns, "…").into_owned()
 }
 
 /// Byte ranges of the lines `text` wraps into at `columns` columns: at spaces where there are
