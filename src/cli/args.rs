@@ -63,7 +63,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = 10)]
+        #[arg(short = 'n', long, default_value_t = 10, value_parser = whole_number)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -89,7 +89,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = 10)]
+        #[arg(short = 'n', long, default_value_t = 10, value_parser = whole_number)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -133,7 +133,7 @@ pub enum Command {
         /// Topic id, as `paperscope topics` lists them
         id: usize,
         /// Number of papers
-        #[arg(short = 'n', long, default_value_t = 20)]
+        #[arg(short = 'n', long, default_value_t = 20, value_parser = whole_number)]
         limit: usize,
         /// The level the id belongs to
         #[arg(long, value_enum, default_value_t = LevelArg::Fine)]
@@ -156,7 +156,7 @@ pub enum Command {
         #[arg(long)]
         ids: Option<PathBuf>,
         /// Papers kept from --query
-        #[arg(short = 'n', long, default_value_t = 200)]
+        #[arg(short = 'n', long, default_value_t = 200, value_parser = whole_number)]
         limit: usize,
         /// Related papers listed after each entry (0 to omit)
         #[arg(long, default_value_t = 3)]
@@ -195,8 +195,8 @@ pub enum Command {
         /// Directory to write into (created if missing; files of the same names are replaced)
         #[arg(long)]
         out: PathBuf,
-        /// Only papers added or changed after this index generation (`stats`/export.json
-        /// give the generation of the last export)
+        /// Only papers added or changed after this index generation (the one the last export
+        /// printed and wrote into export.json; `stats` shows the index's current one)
         #[arg(long)]
         since_generation: Option<u64>,
         /// Also write paperscope's vectors of these queries to queries.jsonl (TSV:
@@ -292,7 +292,7 @@ pub struct FilterArgs {
 #[derive(clap::Args)]
 pub struct PageArgs {
     /// Skip this many results first (the next page: --offset 10 with -n 10)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole_number)]
     pub offset: usize,
     /// Order: relevance, or date (newest first among the 100 most relevant, ties by score)
     #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
@@ -432,6 +432,17 @@ impl From<RepresentationArg> for Representation {
             RepresentationArg::Both => Representation::Both,
         }
     }
+}
+
+/// A count or position: one with more digits than this machine's whole numbers hold is called
+/// too large, with the largest (not "not a number", as the standard parser's error reads).
+fn whole_number(text: &str) -> Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!("too large (the largest is {})", usize::MAX)
+        }
+        _ => "not a whole number".to_string(),
+    })
 }
 
 /// The flag a library parameter name comes from, for error messages.

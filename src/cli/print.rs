@@ -124,6 +124,30 @@ fn print_wrapped(indent: &str, text: &str) {
     }
 }
 
+/// A directory as a message names it: with one trailing `/`, however it was typed (`export/`
+/// stays `export/`, not `export//`).
+pub fn dir(path: &std::path::Path) -> String {
+    let shown = path.display().to_string();
+    if shown.ends_with('/') {
+        shown
+    } else {
+        format!("{shown}/")
+    }
+}
+
+/// A count with thousands separated (`8,320`), as the counts of a summary are read.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Prints `value` as one pretty JSON document.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -155,9 +179,11 @@ pub fn index_summary(report: &IndexReport) -> String {
             if notes == 1 { "is" } else { "are" }
         ),
     };
-    let index = report.index.display();
+    let index = dir(&report.index);
     let result = match report.update {
-        Update::Unchanged { papers } => format!("Index {index} unchanged: {papers} papers."),
+        Update::Unchanged { papers } => {
+            format!("Index {index} unchanged: {} papers.", count(papers))
+        }
         Update::Written {
             generation,
             papers,
@@ -168,13 +194,27 @@ pub fn index_summary(report: &IndexReport) -> String {
             texts_embedded,
             ..
         } => {
-            let cache = if texts_cached > 0 {
-                format!("; {texts_embedded} texts embedded, {texts_cached} from the cache")
-            } else {
+            let vectors = if embedded == 0 {
                 String::new()
+            } else if texts_cached > 0 {
+                format!(
+                    "\nVectors of {} papers: {} texts embedded, {} from the cache.",
+                    count(embedded),
+                    count(texts_embedded),
+                    count(texts_cached)
+                )
+            } else {
+                format!(
+                    "\nVectors of {} papers: {} texts embedded.",
+                    count(embedded),
+                    count(texts_embedded)
+                )
             };
             format!(
-                "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded{cache}) in {:.1} s.",
+                "Wrote generation {generation} of index {index}: {} papers ({} added, {} updated) in {:.1} s.{vectors}",
+                count(papers),
+                count(added),
+                count(updated),
                 report.seconds
             )
         }
@@ -499,11 +539,11 @@ fn bibtex_escape(text: &str) -> String {
 }
 
 /// One `@misc` entry in arXiv's own style (eprint, archivePrefix, primaryClass). The digests
-/// name no authors, so `author` is empty rather than invented.
+/// name no authors, so there is no `author` field: an empty one is read as an author with no
+/// name, and a reference manager fills the authors in from the eprint.
 pub fn bibtex(row: &Row) -> String {
     let mut fields = vec![
         format!("  title = {{{{{}}}}}", bibtex_escape(&row.title_en)),
-        "  author = {}".to_string(),
         format!("  eprint = {{{}}}", row.arxiv_id),
         "  archivePrefix = {arXiv}".to_string(),
     ];
@@ -674,10 +714,22 @@ pub fn paper(p: &Paper) {
     );
 }
 
-pub fn stats(s: &paperscope::stats::Stats) {
+/// `stats --json`: the counts and the index generation they are of.
+#[derive(Serialize)]
+pub struct StatsView<'a> {
+    /// The index's live generation (what `export --since-generation` counts from).
+    pub generation: u64,
+    /// The counts.
+    #[serde(flatten)]
+    pub stats: &'a paperscope::stats::Stats,
+}
+
+pub fn stats(s: &paperscope::stats::Stats, generation: u64) {
     println!(
-        "{} papers ({} with a Chinese abstract, {} with an English one)",
-        s.papers, s.with_chinese_abstract, s.with_english_abstract
+        "{} papers ({} with a Chinese abstract, {} with an English one), index generation {generation}",
+        count(s.papers),
+        count(s.with_chinese_abstract),
+        count(s.with_english_abstract)
     );
     println!("\nBy category:");
     let mut categories: Vec<_> = s.by_category.iter().collect();
@@ -868,11 +920,11 @@ pub fn export_report(report: &paperscope::export::ExportReport) {
         .since_generation
         .map_or(String::new(), |n| format!(", changed after generation {n}"));
     println!(
-        "Exported {} of {} papers{since} for {} into {}/ ({:.1} s): {}.",
-        report.papers,
-        report.papers_in_index,
+        "Exported {} of {} papers{since} for {} into {} ({:.1} s): {}.",
+        count(report.papers),
+        count(report.papers_in_index),
         report.format.name(),
-        report.out.display(),
+        dir(&report.out),
         report.seconds,
         report.files.join(", ")
     );

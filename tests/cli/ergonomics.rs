@@ -118,7 +118,6 @@ fn results_export_as_bibtex_and_csv() {
     assert_eq!(bib.matches("@misc{").count(), 3, "{bib}");
     for field in [
         "title = {{",
-        "author = {}",
         "eprint = {",
         "archivePrefix = {arXiv}",
     ] {

@@ -17,6 +17,7 @@ mod hybrid;
 mod index;
 mod inputs;
 mod integrity;
+mod newcomer;
 mod search;
 mod topics;
 mod vector;
