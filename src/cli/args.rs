@@ -27,9 +27,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// Embedding model: `e5` (multilingual-e5-small) or `static` (both built into paperscope),
-    /// or a model directory (`./e5` for a directory of that name) [default: static]; used by the
-    /// commands that embed text (index, search, related, topics, digest, eval), ignored by
-    /// show, stats and check
+    /// or a model directory (`./e5` for a directory of that name); an index is searched with
+    /// the model it was built with. Used by the commands that embed text (index, search,
+    /// related, topics, digest, eval), ignored by show, stats and check [default: e5]
     #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]
     pub model: Option<PathBuf>,
     /// Colour the output: auto (on a terminal, unless $NO_COLOR is set), always or never
@@ -344,8 +344,8 @@ pub enum ColorArg {
 /// How the two rankings are fused.
 #[derive(clap::Args)]
 pub struct FusionArgs {
-    /// Fixed weight of the vector side in [0, 1] (default: set per query by how close the
-    /// nearest paper is)
+    /// Weight of the vector side in [0, 1], BM25 taking the rest [default: 0.35 in search
+    /// (with `--model static`: set per query by how close the nearest paper is), 0.6 in related]
     #[arg(long)]
     pub alpha: Option<f32>,
     /// Reciprocal rank fusion (k = 60) instead of score fusion
@@ -356,7 +356,7 @@ pub struct FusionArgs {
 /// `--mode` values.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
-    /// Both, fused: words first, meaning where it is confident
+    /// Both: each paper's BM25 and vector scores combined, weighted by --alpha
     Hybrid,
     /// Words: BM25 over the bilingual text
     Bm25,

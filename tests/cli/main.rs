@@ -13,6 +13,7 @@ mod digest;
 mod ergonomics;
 mod export;
 mod failures;
+mod help;
 mod hybrid;
 mod index;
 mod inputs;
