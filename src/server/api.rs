@@ -86,9 +86,7 @@ fn filters(params: &mut Params) -> Result<Filters, ApiError> {
 /// `offset`, `limit` and `sort`.
 fn page(params: &mut Params, default_limit: usize) -> Result<Page, ApiError> {
     Ok(Page {
-        offset: params
-            .whole("offset")?
-            .unwrap_or(0),
+        offset: params.whole("offset")?.unwrap_or(0),
         limit: params.count("limit", default_limit, MAX_LIMIT)?,
         sort: params.library::<Sort>("sort")?.unwrap_or_default(),
     })
@@ -333,10 +331,7 @@ pub async fn digest(
         query: params.one("q")?,
         filters: filters(&mut params)?,
         limit: params.count("limit", 200, MAX_LIMIT)?,
-        related: params
-            .whole("related")?
-            .unwrap_or(3)
-            .min(20),
+        related: params.whole("related")?.unwrap_or(3).min(20),
         ..Selection::default()
     };
     let format = params

@@ -121,7 +121,13 @@ fn small() -> &'static (tempfile::TempDir, String) {
 fn check(command: &str, flag: &str, stated: &str) -> bool {
     let shared = shared_index();
     let (small_dir, small) = small();
-    let search = ["--json", "--index", shared, "search", "hallucination benchmark"];
+    let search = [
+        "--json",
+        "--index",
+        shared,
+        "search",
+        "hallucination benchmark",
+    ];
     let related = ["--json", "--index", shared, "related", "2403.05266"];
     match (command, flag) {
         ("", "--index") => {
@@ -141,12 +147,23 @@ fn check(command: &str, flag: &str, stated: &str) -> bool {
             assert_eq!(stdout(&here), stdout(&from_env));
         }
         ("", "--model") => same_without(
-            &["--json", "--index", small, "search", "--mode", "vector", "language"],
+            &[
+                "--json", "--index", small, "search", "--mode", "vector", "language",
+            ],
             "--model",
             stated,
         ),
         ("", "--color") => same_without(
-            &["--index", shared, "search", "-n", "2", "--mode", "bm25", "hallucination"],
+            &[
+                "--index",
+                shared,
+                "search",
+                "-n",
+                "2",
+                "--mode",
+                "bm25",
+                "hallucination",
+            ],
             "--color",
             stated,
         ),
@@ -191,13 +208,17 @@ fn check(command: &str, flag: &str, stated: &str) -> bool {
             };
             same_without(&base, flag, stated);
         }
-        ("topics", "--level") => same_without(&["--json", "--index", shared, "topics"], flag, stated),
+        ("topics", "--level") => {
+            same_without(&["--json", "--index", shared, "topics"], flag, stated)
+        }
         ("topic", "--limit" | "--level") => {
             same_without(&["--json", "--index", shared, "topic", "0"], flag, stated)
         }
-        ("topics", "--min-size") => {
-            same_without(&["--json", "--index", small, "topics", "--refit"], flag, stated)
-        }
+        ("topics", "--min-size") => same_without(
+            &["--json", "--index", small, "topics", "--refit"],
+            flag,
+            stated,
+        ),
         ("digest", "--limit" | "--related" | "--format") => same_without(
             &["--index", small, "digest", "--query", "language model"],
             flag,
@@ -218,8 +239,7 @@ fn check(command: &str, flag: &str, stated: &str) -> bool {
             let output = server.wait_with_output().expect("serve ends");
             // The default address is used: served there, or found busy there.
             assert!(
-                first.contains(&format!("http://{stated}/"))
-                    || stderr(&output).contains(stated),
+                first.contains(&format!("http://{stated}/")) || stderr(&output).contains(stated),
                 "{first} {}",
                 stderr(&output)
             );
@@ -278,5 +298,8 @@ fn every_default_stated_in_help_is_the_real_one() {
         unchecked.is_empty(),
         "defaults stated in --help with no check in tests/cli/help.rs: {unchecked:#?}"
     );
-    assert!(checked >= 20, "only {checked} defaults found: is the help parsed?");
+    assert!(
+        checked >= 20,
+        "only {checked} defaults found: is the help parsed?"
+    );
 }

@@ -26,7 +26,12 @@ fn another_built_in_model_than_the_index_is_refused_naming_the_one_to_use() {
         let mut all = vec!["--index", shared_index(), "--model", "static"];
         all.extend_from_slice(args);
         let output = run(&all);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stdout(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stdout(&output)
+        );
         assert_fails_naming(&output, "`--model e5-small`");
         assert!(stdout(&output).is_empty(), "no answer by keywords only");
     }
@@ -113,7 +118,9 @@ fn the_index_summary_says_what_was_written_plainly() {
 #[test]
 fn stats_shows_the_generation_an_incremental_export_counts_from() {
     let stats = run_json(&["--json", "--index", shared_index(), "stats"]);
-    let generation = stats["generation"].as_u64().expect("generation in stats --json");
+    let generation = stats["generation"]
+        .as_u64()
+        .expect("generation in stats --json");
     let output = run(&["--index", shared_index(), "stats"]);
     let text = stdout(&output);
     assert!(
@@ -146,7 +153,14 @@ fn stats_shows_the_generation_an_incremental_export_counts_from() {
 
 #[test]
 fn an_unknown_coarse_topic_points_to_the_coarse_list() {
-    let output = run(&["--index", shared_index(), "topic", "999", "--level", "coarse"]);
+    let output = run(&[
+        "--index",
+        shared_index(),
+        "topic",
+        "999",
+        "--level",
+        "coarse",
+    ]);
     assert_fails_naming(&output, "`paperscope topics --level coarse`");
     let output = run(&["--index", shared_index(), "topic", "999"]);
     assert_fails_naming(&output, "`paperscope topics` lists");
@@ -174,7 +188,14 @@ fn coarse_topics_are_read_from_the_index_not_merged_again() {
     // Stored by the write that made the generation: reading them loads no model (a model that
     // cannot load does not matter) and gives what the index holds.
     let missing = "/nonexistent/model";
-    let with_model = run_json(&["--json", "--index", shared_index(), "topics", "--level", "coarse"]);
+    let with_model = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "topics",
+        "--level",
+        "coarse",
+    ]);
     let without = run_json(&[
         "--json",
         "--index",
@@ -187,7 +208,15 @@ fn coarse_topics_are_read_from_the_index_not_merged_again() {
     ]);
     assert_eq!(with_model, without);
     let topic = run(&[
-        "--json", "--index", shared_index(), "--model", missing, "topic", "0", "--level", "coarse",
+        "--json",
+        "--index",
+        shared_index(),
+        "--model",
+        missing,
+        "topic",
+        "0",
+        "--level",
+        "coarse",
     ]);
     assert!(topic.status.success(), "{}", stderr(&topic));
 }
