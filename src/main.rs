@@ -25,8 +25,8 @@ fn main() {
 
 /// A command line clap rejects ends like every other error, in one `error:` line, but with exit
 /// code 2 (the usage-error code of clap, ripgrep and most Unix tools) so that scripts can tell
-/// "called wrongly" from "failed". clap's tips (`a similar subcommand exists: 'search'`) follow
-/// on their own lines as clap prints them: they are the fix for a typo. `--help`, `--version`
+/// "called wrongly" from "failed". clap's "did you mean" tips (`a similar subcommand exists:
+/// 'search'`) follow on their own lines as clap prints them: they are the fix for a typo. `--help`, `--version`
 /// and a bare `paperscope` print as clap prints them.
 fn usage_error(error: &clap::Error) -> ! {
     use clap::error::ErrorKind;
@@ -55,7 +55,9 @@ fn usage_error(error: &clap::Error) -> ! {
                 format!("{message} {}", detail.join(" "))
             };
             eprintln!("error: {message} (see --help)");
-            for tip in indented().filter(|l| l.starts_with("tip:")) {
+            // Only the "did you mean" tips: "to pass '--bogus' as a value, use '-- --bogus'"
+            // answers a question a mistyped flag does not ask.
+            for tip in indented().filter(|l| l.starts_with("tip:") && l.contains("similar")) {
                 eprintln!("  {tip}");
             }
             std::process::exit(2);
