@@ -25,8 +25,9 @@ fn main() {
 
 /// A command line clap rejects ends like every other error, in one `error:` line, but with exit
 /// code 2 (the usage-error code of clap, ripgrep and most Unix tools) so that scripts can tell
-/// "called wrongly" from "failed". `--help`, `--version` and a bare `paperscope` print as clap
-/// prints them.
+/// "called wrongly" from "failed". clap's "did you mean" tips (`a similar subcommand exists:
+/// 'search'`) follow on their own lines as clap prints them: they are the fix for a typo. `--help`, `--version`
+/// and a bare `paperscope` print as clap prints them.
 fn usage_error(error: &clap::Error) -> ! {
     use clap::error::ErrorKind;
     match error.kind() {
@@ -37,19 +38,28 @@ fn usage_error(error: &clap::Error) -> ! {
             let rendered = error.render().to_string();
             let first = rendered.lines().next().unwrap_or_default();
             let message = first.strip_prefix("error: ").unwrap_or(first);
-            // clap puts the missing arguments on the lines after "were not provided:".
-            let detail: Vec<&str> = rendered
-                .lines()
-                .skip(1)
-                .take_while(|l| l.starts_with("  ") && !l.trim_start().starts_with("tip:"))
-                .map(str::trim)
-                .collect();
+            // clap puts the missing arguments on the lines after "were not provided:", and its
+            // tips on indented lines starting with "tip:".
+            let indented = || {
+                rendered
+                    .lines()
+                    .skip(1)
+                    .take_while(|l| l.is_empty() || l.starts_with("  "))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+            };
+            let detail: Vec<&str> = indented().filter(|l| !l.starts_with("tip:")).collect();
             let message = if detail.is_empty() {
                 message.to_string()
             } else {
                 format!("{message} {}", detail.join(" "))
             };
             eprintln!("error: {message} (see --help)");
+            // Only the "did you mean" tips: "to pass '--bogus' as a value, use '-- --bogus'"
+            // answers a question a mistyped flag does not ask.
+            for tip in indented().filter(|l| l.starts_with("tip:") && l.contains("similar")) {
+                eprintln!("  {tip}");
+            }
             std::process::exit(2);
         }
     }

@@ -50,6 +50,9 @@ const LOCK: &str = "write.lock";
 const TEXT_DIR: &str = "text";
 const VECTORS_DIR: &str = "vectors";
 const TOPICS_FILE: &str = "topics.json";
+/// The broader topics merged from the fitted ones, computed by the write that made the
+/// generation (merging them takes seconds; a reader only loads them).
+const COARSE_TOPICS_FILE: &str = "topics_coarse.json";
 /// Tantivy's list of segments, replaced (by a rename) at every Tantivy commit.
 const TANTIVY_META: &str = "meta.json";
 /// Tantivy's list of the files it manages, replaced like its `meta.json`.
@@ -223,8 +226,26 @@ impl Store {
     /// written by an older paperscope). Checked against the manifest (size, CRC-32) and
     /// against the papers (one assignment per paper, every topic it names exists).
     pub fn topics(&self) -> Result<Option<TopicModel>> {
-        let path = self.generation_path().join(TOPICS_FILE);
-        let record = self.manifest.files.iter().find(|r| r.path == TOPICS_FILE);
+        self.topic_file(TOPICS_FILE)
+    }
+
+    /// The generation's coarse topics, checked as [`Store::topics`]; `None` when the write that
+    /// made the generation did not store them (an index written by an older paperscope).
+    pub fn coarse_topics(&self) -> Result<Option<TopicModel>> {
+        self.topic_file(COARSE_TOPICS_FILE)
+    }
+
+    /// Whether the generation stores its coarse topics (without reading them).
+    pub fn has_coarse_topics(&self) -> bool {
+        self.manifest
+            .files
+            .iter()
+            .any(|r| r.path == COARSE_TOPICS_FILE)
+    }
+
+    fn topic_file(&self, name: &str) -> Result<Option<TopicModel>> {
+        let path = self.generation_path().join(name);
+        let record = self.manifest.files.iter().find(|r| r.path == name);
         if !path.is_file() {
             return match record {
                 Some(_) => Err(self.damaged(&path, "missing")),
@@ -752,6 +773,11 @@ impl<'lock> Staging<'lock> {
     /// Writes the generation's topic model.
     pub fn write_topics(&self, model: &TopicModel) -> Result<()> {
         write_json_atomically(&self.path.join(TOPICS_FILE), model)
+    }
+
+    /// Writes the generation's coarse topics (merged from its topic model).
+    pub fn write_coarse_topics(&self, model: &TopicModel) -> Result<()> {
+        write_json_atomically(&self.path.join(COARSE_TOPICS_FILE), model)
     }
 
     /// Writes, per paper number, the generation that last added or changed the paper.

@@ -27,9 +27,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// Embedding model: `e5` (multilingual-e5-small) or `static` (both built into paperscope),
-    /// or a model directory (`./e5` for a directory of that name) [default: static]; used by the
-    /// commands that embed text (index, search, related, topics, digest, eval), ignored by
-    /// show, stats and check
+    /// or a model directory (`./e5` for a directory of that name); an index is searched with
+    /// the model it was built with. Used by the commands that embed text (index, search,
+    /// related, topics, digest, eval), ignored by show, stats and check [default: e5]
     #[arg(long, global = true, env = "PAPERSCOPE_MODEL")]
     pub model: Option<PathBuf>,
     /// Colour the output: auto (on a terminal, unless $NO_COLOR is set), always or never
@@ -63,7 +63,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT)]
+        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT, value_parser = whole_number)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -89,7 +89,7 @@ pub enum Command {
         #[command(flatten)]
         filters: FilterArgs,
         /// Number of results
-        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT)]
+        #[arg(short = 'n', long, default_value_t = paperscope::search::DEFAULT_LIMIT, value_parser = whole_number)]
         limit: usize,
         #[command(flatten)]
         page: PageArgs,
@@ -133,7 +133,7 @@ pub enum Command {
         /// Topic id, as `paperscope topics` lists them
         id: usize,
         /// Number of papers
-        #[arg(short = 'n', long, default_value_t = 20)]
+        #[arg(short = 'n', long, default_value_t = 20, value_parser = whole_number)]
         limit: usize,
         /// The level the id belongs to
         #[arg(long, value_enum, default_value_t = LevelArg::Fine)]
@@ -156,7 +156,7 @@ pub enum Command {
         #[arg(long)]
         ids: Option<PathBuf>,
         /// Papers kept from --query
-        #[arg(short = 'n', long, default_value_t = paperscope::compose::DEFAULT_DIGEST_LIMIT)]
+        #[arg(short = 'n', long, default_value_t = paperscope::compose::DEFAULT_DIGEST_LIMIT, value_parser = whole_number)]
         limit: usize,
         /// Related papers listed after each entry (0 to omit)
         #[arg(long, default_value_t = paperscope::compose::DEFAULT_DIGEST_RELATED)]
@@ -195,8 +195,8 @@ pub enum Command {
         /// Directory to write into (created if missing; files of the same names are replaced)
         #[arg(long)]
         out: PathBuf,
-        /// Only papers added or changed after this index generation (`stats`/export.json
-        /// give the generation of the last export)
+        /// Only papers added or changed after this index generation (the one the last export
+        /// printed and wrote into export.json; `stats` shows the index's current one)
         #[arg(long)]
         since_generation: Option<u64>,
         /// Also write paperscope's vectors of these queries to queries.jsonl (TSV:
@@ -292,7 +292,7 @@ pub struct FilterArgs {
 #[derive(clap::Args)]
 pub struct PageArgs {
     /// Skip this many results first (the next page: --offset 10 with -n 10)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole_number)]
     pub offset: usize,
     /// Order: relevance, or date (newest first among the 100 most relevant, ties by score)
     #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
@@ -344,8 +344,8 @@ pub enum ColorArg {
 /// How the two rankings are fused.
 #[derive(clap::Args)]
 pub struct FusionArgs {
-    /// Fixed weight of the vector side in [0, 1] (default: set per query by how close the
-    /// nearest paper is)
+    /// Weight of the vector side in [0, 1], BM25 taking the rest [default: 0.35 in search
+    /// (with `--model static`: set per query by how close the nearest paper is), 0.6 in related]
     #[arg(long)]
     pub alpha: Option<f32>,
     /// Reciprocal rank fusion (k = 60) instead of score fusion
@@ -356,7 +356,7 @@ pub struct FusionArgs {
 /// `--mode` values.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
-    /// Both, fused: words first, meaning where it is confident
+    /// Both: each paper's BM25 and vector scores combined, weighted by --alpha
     Hybrid,
     /// Words: BM25 over the bilingual text
     Bm25,
@@ -432,6 +432,17 @@ impl From<RepresentationArg> for Representation {
             RepresentationArg::Both => Representation::Both,
         }
     }
+}
+
+/// A count or position: one with more digits than this machine's whole numbers hold is called
+/// too large, with the largest (not "not a number", as the standard parser's error reads).
+fn whole_number(text: &str) -> Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!("too large (the largest is {})", usize::MAX)
+        }
+        _ => "not a whole number".to_string(),
+    })
 }
 
 /// The flag a library parameter name comes from, for error messages.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use paperscope::compose::{self, Selection};
-use paperscope::digest::{Format, OnBadFile};
+use paperscope::digest::{self, Format, OnBadFile};
 use paperscope::eval;
 use paperscope::hybrid::Fusion;
 use paperscope::query::Filters;
@@ -76,17 +76,43 @@ impl Context {
         }
     }
 
+    /// The engine `topics` and `topic` need at `level`: the words only, unless the coarse level
+    /// has to be merged from the vectors (an index written before it was stored).
+    fn topics_engine(&self, level: TopicLevel) -> Result<Engine> {
+        let engine = self.engine(Needs::Words)?;
+        if level == TopicLevel::Coarse && !engine.store().has_coarse_topics() {
+            return self.engine(Needs::Meaning);
+        }
+        Ok(engine)
+    }
+
     fn bars(&self) -> Bars {
         Bars::new(self.json)
     }
 
     /// The default index is built from the sample data on first use so that a newcomer's
-    /// first command works. An index named explicitly must exist.
+    /// first command works in a clone. Where there is no sample data (an installed binary run
+    /// anywhere else) nothing is written: the error says how to make or name an index. An
+    /// index named explicitly must exist.
     fn ensure_index(&self) -> Result<()> {
         if !self.explicit_index && !Store::exists(&self.index) {
+            let data = PathBuf::from(DEFAULT_DATA);
+            if digest::find_digests(std::slice::from_ref(&data))
+                .files
+                .is_empty()
+            {
+                bail!(
+                    "no index at {} and no digests at {} to build one from: make one with \
+                     `paperscope index DIR` (DIR: your digest files), or name one with --index \
+                     DIR or $PAPERSCOPE_INDEX",
+                    print::dir(&self.index),
+                    print::dir(&data)
+                );
+            }
             eprintln!(
-                "No index at {}/ yet: building it from {DEFAULT_DATA}/ (once).",
-                self.index.display()
+                "No index at {} yet: building it from {} (once).",
+                print::dir(&self.index),
+                print::dir(&data)
             );
             let report = index_with(self, &[PathBuf::from(DEFAULT_DATA)], false, OnBadFile::Skip)?;
             eprintln!("{}", print::index_summary(&report));
@@ -96,7 +122,45 @@ impl Context {
 
     fn engine(&self, needs: Needs) -> Result<Engine> {
         self.ensure_index()?;
-        Ok(Engine::open(&self.index, &self.model, needs)?)
+        match Engine::open(&self.index, &self.model, needs) {
+            Ok(engine) => {
+                if engine.meaning_error().is_some() {
+                    self.same_model(engine.store())?;
+                }
+                Ok(engine)
+            }
+            Err(error @ paperscope::Error::ModelMismatch { .. }) => {
+                self.same_model(&Store::open(&self.index)?)?;
+                Err(error.into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// An index is searched with the model that built it. With another built-in model a hybrid
+    /// search could only answer by keywords, which is not what was asked for: refuse, naming
+    /// the `--model` that fits. (A model directory is compared by the library, whose error or
+    /// warning names both models.)
+    fn same_model(&self, store: &Store) -> Result<()> {
+        let ModelSource::Shipped(asked) = &self.model else {
+            return Ok(());
+        };
+        let (asked, built) = (*asked, store.manifest.model.kind);
+        if built != asked {
+            bail!(
+                "index {} was built with the {} model, and this command would use {}: add \
+                 `--model {}`, or embed the index again for {} with `paperscope --model {} \
+                 index --index {} --rebuild <digests>`",
+                print::dir(&self.index),
+                built.name(),
+                asked.name(),
+                built.name(),
+                asked.name(),
+                asked.name(),
+                self.index.display()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -157,7 +221,15 @@ impl FusionArgs {
 /// `strict`, when the first one fails the run before anything is written.
 pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool, strict: bool) -> Result<()> {
     let inputs = if inputs.is_empty() {
-        vec![PathBuf::from(DEFAULT_DATA)]
+        let data = PathBuf::from(DEFAULT_DATA);
+        if !data.is_dir() {
+            bail!(
+                "no digests named, and no {} here to index by default: give the digest files \
+                 or directories (`paperscope index DIR`)",
+                print::dir(&data)
+            );
+        }
+        vec![data]
     } else {
         inputs
     };
@@ -236,13 +308,19 @@ pub fn show(ctx: &Context, arxiv_id: &str) -> Result<()> {
     }
 }
 
-/// `stats`: counts per category and month.
+/// `stats`: counts per category and month, and the index generation they are of (the number
+/// `export --since-generation` takes).
 pub fn stats(ctx: &Context) -> Result<()> {
-    let stats = paperscope::stats::compute(&ctx.engine(Needs::Words)?.papers()?);
+    let engine = ctx.engine(Needs::Words)?;
+    let stats = paperscope::stats::compute(&engine.papers()?);
+    let generation = engine.store().manifest.generation;
     if ctx.json {
-        print::json(&stats)
+        print::json(&print::StatsView {
+            generation,
+            stats: &stats,
+        })
     } else {
-        print::stats(&stats);
+        print::stats(&stats, generation);
         Ok(())
     }
 }
@@ -265,11 +343,7 @@ pub fn topics(
             );
         }
     }
-    let needs = match level {
-        TopicLevel::Fine => Needs::Words,
-        TopicLevel::Coarse => Needs::Meaning,
-    };
-    let engine = ctx.engine(needs)?;
+    let engine = ctx.topics_engine(level)?;
     let model = engine.topics(level)?;
     if over_time {
         let table = paperscope::topics::over_time(&engine.papers()?, &model);
@@ -295,12 +369,19 @@ pub fn topic(
     level: TopicLevel,
     format: ResultFormat,
 ) -> Result<()> {
-    let needs = match level {
-        TopicLevel::Fine => Needs::Words,
-        TopicLevel::Coarse => Needs::Meaning,
-    };
-    let engine = ctx.engine(needs)?;
+    let engine = ctx.topics_engine(level)?;
     let model = engine.topics(level)?;
+    if !model.topics.iter().any(|t| t.id == id) {
+        let list = match level {
+            TopicLevel::Fine => "paperscope topics",
+            TopicLevel::Coarse => "paperscope topics --level coarse",
+        };
+        return Err(paperscope::Error::invalid(
+            "topic",
+            format!("no topic {id} at this level: `{list}` lists them"),
+        )
+        .into());
+    }
     let (topic, papers) = engine.topic(&model, id, limit)?;
     match format {
         ResultFormat::Json => print::json(&paperscope::topics::TopicPapers {
@@ -490,9 +571,12 @@ pub fn check(ctx: &Context) -> Result<()> {
 pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
     ctx.ensure_index()?;
     let state = paperscope::server::AppState::open(&ctx.index, &ctx.model)?;
+    let engine = state.engine();
+    if engine.meaning_error().is_some() {
+        ctx.same_model(engine.store())?;
+    }
     let listener = paperscope::server::bind(bind)?;
     let url = format!("http://{}/", listener.local_addr()?);
-    let engine = state.engine();
     print::serving(ctx.json, &url, &engine)?;
     drop(engine);
     paperscope::server::run(listener, state)?;

@@ -16,6 +16,7 @@ use paperscope::update::{IndexReport, Update};
 use paperscope::vectors::VectorParams;
 use paperscope::{Engine, Paper};
 use serde::Serialize;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::args::{ColorArg, ResultFormat};
 
@@ -42,12 +43,14 @@ fn color_on() -> bool {
 /// The width lines are fitted to when it cannot be known (not a terminal, no `COLUMNS`).
 pub const DEFAULT_WIDTH: usize = 100;
 
-/// The width of the output: the terminal's (asked with `TIOCGWINSZ`), else `$COLUMNS`, else
-/// [`DEFAULT_WIDTH`]. Never below 40, where nothing useful fits any more.
+/// The width of the output: the terminal's, else `$COLUMNS`, else [`DEFAULT_WIDTH`]. Never
+/// below 40, where nothing useful fits any more.
 pub fn width() -> usize {
     static WIDTH: OnceLock<usize> = OnceLock::new();
     *WIDTH.get_or_init(|| {
-        terminal_columns()
+        console::Term::stdout()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns))
             .or_else(|| {
                 std::env::var("COLUMNS")
                     .ok()
@@ -59,69 +62,19 @@ pub fn width() -> usize {
     })
 }
 
-#[cfg(unix)]
-fn terminal_columns() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we pass, on a descriptor we own.
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
-}
-
-#[cfg(not(unix))]
-fn terminal_columns() -> Option<usize> {
-    None
-}
-
-/// Columns a character takes in a terminal: two for the wide CJK ranges, one otherwise (good
-/// enough for titles and abstracts; combining marks are rare in them).
+/// Columns a character takes in a terminal (two for CJK, none for a combining mark).
 fn char_width(c: char) -> usize {
-    match u32::from(c) {
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Columns `text` takes in a terminal.
 pub fn display_width(text: &str) -> usize {
-    text.chars().map(char_width).sum()
+    UnicodeWidthStr::width(text)
 }
 
 /// `text` cut to at most `columns` columns, with `…` when cut.
 pub fn fit(text: &str, columns: usize) -> String {
-    if display_width(text) <= columns {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = char_width(c);
-        if used + w + 1 > columns {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
+    console::truncate_str(text, columns, "…").into_owned()
 }
 
 /// Byte ranges of the lines `text` wraps into at `columns` columns: at spaces where there are
@@ -171,6 +124,30 @@ fn print_wrapped(indent: &str, text: &str) {
     }
 }
 
+/// A directory as a message names it: with one trailing `/`, however it was typed (`export/`
+/// stays `export/`, not `export//`).
+pub fn dir(path: &std::path::Path) -> String {
+    let shown = path.display().to_string();
+    if shown.ends_with('/') {
+        shown
+    } else {
+        format!("{shown}/")
+    }
+}
+
+/// A count with thousands separated (`8,320`), as the counts of a summary are read.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Prints `value` as one pretty JSON document.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -202,9 +179,11 @@ pub fn index_summary(report: &IndexReport) -> String {
             if notes == 1 { "is" } else { "are" }
         ),
     };
-    let index = report.index.display();
+    let index = dir(&report.index);
     let result = match report.update {
-        Update::Unchanged { papers } => format!("Index {index} unchanged: {papers} papers."),
+        Update::Unchanged { papers } => {
+            format!("Index {index} unchanged: {} papers.", count(papers))
+        }
         Update::Written {
             generation,
             papers,
@@ -215,13 +194,27 @@ pub fn index_summary(report: &IndexReport) -> String {
             texts_embedded,
             ..
         } => {
-            let cache = if texts_cached > 0 {
-                format!("; {texts_embedded} texts embedded, {texts_cached} from the cache")
-            } else {
+            let vectors = if embedded == 0 {
                 String::new()
+            } else if texts_cached > 0 {
+                format!(
+                    "\nVectors of {} papers: {} texts embedded, {} from the cache.",
+                    count(embedded),
+                    count(texts_embedded),
+                    count(texts_cached)
+                )
+            } else {
+                format!(
+                    "\nVectors of {} papers: {} texts embedded.",
+                    count(embedded),
+                    count(texts_embedded)
+                )
             };
             format!(
-                "Index {index} generation {generation}: {papers} papers ({added} added, {updated} updated, {embedded} embedded{cache}) in {:.1} s.",
+                "Wrote generation {generation} of index {index}: {} papers ({} added, {} updated) in {:.1} s.{vectors}",
+                count(papers),
+                count(added),
+                count(updated),
                 report.seconds
             )
         }
@@ -546,11 +539,11 @@ fn bibtex_escape(text: &str) -> String {
 }
 
 /// One `@misc` entry in arXiv's own style (eprint, archivePrefix, primaryClass). The digests
-/// name no authors, so `author` is empty rather than invented.
+/// name no authors, so there is no `author` field: an empty one is read as an author with no
+/// name, and a reference manager fills the authors in from the eprint.
 pub fn bibtex(row: &Row) -> String {
     let mut fields = vec![
         format!("  title = {{{{{}}}}}", bibtex_escape(&row.title_en)),
-        "  author = {}".to_string(),
         format!("  eprint = {{{}}}", row.arxiv_id),
         "  archivePrefix = {arXiv}".to_string(),
     ];
@@ -721,10 +714,22 @@ pub fn paper(p: &Paper) {
     );
 }
 
-pub fn stats(s: &paperscope::stats::Stats) {
+/// `stats --json`: the counts and the index generation they are of.
+#[derive(Serialize)]
+pub struct StatsView<'a> {
+    /// The index's live generation (what `export --since-generation` counts from).
+    pub generation: u64,
+    /// The counts.
+    #[serde(flatten)]
+    pub stats: &'a paperscope::stats::Stats,
+}
+
+pub fn stats(s: &paperscope::stats::Stats, generation: u64) {
     println!(
-        "{} papers ({} with a Chinese abstract, {} with an English one)",
-        s.papers, s.with_chinese_abstract, s.with_english_abstract
+        "{} papers ({} with a Chinese abstract, {} with an English one), index generation {generation}",
+        count(s.papers),
+        count(s.with_chinese_abstract),
+        count(s.with_english_abstract)
     );
     println!("\nBy category:");
     let mut categories: Vec<_> = s.by_category.iter().collect();
@@ -915,11 +920,11 @@ pub fn export_report(report: &paperscope::export::ExportReport) {
         .since_generation
         .map_or(String::new(), |n| format!(", changed after generation {n}"));
     println!(
-        "Exported {} of {} papers{since} for {} into {}/ ({:.1} s): {}.",
-        report.papers,
-        report.papers_in_index,
+        "Exported {} of {} papers{since} for {} into {} ({:.1} s): {}.",
+        count(report.papers),
+        count(report.papers_in_index),
         report.format.name(),
-        report.out.display(),
+        dir(&report.out),
         report.seconds,
         report.files.join(", ")
     );

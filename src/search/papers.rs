@@ -84,13 +84,16 @@ impl Engine {
         };
         match level {
             TopicLevel::Fine => Ok(model),
-            TopicLevel::Coarse => {
-                let (_, vectors) = self.need_meaning()?;
-                let papers = self.papers()?;
-                let by_paper = vectors.by_paper(papers.len());
-                let target = (model.topics.len() / 3).max(2);
-                Ok(topics::coarsen(&model, &papers, &by_paper, target))
-            }
+            TopicLevel::Coarse => match self.store.coarse_topics()? {
+                Some(coarse) => Ok(coarse),
+                // An index written without the coarse level merges it here, on every read.
+                None => {
+                    let (_, vectors) = self.need_meaning()?;
+                    let papers = self.papers()?;
+                    let by_paper = vectors.by_paper(papers.len());
+                    Ok(topics::coarse(&model, &papers, &by_paper))
+                }
+            },
         }
     }
 

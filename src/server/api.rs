@@ -85,9 +85,7 @@ fn filters(params: &mut Params) -> Result<Filters, ApiError> {
 /// `offset`, `limit` and `sort`.
 fn page(params: &mut Params) -> Result<Page, ApiError> {
     Ok(Page {
-        offset: params
-            .parsed::<usize>("offset", "a whole number")?
-            .unwrap_or(0),
+        offset: params.whole("offset")?.unwrap_or(0),
         limit: params.count("limit", DEFAULT_LIMIT, MAX_PAGE_LIMIT)?,
         sort: params.library::<Sort>("sort")?.unwrap_or_default(),
     })
@@ -312,7 +310,7 @@ pub async fn digest(
         filters: filters(&mut params)?,
         limit: params.count("limit", DEFAULT_DIGEST_LIMIT, MAX_PAGE_LIMIT)?,
         related: params
-            .parsed::<usize>("related", "a whole number")?
+            .whole("related")?
             .unwrap_or(DEFAULT_DIGEST_RELATED)
             .min(20),
         ..Selection::default()

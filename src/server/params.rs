@@ -72,6 +72,23 @@ impl Params {
             .transpose()
     }
 
+    /// The value of `name` as a whole number; digits past the largest one are "too large",
+    /// naming the largest, not "not a whole number".
+    pub fn whole(&mut self, name: &str) -> Result<Option<usize>, ApiError> {
+        self.one(name)?
+            .map(|v| {
+                let digits = v.trim();
+                digits.parse::<usize>().map_err(|e| match e.kind() {
+                    std::num::IntErrorKind::PosOverflow => ApiError::bad(
+                        name,
+                        format!("{digits} is too large (the largest is {})", usize::MAX),
+                    ),
+                    _ => ApiError::bad(name, format!("{v:?} is not a whole number")),
+                })
+            })
+            .transpose()
+    }
+
     /// The value of `name` parsed by the library (whose errors name the parameter).
     pub fn library<T>(&mut self, name: &str) -> Result<Option<T>, ApiError>
     where
@@ -84,9 +101,7 @@ impl Params {
 
     /// A count in `1..=max`, `default` when not given.
     pub fn count(&mut self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
-        let value = self
-            .parsed::<usize>(name, "a whole number")?
-            .unwrap_or(default);
+        let value = self.whole(name)?.unwrap_or(default);
         if value == 0 || value > max {
             return Err(ApiError::bad(
                 name,
@@ -133,6 +148,18 @@ mod tests {
         assert_eq!(p.one("mode").unwrap(), None);
         assert_eq!(p.one("x").unwrap().as_deref(), Some("幻"));
         p.finish().unwrap();
+    }
+
+    #[test]
+    fn a_number_too_large_is_called_too_large_with_the_largest() {
+        let mut p = Params::parse(Some("offset=99999999999999999999999&limit=x")).unwrap();
+        let error = p.whole("offset").unwrap_err().body.error;
+        assert!(
+            error.contains("too large") && error.contains(&usize::MAX.to_string()),
+            "{error}"
+        );
+        let error = p.whole("limit").unwrap_err().body.error;
+        assert!(error.contains("not a whole number"), "{error}");
     }
 
     #[test]

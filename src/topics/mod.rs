@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::embed::normalize;
 use crate::paper::Paper;
 
-pub(crate) use hierarchy::coarsen;
+use hierarchy::coarsen;
 // Topic quality (in eval) scores labels against the same terms the labels were chosen from.
 pub(crate) use terms::doc_terms;
 
@@ -34,6 +34,17 @@ use kmeans::{dissolve_small, kmeans_from, nearest};
 use labels::describe;
 use lsa::lsa;
 use terms::{MAX_TERMS, tfidf};
+
+/// The coarse level of `model`: about a third as many broader topics (at least two), merged
+/// from the fitted ones by their papers' vectors (`vectors_by_paper`, in paper-number order).
+pub(crate) fn coarse(
+    model: &TopicModel,
+    papers: &[Paper],
+    vectors_by_paper: &[Vec<f32>],
+) -> TopicModel {
+    let target = (model.topics.len() / 3).max(2);
+    coarsen(model, papers, vectors_by_paper, target)
+}
 
 /// How a topic model is fitted; saved with the model as a record of how it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
