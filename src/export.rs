@@ -22,7 +22,7 @@
 //! ```
 //!
 //! A query searches the paper vectors, or where the index keeps views per query script
-//! ([`crate::script_views`]), the view of its script (`vector_latin`, `vector_han`, by inner
+//! ([`crate::vectors::views`]), the view of its script (`vector_latin`, `vector_han`, by inner
 //! product): Qdrant gets named vectors, Milvus and OpenSearch more vector fields.
 //!
 //! An incremental export (`since_generation`) holds only the papers added or changed after that
@@ -43,7 +43,7 @@ use crate::hybrid::Fusion;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::query::SearchQuery;
-use crate::script_views::Script;
+use crate::vectors::views::Script;
 use crate::search::{Engine, FUSION_DEPTH, Meaning};
 use crate::store::ModelInfo;
 use crate::vectors::VectorParams;

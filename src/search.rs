@@ -13,7 +13,7 @@ use crate::fulltext::Snippet;
 use crate::hybrid::{Fused, Fusion, Why, fuse};
 use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
-use crate::script_views::{Script, ScriptViews};
+use crate::vectors::views::{Script, ScriptViews};
 use crate::store::Store;
 use crate::topics::{self, Topic, TopicModel};
 use crate::vectors::VectorIndex;

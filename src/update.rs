@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
-use crate::script_views::ScriptViews;
+use crate::vectors::views::ScriptViews;
 use crate::store::{
     ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint,
 };

@@ -35,7 +35,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::fulltext::TextIndex;
 use crate::paper::{Paper, PaperNumber};
-use crate::script_views::{ScriptViews, VIEWS_FILE};
+use crate::vectors::views::{ScriptViews, VIEWS_FILE};
 use crate::topics::TopicModel;
 use crate::vectors::VectorIndex;
 pub use check::{CheckReport, Problem, check};

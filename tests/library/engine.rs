@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Quiet;
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::script_views::Script;
+use paperscope::vectors::views::Script;
 use paperscope::search::{Mode, RelatedTo, TopicLevel};
 use paperscope::store::WriteLock;
 use paperscope::topics::{TopicModel, TopicParams};

@@ -1,6 +1,7 @@
 //! The vector index: paper vectors keyed by paper number, searched exactly for small collections
 //! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones, walked by
-//! 8-bit codes of the vectors derived on load (never saved) and reranked by the floats.
+//! 8-bit codes of the vectors (`codes`) derived on load (never saved) and reranked by the floats.
+//! [`views`] holds what a query in each script sees of a paper.
 //!
 //! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
 //! tombstone (HNSW cannot delete a node cheaply); when tombstones pass 20% of the slots the graph
@@ -8,7 +9,10 @@
 //! parameters, checksums) and `graph.links` (the graph). Indexes written before the graph was
 //! built here hold hnsw_rs's `graph.hnsw.{graph,data}` instead: they load through hnsw_rs.
 
+mod codes;
 mod hnsw;
+mod memory;
+pub mod views;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,8 +20,9 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, HnswIo};
 use serde::{Deserialize, Serialize};
 
-use self::hnsw::{Codes, Far, Graph, Rows, huge_pages};
-
+use self::codes::Codes;
+use self::hnsw::{Far, Graph, Rows};
+use self::memory::huge_pages;
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
 use crate::error::{Error, Result};
