@@ -35,7 +35,6 @@ pub mod atomic;
 pub mod compose;
 pub mod digest;
 pub mod embed;
-pub mod embed_cache;
 pub mod error;
 pub mod eval;
 pub mod export;

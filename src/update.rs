@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
 use crate::embed::{Embedder, Recipe, mean_direction};
-use crate::embed_cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
+use crate::embed::cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
 use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};

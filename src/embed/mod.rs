@@ -7,9 +7,8 @@
 //!
 //! Cosine similarity is a dot product. Embedding many texts uses every core.
 
-mod e5_encoder;
-mod e5_tokenizer;
-mod e5_weights;
+pub mod cache;
+mod e5;
 mod kernel;
 mod static_model;
 mod static_tokenizer;
@@ -21,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::paper::Paper;
-use e5_weights::E5Model;
+use e5::E5Model;
 use static_model::StaticModel;
 pub(crate) use static_model::{TOKENIZER_FILE, WEIGHTS_FILE};
 
@@ -226,7 +225,7 @@ impl Embedder {
         }
         let vector = match &self.model {
             Model::Static(m) => m.embed(text),
-            Model::E5(m) => m.embed_one(text, e5_weights::Side::Query),
+            Model::E5(m) => m.embed_one(text, e5::Side::Query),
         };
         if let Ok(mut recent) = self.recent_queries.lock() {
             recent.insert(text, &vector);
@@ -238,7 +237,7 @@ impl Embedder {
     pub fn embed_passage(&self, text: &str) -> Vec<f32> {
         match &self.model {
             Model::Static(m) => m.embed(text),
-            Model::E5(m) => m.embed_one(text, e5_weights::Side::Passage),
+            Model::E5(m) => m.embed_one(text, e5::Side::Passage),
         }
     }
 
@@ -258,7 +257,7 @@ impl Embedder {
                     v
                 })
                 .collect(),
-            Model::E5(m) => m.embed_many(texts, e5_weights::Side::Passage, &on_done),
+            Model::E5(m) => m.embed_many(texts, e5::Side::Passage, &on_done),
         }
     }
 }

@@ -59,7 +59,7 @@ const OPEN_ATTEMPTS: usize = 5;
 /// Where the index in `dir` keeps `embedder`'s embedding cache.
 pub(crate) fn embedding_cache_path(dir: &Path, embedder: &Embedder) -> PathBuf {
     dir.join(CACHE_DIR)
-        .join(crate::embed_cache::cache_file_name(embedder))
+        .join(crate::embed::cache::cache_file_name(embedder))
 }
 
 /// An opened index: the manifest and the live generation's text index; vectors and topics are
@@ -155,8 +155,8 @@ impl Store {
     pub fn embedding_cache(
         &self,
         embedder: &Embedder,
-    ) -> Result<crate::embed_cache::EmbeddingCache> {
-        crate::embed_cache::EmbeddingCache::open(
+    ) -> Result<crate::embed::cache::EmbeddingCache> {
+        crate::embed::cache::EmbeddingCache::open(
             &embedding_cache_path(&self.dir, embedder),
             embedder.checksum(),
             embedder.dims(),
