@@ -8,7 +8,8 @@ use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
 use super::static_tokenizer::SpmTokenizer;
-use super::{Loaded, model_error, normalize};
+use super::loaded::{Loaded, model_error};
+use super::vector::normalize;
 use crate::error::Result;
 
 /// The tokenizer file of a model directory.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::TopicModel;
+use super::model::TopicModel;
 use super::labels::describe;
 use super::terms::doc_terms;
 use crate::embed::{dot, normalize};

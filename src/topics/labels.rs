@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::terms::{DocTerms, Vocabulary};
-use super::{Assignment, Topic, TopicModel, TopicParams};
+use super::model::{Assignment, Topic, TopicModel, TopicParams};
 use crate::embed::{dot, mean_direction};
 use crate::paper::Paper;
 

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
 use crate::embed::kernel::{self, QuantMatrix, WeightRows};
-use crate::embed::normalize;
+use crate::embed::vector::normalize;
 
 /// The model's position table length: the most tokens one text can have.
 pub(in crate::embed) const MAX_POSITIONS: usize = 512;

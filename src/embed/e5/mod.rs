@@ -7,4 +7,5 @@ mod q4;
 mod tokenizer;
 mod weights;
 
+pub use weights::MAX_PASSAGE_TOKENS;
 pub(super) use weights::{E5Model, Side};
