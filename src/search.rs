@@ -13,10 +13,10 @@ use crate::fulltext::Snippet;
 use crate::hybrid::{Fused, Fusion, Why, fuse};
 use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
-use crate::vectors::views::{Script, ScriptViews};
 use crate::store::Store;
 use crate::topics::{self, Topic, TopicModel};
 use crate::vectors::VectorIndex;
+use crate::vectors::views::{Script, ScriptViews};
 
 /// Which ranking a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::paper::Paper;
-pub use e5::MAX_PASSAGE_TOKENS;
 use e5::E5Model;
+pub use e5::MAX_PASSAGE_TOKENS;
 use loaded::Loaded;
 use static_model::StaticModel;
 pub(crate) use static_model::{TOKENIZER_FILE, WEIGHTS_FILE};

@@ -7,8 +7,8 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
-use super::static_tokenizer::SpmTokenizer;
 use super::loaded::{Loaded, model_error};
+use super::static_tokenizer::SpmTokenizer;
 use super::vector::normalize;
 use crate::error::Result;
 

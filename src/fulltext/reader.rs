@@ -213,7 +213,11 @@ impl TextIndex {
         Ok((hits, total))
     }
 
-    pub(super) fn number_of(&self, searcher: &Searcher, address: DocAddress) -> Result<PaperNumber> {
+    pub(super) fn number_of(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<PaperNumber> {
         let column = searcher
             .segment_reader(address.segment_ord)
             .fast_fields()

@@ -1,8 +1,7 @@
 //! The schema of the full-text index, and what a paper puts into its combined ranking field.
 
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::analyze::{CHINESE, ENGLISH, MIXED};

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Store;
-use super::manifest::{Depth, MANIFEST, Manifest, TEXT_DIR, TOPICS_FILE, read_manifest, verify_files};
+use super::manifest::{
+    Depth, MANIFEST, Manifest, TEXT_DIR, TOPICS_FILE, read_manifest, verify_files,
+};
 use crate::error::{Error, recovery_command};
 
 /// One thing `check` found wrong.

@@ -138,5 +138,4 @@ mod tests {
             assert!(pid.contains("as recorded"), "{pid}");
         }
     }
-
 }

@@ -104,7 +104,12 @@ pub(super) enum Depth {
 }
 
 /// Checks the recorded files under `under` (all when empty) of the manifest's generation.
-pub(super) fn verify_files(dir: &Path, manifest: &Manifest, under: &str, depth: Depth) -> Result<()> {
+pub(super) fn verify_files(
+    dir: &Path,
+    manifest: &Manifest,
+    under: &str,
+    depth: Depth,
+) -> Result<()> {
     let generation = dir.join(&manifest.generation_dir);
     let prefix = format!("{under}/");
     for record in &manifest.files {
@@ -155,7 +160,12 @@ pub(super) fn crc_of_file(path: &Path) -> std::io::Result<u32> {
     }
 }
 
-pub(super) fn verify_bytes(dir: &Path, path: &Path, record: &FileRecord, bytes: &[u8]) -> Result<()> {
+pub(super) fn verify_bytes(
+    dir: &Path,
+    path: &Path,
+    record: &FileRecord,
+    bytes: &[u8],
+) -> Result<()> {
     if bytes.len() as u64 != record.size {
         return Err(Error::damaged(
             dir,

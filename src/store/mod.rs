@@ -35,14 +35,14 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::fulltext::TextIndex;
 use crate::paper::{Paper, PaperNumber};
-use crate::vectors::views::{ScriptViews, VIEWS_FILE};
 use crate::topics::TopicModel;
 use crate::vectors::VectorIndex;
+use crate::vectors::views::{ScriptViews, VIEWS_FILE};
 pub use check::{CheckReport, Problem, check};
 pub use lock::WriteLock;
 use manifest::{
-    CHANGES_FILE, Depth, MANIFEST, TEXT_DIR, TOPICS_FILE, VECTORS_DIR, read_manifest,
-    verify_bytes, verify_files,
+    CHANGES_FILE, Depth, MANIFEST, TEXT_DIR, TOPICS_FILE, VECTORS_DIR, read_manifest, verify_bytes,
+    verify_files,
 };
 pub use manifest::{FORMAT_VERSION, FileRecord, Manifest, ModelInfo};
 pub use staging::Staging;

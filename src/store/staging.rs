@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use super::Store;
 use super::lock::WriteLock;
 use super::manifest::{
-    CHANGES_FILE, FORMAT_VERSION, FileRecord, MANIFEST, Manifest, ModelInfo, TEXT_DIR,
-    TOPICS_FILE, VECTORS_DIR, read_manifest,
+    CHANGES_FILE, FORMAT_VERSION, FileRecord, MANIFEST, Manifest, ModelInfo, TEXT_DIR, TOPICS_FILE,
+    VECTORS_DIR, read_manifest,
 };
 use crate::atomic::{TEMP_SUFFIX, failpoint, write_json_atomically};
 use crate::error::{Error, Result};
@@ -341,5 +341,4 @@ mod tests {
         assert_eq!(generation_number("gen-x"), None);
         assert_eq!(generation_number("gen-000012"), Some(12));
     }
-
 }

@@ -23,7 +23,6 @@ mod terms;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-
 use crate::embed::normalize;
 use crate::paper::Paper;
 
@@ -431,4 +430,3 @@ mod tests {
         assert_eq!(a.assignments, b.assignments);
     }
 }
-

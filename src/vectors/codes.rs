@@ -262,7 +262,10 @@ pub(super) mod tests {
                 );
                 // The dispatch takes the best kernel only: each path the CPU has on its own.
                 let portable = dot_codes_plain(&weights, row);
-                assert!((plain - portable).abs() < 1e-4, "{dims} dims: {plain} / {portable}");
+                assert!(
+                    (plain - portable).abs() < 1e-4,
+                    "{dims} dims: {plain} / {portable}"
+                );
                 #[cfg(target_arch = "x86_64")]
                 if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU has both features, checked just above.
@@ -273,7 +276,10 @@ pub(super) mod tests {
                 if is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512F, checked just above.
                     let avx512 = unsafe { dot_codes_avx512(&weights, row) };
-                    assert!((plain - avx512).abs() < 1e-4, "{dims} dims: {plain} / {avx512}");
+                    assert!(
+                        (plain - avx512).abs() < 1e-4,
+                        "{dims} dims: {plain} / {avx512}"
+                    );
                 }
                 let float = dot(query, &data[slot as usize * dims..][..dims]);
                 let step = codes.step.iter().copied().fold(0.0, f32::max);
@@ -284,5 +290,4 @@ pub(super) mod tests {
             }
         }
     }
-
 }

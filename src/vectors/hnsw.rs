@@ -70,7 +70,6 @@ impl Rows<'_> {
     }
 }
 
-
 /// The fewest of a search's candidates reranked by their floats (4 x k when more).
 const RERANKED: usize = 64;
 
@@ -933,7 +932,6 @@ mod tests {
     use super::*;
     use crate::vectors::codes::tests::{clumped, scattered};
 
-
     fn exact(rows: Rows, query: &[f32], k: usize) -> Vec<u32> {
         let mut all: Vec<Far> = (0..rows.len() as u32)
             .map(|s| Far(rows.distance(query, s), s))
@@ -959,7 +957,6 @@ mod tests {
         }
         hits as f64 / wanted as f64
     }
-
 
     #[test]
     fn a_built_graph_finds_the_exact_neighbours_by_floats_and_by_codes() {

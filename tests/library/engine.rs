@@ -9,11 +9,11 @@ use std::time::SystemTime;
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Quiet;
 use paperscope::query::{Filters, SearchQuery};
-use paperscope::vectors::views::Script;
 use paperscope::search::{Mode, RelatedTo, TopicLevel};
 use paperscope::store::WriteLock;
 use paperscope::topics::{TopicModel, TopicParams};
 use paperscope::update::{self, Update, UpdateOptions};
+use paperscope::vectors::views::Script;
 use paperscope::{Engine, Error, ModelSource, Needs, Store};
 
 /// The sample digests whose names start with one of `prefixes` (a month: `2024-03`).

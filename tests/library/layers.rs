@@ -49,7 +49,12 @@ fn unit_of(file: &Path) -> String {
     let relative = file.strip_prefix(src()).expect("under src");
     let mut parts: Vec<String> = relative
         .components()
-        .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string())
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
         .collect();
     if parts.last().is_some_and(|p| p == "mod") {
         parts.pop();
@@ -166,9 +171,7 @@ fn paths(unit: &str, code: &str, children: &BTreeSet<String>) -> Vec<(Vec<String
                     }
                     (up, rest)
                 }
-                child if here == base && children.contains(child) => {
-                    (base.clone(), &line[start..])
-                }
+                child if here == base && children.contains(child) => (base.clone(), &line[start..]),
                 _ => continue,
             };
             for tail in expand(rest) {
@@ -427,10 +430,16 @@ fn every_module_imports_only_lower_floors() {
             }
         }
     }
-    assert!(violations.is_empty(), "{violations:#?}\nmodules: {modules:#?}");
+    assert!(
+        violations.is_empty(),
+        "{violations:#?}\nmodules: {modules:#?}"
+    );
     assert!(modules.len() >= 15, "too few modules read: {modules:?}");
     for floor in FLOORS.iter().flat_map(|f| f.iter()) {
-        assert!(modules.contains_key(floor), "FLOORS names `{floor}`, which src/ lacks");
+        assert!(
+            modules.contains_key(floor),
+            "FLOORS names `{floor}`, which src/ lacks"
+        );
     }
 }
 

@@ -218,7 +218,12 @@ impl Encoder {
     }
 
     /// The unit vectors of `seqs` (token-table rows, `<s>` .. `</s>`) into `out`.
-    pub(in crate::embed) fn forward(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [Vec<f32>]) {
+    pub(in crate::embed) fn forward(
+        &self,
+        seqs: &[&[u32]],
+        scratch: &mut Scratch,
+        out: &mut [Vec<f32>],
+    ) {
         let h = self.hidden;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
         self.embed_tokens(seqs, &mut scratch.x, total);
