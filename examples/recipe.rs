@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use paperscope::analyze::strip_query_stop_words;
+use paperscope::embed::cache::cached_or_embedded;
 use paperscope::embed::{Recipe, dot, mean_direction};
-use paperscope::embed_cache::cached_or_embedded;
 use paperscope::eval::{self, JudgedQuery};
 use paperscope::hybrid::{Fusion, fuse};
 use paperscope::paper::PaperNumber;

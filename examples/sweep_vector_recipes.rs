@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
         papers.len()
     );
     // No cache: every text is embedded afresh by the model measured.
-    let no_cache = paperscope::embed_cache::EmbeddingCache::open(
+    let no_cache = paperscope::embed::cache::EmbeddingCache::open(
         &repo.join("target/no-cache.vecache"),
         embedder.checksum(),
         embedder.dims(),

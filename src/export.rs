@@ -22,7 +22,7 @@
 //! ```
 //!
 //! A query searches the paper vectors, or where the index keeps views per query script
-//! ([`crate::script_views`]), the view of its script (`vector_latin`, `vector_han`, by inner
+//! ([`crate::vectors::views`]), the view of its script (`vector_latin`, `vector_han`, by inner
 //! product): Qdrant gets named vectors, Milvus and OpenSearch more vector fields.
 //!
 //! An incremental export (`since_generation`) holds only the papers added or changed after that
@@ -43,10 +43,10 @@ use crate::hybrid::Fusion;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::query::SearchQuery;
-use crate::script_views::Script;
 use crate::search::{Engine, FUSION_DEPTH, Meaning};
 use crate::store::ModelInfo;
 use crate::vectors::VectorParams;
+use crate::vectors::views::Script;
 
 /// The collection / index name written into the loaders' files.
 pub const COLLECTION: &str = "paperscope";
@@ -378,7 +378,7 @@ fn write_qdrant(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
             "vectors": vectors,
             "hnsw_config": {"m": export.params.m, "ef_construct": export.params.ef_construction},
         },
-        "search_params": {"hnsw_ef": export.params.ef_search, "exact": false},
+        "search_params": {"hnsw_ef": export.params.search_ef(), "exact": false},
         "payload_indexes": [
             {"field_name": "arxiv_id", "field_schema": "keyword"},
             {"field_name": "categories", "field_schema": "keyword"},
@@ -432,7 +432,7 @@ fn write_milvus(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
              "metric_type": "BM25"},
         ],
         "search_params": {
-            "vector": {"metric_type": "IP", "params": {"ef": p.ef_search}},
+            "vector": {"metric_type": "IP", "params": {"ef": p.search_ef()}},
             "sparse": {"metric_type": "BM25"},
         },
     });
@@ -507,7 +507,7 @@ fn write_opensearch(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
         })
     };
     let mut index = json!({
-        "settings": {"index": {"knn": true, "knn.algo_param.ef_search": p.ef_search}},
+        "settings": {"index": {"knn": true, "knn.algo_param.ef_search": p.search_ef()}},
         "mappings": {
             "dynamic": false,
             "properties": {
@@ -650,7 +650,7 @@ fn describe(report: &ExportReport, export: &Export<'_>) -> Value {
         "vector_index": {
             "m": export.params.m,
             "ef_construction": export.params.ef_construction,
-            "ef_search": export.params.ef_search,
+            "ef_search": export.params.search_ef(),
         },
         "fusion": {
             "method": export.fusion,

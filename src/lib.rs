@@ -7,8 +7,8 @@
 //!   typed errors, the one atomic file writer, progress reporting;
 //! - [`query`], [`analyze`], [`digest`]: query syntax and filters, the English / Chinese
 //!   analyzers, the digest Markdown format (parse, render, HTML);
-//! - [`fulltext`] (Tantivy, BM25), [`embed`] (text -> vector), [`vectors`] (exact / HNSW
-//!   search), [`script_views`] (what a query in each script sees of a paper), [`hybrid`]
+//! - [`fulltext`] (Tantivy, BM25), [`embed`] (text -> vector, and the cache of vectors made),
+//!   [`vectors`] (exact / HNSW search; what a query in each script sees of a paper), [`hybrid`]
 //!   (fusing the two rankings), [`topics`] (clustering and labels);
 //! - [`store`] (the index directory and its generations) and [`update`] (the write path);
 //! - [`search`] ([`Engine`]: a [`SearchRequest`], a [`RelatedRequest`], papers, topics), [`compose`] (new digests),
@@ -34,7 +34,6 @@ pub mod atomic;
 pub mod compose;
 pub mod digest;
 pub mod embed;
-pub mod embed_cache;
 pub mod error;
 pub mod eval;
 pub mod export;
@@ -46,7 +45,6 @@ pub mod paper;
 pub mod progress;
 pub mod projection;
 pub mod query;
-pub mod script_views;
 pub mod search;
 pub mod server;
 pub mod stats;

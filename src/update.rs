@@ -9,17 +9,17 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
+use crate::embed::cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
 use crate::embed::{Embedder, Recipe, mean_direction};
-use crate::embed_cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
 use crate::error::{Error, Result};
 use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
-use crate::script_views::ScriptViews;
 use crate::store::{
     ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint,
 };
 use crate::topics::{self, TopicModel, TopicParams};
+use crate::vectors::views::ScriptViews;
 use crate::vectors::{VectorIndex, VectorParams};
 
 /// Choices for a write.

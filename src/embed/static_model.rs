@@ -7,8 +7,9 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
+use super::loaded::{Loaded, model_error};
 use super::static_tokenizer::SpmTokenizer;
-use super::{Loaded, model_error, normalize};
+use super::vector::normalize;
 use crate::error::Result;
 
 /// The tokenizer file of a model directory.

@@ -12,8 +12,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::embed::cache::{EmbeddingCache, cached_or_embedded};
 use crate::embed::{Embedder, chinese_side, english_side};
-use crate::embed_cache::{EmbeddingCache, cached_or_embedded};
 use crate::paper::Paper;
 use crate::progress::Progress;
 

@@ -32,10 +32,10 @@ use crate::error::{Error, Result};
 use crate::hybrid::Fusion;
 use crate::paper::PaperNumber;
 use crate::query::Filters;
-use crate::script_views::{Script, ScriptViews};
 use crate::store::Store;
 use crate::topics::TopicModel;
 use crate::vectors::VectorIndex;
+use crate::vectors::views::{Script, ScriptViews};
 
 /// Candidates each side contributes to fusion, whatever the number of results asked for.
 pub const FUSION_DEPTH: usize = 100;

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::hybrid::{Fused, Fusion, Why, fuse};
 use crate::paper::PaperNumber;
 use crate::query::{Filters, SearchQuery};
-use crate::script_views::Script;
+use crate::vectors::views::Script;
 
 /// The vector of `query` on the meaning side: its positive words without query stop words.
 pub(super) fn query_vector(embedder: &Embedder, query: &SearchQuery) -> Vec<f32> {

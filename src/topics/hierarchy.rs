@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::TopicModel;
 use super::labels::describe;
+use super::model::TopicModel;
 use super::terms::doc_terms;
 use crate::embed::{dot, normalize};
 use crate::paper::Paper;

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::Rng;
+use super::rng::Rng;
 use crate::embed::{dot, normalize};
 
 /// Spherical k-means starting from `initial` centroids (a previous fit's topics), topped up to

@@ -9,8 +9,8 @@
 
 use rayon::prelude::*;
 
+use super::model::{Assignment, Topic, TopicModel, TopicParams};
 use super::terms::{DocTerms, Vocabulary};
-use super::{Assignment, Topic, TopicModel, TopicParams};
 use crate::embed::{dot, mean_direction};
 use crate::paper::Paper;
 

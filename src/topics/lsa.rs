@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::Rng;
+use super::rng::Rng;
 use crate::embed::normalize;
 
 /// Rows summed together in one partial Gram matrix: a fixed size, so the sums (and the topics)

@@ -88,7 +88,7 @@ fn hnsw_recall_at_the_default_ef_is_at_least_098() {
         "--stride",
         "16",
     ]);
-    let default_ef = paperscope::vectors::VectorParams::default().ef_search;
+    let default_ef = paperscope::vectors::DEFAULT_EF_SEARCH;
     let at_default = report["curve"]
         .as_array()
         .expect("curve")

@@ -275,7 +275,7 @@ fn e5_pruned_vocabulary_tokenizes_all_of_data_like_the_package() {
 #[test]
 fn the_shipped_embedding_cache_holds_the_models_vectors() {
     use paperscope::embed::Recipe;
-    use paperscope::embed_cache::{EmbeddingCache, cache_file_name, text_key};
+    use paperscope::embed::cache::{EmbeddingCache, cache_file_name, text_key};
     let embedder = e5();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = repo

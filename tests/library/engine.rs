@@ -9,11 +9,11 @@ use std::time::SystemTime;
 use paperscope::paper::PaperNumber;
 use paperscope::progress::Quiet;
 use paperscope::query::Filters;
-use paperscope::script_views::Script;
 use paperscope::search::{Mode, TopicLevel};
 use paperscope::store::WriteLock;
 use paperscope::topics::{TopicModel, TopicParams};
 use paperscope::update::{self, Update, UpdateOptions};
+use paperscope::vectors::views::Script;
 use paperscope::{Engine, Error, ModelSource, Needs, RelatedRequest, SearchRequest, Store};
 
 /// The sample digests whose names start with one of `prefixes` (a month: `2024-03`).

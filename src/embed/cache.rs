@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use half::f16;
 use sha2::{Digest, Sha256};
 
-use crate::embed::Embedder;
+use super::Embedder;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, stage};
 

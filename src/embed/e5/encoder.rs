@@ -12,15 +12,15 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 
-use super::e5_weights::{BLOCK, BLOCK_BYTES, dequantize_block};
-use super::kernel::{self, QuantMatrix, WeightRows};
-use super::normalize;
+use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
+use crate::embed::kernel::{self, QuantMatrix, WeightRows};
+use crate::embed::vector::normalize;
 
 /// The model's position table length: the most tokens one text can have.
-pub(super) const MAX_POSITIONS: usize = 512;
+pub(in crate::embed) const MAX_POSITIONS: usize = 512;
 
 /// The 4-bit token table, borrowed from the model file's bytes.
-pub(super) struct TokenTable {
+pub(in crate::embed) struct TokenTable {
     bytes: Cow<'static, [u8]>,
     range: std::ops::Range<usize>,
     row_bytes: usize,
@@ -30,14 +30,14 @@ pub(super) struct TokenTable {
 /// process that only embeds passages, or one query as a CLI search does, never pays the ~0.1 s
 /// it takes).
 #[derive(Default)]
-pub(super) struct QueryPath {
+pub(in crate::embed) struct QueryPath {
     layers: OnceLock<Option<Vec<QueryLayer>>>,
     /// Few-row forward passes run so far without the 8-bit copy.
     queries_without: AtomicUsize,
 }
 
 impl TokenTable {
-    pub(super) fn new(
+    pub(in crate::embed) fn new(
         bytes: Cow<'static, [u8]>,
         range: std::ops::Range<usize>,
         hidden: usize,
@@ -65,17 +65,17 @@ impl TokenTable {
 }
 
 /// One encoder layer, f32; matrices are `[out, in]` as in the model file.
-pub(super) struct Layer {
-    pub(super) qkv_w: Array2<f32>,
-    pub(super) qkv_b: Vec<f32>,
-    pub(super) ao_w: Array2<f32>,
-    pub(super) ao_b: Vec<f32>,
-    pub(super) aln: [Vec<f32>; 2],
-    pub(super) fi_w: Array2<f32>,
-    pub(super) fi_b: Vec<f32>,
-    pub(super) fo_w: Array2<f32>,
-    pub(super) fo_b: Vec<f32>,
-    pub(super) oln: [Vec<f32>; 2],
+pub(in crate::embed) struct Layer {
+    pub(in crate::embed) qkv_w: Array2<f32>,
+    pub(in crate::embed) qkv_b: Vec<f32>,
+    pub(in crate::embed) ao_w: Array2<f32>,
+    pub(in crate::embed) ao_b: Vec<f32>,
+    pub(in crate::embed) aln: [Vec<f32>; 2],
+    pub(in crate::embed) fi_w: Array2<f32>,
+    pub(in crate::embed) fi_b: Vec<f32>,
+    pub(in crate::embed) fo_w: Array2<f32>,
+    pub(in crate::embed) fo_b: Vec<f32>,
+    pub(in crate::embed) oln: [Vec<f32>; 2],
 }
 
 /// A layer's matrices as 8-bit integers and scales, exactly (the few-row kernel's input: a
@@ -99,21 +99,21 @@ impl QueryLayer {
 }
 
 /// The encoder.
-pub(super) struct Encoder {
-    pub(super) hidden: usize,
-    pub(super) heads: usize,
-    pub(super) eps: f32,
-    pub(super) word: TokenTable,
-    pub(super) pos: Vec<f32>,
-    pub(super) type0: Vec<f32>,
-    pub(super) ln: [Vec<f32>; 2],
-    pub(super) layers: Vec<Layer>,
-    pub(super) query_path: QueryPath,
+pub(in crate::embed) struct Encoder {
+    pub(in crate::embed) hidden: usize,
+    pub(in crate::embed) heads: usize,
+    pub(in crate::embed) eps: f32,
+    pub(in crate::embed) word: TokenTable,
+    pub(in crate::embed) pos: Vec<f32>,
+    pub(in crate::embed) type0: Vec<f32>,
+    pub(in crate::embed) ln: [Vec<f32>; 2],
+    pub(in crate::embed) layers: Vec<Layer>,
+    pub(in crate::embed) query_path: QueryPath,
 }
 
 /// Buffers of one forward pass, kept between batches so they are allocated once per thread.
 #[derive(Default)]
-pub(super) struct Scratch {
+pub(in crate::embed) struct Scratch {
     x: Vec<f32>,
     qkv: Vec<f32>,
     ctx: Vec<f32>,
@@ -213,12 +213,17 @@ fn softmax_rows(mut m: ArrayViewMut2<f32>, scale: f32) {
 }
 
 impl Encoder {
-    pub(super) fn hidden(&self) -> usize {
+    pub(in crate::embed) fn hidden(&self) -> usize {
         self.hidden
     }
 
     /// The unit vectors of `seqs` (token-table rows, `<s>` .. `</s>`) into `out`.
-    pub(super) fn forward(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [Vec<f32>]) {
+    pub(in crate::embed) fn forward(
+        &self,
+        seqs: &[&[u32]],
+        scratch: &mut Scratch,
+        out: &mut [Vec<f32>],
+    ) {
         let h = self.hidden;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
         self.embed_tokens(seqs, &mut scratch.x, total);

@@ -17,20 +17,20 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 const UNREACHABLE: f32 = -1e30;
 
 /// The tokenizer's tables; a piece's index is its row in the token table.
-pub(super) struct Tokenizer {
-    pub(super) pieces: Vec<u8>,
-    pub(super) offsets: Vec<u32>,
-    pub(super) scores: Vec<f32>,
+pub(in crate::embed) struct Tokenizer {
+    pub(in crate::embed) pieces: Vec<u8>,
+    pub(in crate::embed) offsets: Vec<u32>,
+    pub(in crate::embed) scores: Vec<f32>,
     /// The model's token id of each piece (the package's id: the vocabulary is pruned).
-    pub(super) ids: Vec<u32>,
+    pub(in crate::embed) ids: Vec<u32>,
     /// Open-addressing table: piece index + 1, 0 = empty slot; its length is a power of two.
-    pub(super) hash: Vec<u32>,
-    pub(super) norm_cp: Vec<u32>,
-    pub(super) norm_off: Vec<u32>,
-    pub(super) norm_out: Vec<u32>,
-    pub(super) unk_id: u32,
-    pub(super) unk_score: f32,
-    pub(super) max_piece_bytes: usize,
+    pub(in crate::embed) hash: Vec<u32>,
+    pub(in crate::embed) norm_cp: Vec<u32>,
+    pub(in crate::embed) norm_off: Vec<u32>,
+    pub(in crate::embed) norm_out: Vec<u32>,
+    pub(in crate::embed) unk_id: u32,
+    pub(in crate::embed) unk_score: f32,
+    pub(in crate::embed) max_piece_bytes: usize,
 }
 
 fn fnv_step(hash: u64, byte: u8) -> u64 {
@@ -39,7 +39,7 @@ fn fnv_step(hash: u64, byte: u8) -> u64 {
 
 impl Tokenizer {
     /// The row of the piece with the model id `id`.
-    pub(super) fn row_of(&self, id: u32) -> Option<u32> {
+    pub(in crate::embed) fn row_of(&self, id: u32) -> Option<u32> {
         self.ids.binary_search(&id).ok().map(|r| r as u32)
     }
 
@@ -92,7 +92,7 @@ impl Tokenizer {
     }
 
     /// The rows (piece indices) of `text`'s tokens; `None` marks an unknown character.
-    pub(super) fn encode(&self, text: &str) -> Vec<Option<u32>> {
+    pub(in crate::embed) fn encode(&self, text: &str) -> Vec<Option<u32>> {
         let (buf, starts) = self.normalize(text);
         let buf = buf.as_bytes();
         let n = starts.len() - 1;

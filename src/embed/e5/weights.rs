@@ -12,17 +12,19 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
-use super::e5_encoder::{Encoder, Layer, Scratch, TokenTable};
-use super::e5_tokenizer::Tokenizer;
-use super::{Loaded, MAX_PASSAGE_TOKENS, model_error};
+use super::encoder::{Encoder, Layer, Scratch, TokenTable};
+use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
+use super::tokenizer::Tokenizer;
+use crate::embed::loaded::{Loaded, model_error};
 use crate::error::Result;
 
-/// The model shipped in the binary.
-static SHIPPED: &[u8] = include_bytes!("../../data/model/e5/model.safetensors");
+/// Passages are cut to this many tokens, `<s>` and `</s>` included (the model reads up to 512):
+/// an abstract's first 128 tokens carry most of its meaning and cost a quarter of 512 (attention
+/// grows with the square). The retrieval measurements (BENCHMARKS.md) were made with it.
+pub const MAX_PASSAGE_TOKENS: usize = 128;
 
-/// Q4_0: 32 weights in 18 bytes (an f16 scale, then 16 bytes: low nibble = weight j, high = j + 16).
-pub(super) const BLOCK: usize = 32;
-pub(super) const BLOCK_BYTES: usize = 18;
+/// The model shipped in the binary.
+static SHIPPED: &[u8] = include_bytes!("../../../data/model/e5/model.safetensors");
 
 /// Tokens per batch of texts run through the encoder together: enough rows for the matrix
 /// products to run near full speed, small enough for many batches to share the cores.
@@ -30,7 +32,7 @@ const BATCH_TOKENS: usize = 1024;
 
 /// Which prefix a text takes (e5 was trained with them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
+pub(in crate::embed) enum Side {
     Query,
     Passage,
 }
@@ -45,7 +47,7 @@ impl Side {
 }
 
 /// multilingual-e5-small: tokenizer and encoder.
-pub(super) struct E5Model {
+pub(in crate::embed) struct E5Model {
     tokenizer: Tokenizer,
     encoder: Encoder,
     bos: u32,
@@ -132,18 +134,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One Q4_0 block (18 bytes) into 32 weights: `(q - 8) * scale`.
-pub(super) fn dequantize_block(block: &[u8], out: &mut [f32]) {
-    let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-    for (j, &b) in block[2..BLOCK_BYTES].iter().enumerate() {
-        out[j] = (f32::from(b & 0x0f) - 8.0) * scale;
-        out[j + 16] = (f32::from(b >> 4) - 8.0) * scale;
-    }
-}
-
 impl E5Model {
     /// The model built into the binary.
-    pub(super) fn shipped() -> Result<Loaded<Self>> {
+    pub(in crate::embed) fn shipped() -> Result<Loaded<Self>> {
         Self::from_bytes(
             Cow::Borrowed(SHIPPED),
             Path::new("<built-in model>/e5/model.safetensors"),
@@ -151,7 +144,7 @@ impl E5Model {
     }
 
     /// The model in the file `path`.
-    pub(super) fn load(path: &Path) -> Result<Loaded<Self>> {
+    pub(in crate::embed) fn load(path: &Path) -> Result<Loaded<Self>> {
         let bytes = std::fs::read(path).map_err(|e| model_error(path, e))?;
         Self::from_bytes(Cow::Owned(bytes), path)
     }
@@ -219,12 +212,12 @@ impl E5Model {
         })
     }
 
-    pub(super) fn dims(&self) -> usize {
+    pub(in crate::embed) fn dims(&self) -> usize {
         self.encoder.hidden()
     }
 
     /// Model ids of `text`'s tokens.
-    pub(super) fn token_ids(&self, text: &str) -> Vec<u32> {
+    pub(in crate::embed) fn token_ids(&self, text: &str) -> Vec<u32> {
         self.tokenizer
             .encode(text)
             .into_iter()
@@ -237,7 +230,7 @@ impl E5Model {
     fn input_rows(&self, text: &str, side: Side) -> Vec<u32> {
         let content = self.tokenizer.encode(&format!("{}{text}", side.prefix()));
         let limit = match side {
-            Side::Query => crate::embed::e5_encoder::MAX_POSITIONS,
+            Side::Query => super::encoder::MAX_POSITIONS,
             Side::Passage => MAX_PASSAGE_TOKENS,
         };
         let mut rows = Vec::with_capacity(content.len().min(limit) + 2);
@@ -253,7 +246,7 @@ impl E5Model {
     }
 
     /// One text's vector.
-    pub(super) fn embed_one(&self, text: &str, side: Side) -> Vec<f32> {
+    pub(in crate::embed) fn embed_one(&self, text: &str, side: Side) -> Vec<f32> {
         let rows = self.input_rows(text, side);
         let mut out = vec![vec![0f32; self.dims()]];
         self.encoder
@@ -263,7 +256,7 @@ impl E5Model {
 
     /// Many texts' vectors, in order: tokenized in parallel, sorted by length, run in batches of
     /// about [`BATCH_TOKENS`] tokens (no padding: a batch is its texts' tokens end to end).
-    pub(super) fn embed_many<S: AsRef<str> + Sync>(
+    pub(in crate::embed) fn embed_many<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         side: Side,

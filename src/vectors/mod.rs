@@ -1,6 +1,7 @@
 //! The vector index: paper vectors keyed by paper number, searched exactly for small collections
 //! and through an HNSW graph (`hnsw`, dot product on unit vectors) for large ones, walked by
-//! 8-bit codes of the vectors derived on load (never saved) and reranked by the floats.
+//! 8-bit codes of the vectors (`codes`) derived on load (never saved) and reranked by the floats.
+//! [`views`] holds what a query in each script sees of a paper.
 //!
 //! Vectors live in slots. A paper whose vector changes gets a new slot and its old slot becomes a
 //! tombstone (HNSW cannot delete a node cheaply); when tombstones pass 20% of the slots the graph
@@ -8,7 +9,10 @@
 //! parameters, checksums) and `graph.links` (the graph). Indexes written before the graph was
 //! built here hold hnsw_rs's `graph.hnsw.{graph,data}` instead: they load through hnsw_rs.
 
+mod codes;
 mod hnsw;
+mod memory;
+pub mod views;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,8 +20,9 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, HnswIo};
 use serde::{Deserialize, Serialize};
 
-use self::hnsw::{Codes, Far, Graph, Rows, huge_pages};
-
+use self::codes::Codes;
+use self::hnsw::{Far, Graph, Rows};
+use self::memory::huge_pages;
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::embed::dot;
 use crate::error::{Error, Result};
@@ -50,31 +55,48 @@ pub struct VectorParams {
     pub m: usize,
     /// Candidate list size while building the graph (higher: better graph, slower build).
     pub ef_construction: usize,
-    /// Candidate list size while searching (higher: better recall, slower).
-    pub ef_search: usize,
+    /// Candidate list size while searching (higher: better recall, slower); `None` when not
+    /// chosen: searches then use [`DEFAULT_EF_SEARCH`] of the paperscope that searches, so an
+    /// index follows a better default instead of keeping a copy of an old one.
+    #[serde(default, deserialize_with = "chosen_ef_search")]
+    pub ef_search: Option<usize>,
     /// Below this many live papers, search is exact and no graph is built (exact search over
     /// 256 dims overtakes hnsw_rs at ef=64 between 16k and 32k papers: BENCHMARKS.md).
     pub exact_below: usize,
 }
 
+/// The candidate list size of a graph search when none was chosen: recall@10 0.98, with a
+/// margin for another build's graph, at M 24 on the generated 100k corpus (BENCHMARKS.md "Scale").
+pub const DEFAULT_EF_SEARCH: usize = 1152;
+
+/// `ef_search` values that mean "not chosen" when read from `vectors.json`: a file that holds
+/// one of them was written when the field could not be left unset, and these are the defaults
+/// such files were given; a default read back as a choice would pin the index to it. (A caller
+/// who chooses one of these values gets the same search as long as it is the default.)
+const DEFAULTS_SAVED_AS_CHOICES: [usize; 4] = [192, 512, 1152, 1536];
+
+fn chosen_ef_search<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<usize>, D::Error> {
+    let saved = Option::<usize>::deserialize(deserializer)?;
+    Ok(saved.filter(|ef| !DEFAULTS_SAVED_AS_CHOICES.contains(ef)))
+}
+
+impl VectorParams {
+    /// The candidate list size graph searches use: the chosen one, else [`DEFAULT_EF_SEARCH`].
+    pub fn search_ef(&self) -> usize {
+        self.ef_search.unwrap_or(DEFAULT_EF_SEARCH)
+    }
+}
+
 impl Default for VectorParams {
     fn default() -> Self {
+        // Chosen for recall@10 0.98 at the least build and query time past `exact_below`
+        // (BENCHMARKS.md "Scale"); layer 0 holds twice M.
         VectorParams {
-            // From the idle 100k curve (generated corpus, query texts; BENCHMARKS.md "Scale"):
-            // at M 16 recall@10 0.980 needs ef 1536 (4.9x exact's speed); M 24 gives 0.982 at
-            // ef 1024 (5.8x) for 1.8x the build (49 against 27 CPU-s), M 32 0.986 at 1024
-            // (5.5x) for 3.2x. Layer 0 holds twice M.
             m: 24,
-            // With every list filled (`hnsw::select`) 100 gives more recall at a given
-            // ef_search than 200 gave before, for the same build (30k: 0.978 against 0.964 at
-            // ef 512); 64 costs 0.01 of recall at ef 1024 for 12% less build.
             ef_construction: 100,
-            // The graph serves collections past `exact_below`, so ef comes from the same curve:
-            // at M 24, 0.960 at 512 (10.0x), 0.975 at 768 (7.3x), 0.980-0.983 at 1024 (5.8-7.2x
-            // over two query sets and builds), 0.986 at 1152 (5.4x), 0.990 at 1536 (4.1x): 1152
-            // keeps 0.98 with a margin for another build's graph. On data/'s own vectors 128
-            // already gives 0.989 (the generated corpus is harder: its vectors crowd more).
-            ef_search: 1152,
+            ef_search: None,
             exact_below: 25_000,
         }
     }
@@ -214,7 +236,7 @@ impl VectorIndex {
 
     /// Sets the candidate list size of later graph searches (a recall/speed trade).
     pub fn set_ef_search(&mut self, ef: usize) {
-        self.params.ef_search = ef;
+        self.params.ef_search = Some(ef);
     }
 
     fn slot_vector(&self, slot: usize) -> &[f32] {
@@ -371,7 +393,7 @@ impl VectorIndex {
         k: usize,
         allowed: Option<&[bool]>,
     ) -> Vec<(PaperNumber, f32)> {
-        let ef = self.params.ef_search.max(k);
+        let ef = self.params.search_ef().max(k);
         let keep = |slot: u32| {
             self.paper_in(slot as usize)
                 .filter(|&paper| Self::is_allowed(allowed, paper))
@@ -461,7 +483,7 @@ impl VectorIndex {
         }
         let mut index = VectorIndex {
             dims: meta.dims,
-            params: current_search(meta.params),
+            params: meta.params,
             vectors,
             slot_paper: meta.slot_paper,
             paper_slot: HashMap::new(),
@@ -476,44 +498,33 @@ impl VectorIndex {
     }
 }
 
-/// ef_search values earlier versions saved as their default: nobody chose them, and the graph
-/// walked by codes needs today's default for its recall (BENCHMARKS.md "Scale").
-const EARLIER_DEFAULT_EF: [usize; 3] = [192, 512, 1536];
-
-/// `saved` with today's default ef_search where it holds an earlier version's default (ef is a
-/// search setting, not part of the graph; a value a caller chose is kept).
-fn current_search(saved: VectorParams) -> VectorParams {
-    let ef_search = if EARLIER_DEFAULT_EF.contains(&saved.ef_search) {
-        VectorParams::default().ef_search
-    } else {
-        saved.ef_search
-    };
-    VectorParams { ef_search, ..saved }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_earlier_default_ef_gives_way_to_todays_and_a_chosen_one_stays() {
-        let today = VectorParams::default();
-        for earlier in EARLIER_DEFAULT_EF {
-            let saved = VectorParams {
-                m: 16,
-                ef_search: earlier,
-                ..today
-            };
-            let loaded = current_search(saved);
-            assert_eq!(loaded.ef_search, today.ef_search);
-            assert_eq!(loaded.m, 16, "the graph's own shape is kept");
-        }
-        let chosen = VectorParams {
-            ef_search: 300,
-            ..today
+    fn a_saved_default_ef_search_reads_as_not_chosen_and_a_chosen_one_stays() {
+        let read = |ef: &str| -> VectorParams {
+            let json = format!(r#"{{"m":16,"ef_construction":100,{ef}"exact_below":10}}"#);
+            serde_json::from_str(&json).expect("parses")
         };
-        assert_eq!(current_search(chosen).ef_search, 300);
+        for saved in DEFAULTS_SAVED_AS_CHOICES {
+            let params = read(&format!(r#""ef_search":{saved},"#));
+            assert_eq!(params.ef_search, None, "{saved}");
+            assert_eq!(params.search_ef(), DEFAULT_EF_SEARCH);
+            assert_eq!(params.m, 16, "the graph's own shape is kept");
+        }
+        assert_eq!(read(r#""ef_search":null,"#).ef_search, None);
+        assert_eq!(read("").ef_search, None);
+        let chosen = read(r#""ef_search":300,"#);
+        assert_eq!((chosen.ef_search, chosen.search_ef()), (Some(300), 300));
+        let written = serde_json::to_string(&chosen).expect("serialises");
+        assert_eq!(
+            serde_json::from_str::<VectorParams>(&written).expect("parses"),
+            chosen
+        );
     }
+
     use proptest::prelude::any;
 
     fn unit(seed: u32, dims: usize) -> Vec<f32> {
