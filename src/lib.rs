@@ -45,6 +45,7 @@ pub mod paper;
 pub mod progress;
 pub mod projection;
 pub mod query;
+pub mod references;
 pub mod search;
 pub mod server;
 pub mod stats;

@@ -8,6 +8,7 @@ use paperscope::digest::{self, Format, OnBadFile};
 use paperscope::eval;
 use paperscope::hybrid::Fusion;
 use paperscope::query::Filters;
+use paperscope::references::Reference;
 use paperscope::search::{Mode, Page, RelatedRequest, SearchRequest, TopicLevel};
 use paperscope::topics::{Representation, TopicParams};
 use paperscope::update::{self, UpdateOptions};
@@ -393,7 +394,7 @@ pub fn topic(
             Ok(())
         }
         ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<print::Row> = papers.iter().map(print::Row::of_paper).collect();
+            let rows: Vec<Reference> = papers.iter().map(Reference::of_paper).collect();
             print::export(&rows, format);
             Ok(())
         }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use anyhow::Result;
 use paperscope::digest::Skipped;
 use paperscope::eval::{self, Report};
+use paperscope::references::{self, Reference};
 use paperscope::search::{SearchResponse, SearchResult};
 use paperscope::text::truncate_chars;
 use paperscope::topics::{Topic, TopicModel};
@@ -338,7 +339,7 @@ pub fn search(response: &SearchResponse, format: ResultFormat, explain: bool) ->
     match format {
         ResultFormat::Json => return self::json(response),
         ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<Row> = response.results.iter().map(Row::of_result).collect();
+            let rows: Vec<Reference> = response.results.iter().map(Reference::of_result).collect();
             export(&rows, format);
             return Ok(());
         }
@@ -453,141 +454,16 @@ fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) 
     println!();
 }
 
-/// One paper as exported to BibTeX or CSV.
-pub struct Row {
-    /// Position in the list (1-based).
-    pub rank: usize,
-    /// arXiv id without version.
-    pub arxiv_id: String,
-    /// Version, when known.
-    pub version: Option<u32>,
-    /// Month of first submission, `YYYY-MM`.
-    pub month: Option<String>,
-    /// English title.
-    pub title_en: String,
-    /// Chinese title.
-    pub title_zh: String,
-    /// Primary category.
-    pub category: Option<String>,
-    /// Score, for ranked results.
-    pub score: Option<f32>,
-    /// arXiv page.
-    pub url: String,
-}
-
-impl Row {
-    /// The row of a search or related result.
-    pub fn of_result(r: &SearchResult) -> Row {
-        Row {
-            rank: r.rank,
-            arxiv_id: r.arxiv_id.clone(),
-            version: r.version,
-            month: r.month.clone(),
-            title_en: r.title_en.clone(),
-            title_zh: r.title_zh.clone(),
-            category: r.category.clone(),
-            score: Some(r.score),
-            url: r.url.clone(),
-        }
-    }
-
-    /// The row of a paper of a listing (a topic's papers): rank 0, numbered by position on
-    /// export.
-    pub fn of_paper(p: &Paper) -> Row {
-        Row {
-            rank: 0,
-            arxiv_id: p.arxiv_id.clone(),
-            version: p.version,
-            month: p.year_month().map(|(y, m)| format!("{y}-{m:02}")),
-            title_en: p.title_en.clone(),
-            title_zh: p.title_zh.clone(),
-            category: p.categories().into_iter().next(),
-            score: None,
-            url: paperscope::paper::abs_url(&p.arxiv_id),
-        }
-    }
-}
-
-/// Prints `rows` as BibTeX or CSV (the other formats are not exports).
-pub fn export(rows: &[Row], format: ResultFormat) {
+/// Prints `references` as BibTeX or CSV (the other formats are not exports).
+pub fn export(references: &[Reference], format: ResultFormat) {
     match format {
         ResultFormat::Bibtex => {
-            for row in rows {
-                println!("{}", bibtex(row));
+            for reference in references {
+                println!("{}", references::bibtex(reference));
             }
         }
-        _ => print!("{}", csv(rows)),
+        _ => print!("{}", references::csv(references)),
     }
-}
-
-/// A BibTeX value: the characters that are commands or delimiters in BibTeX are escaped, so a
-/// title with `{`, `%` or `&` neither breaks the entry nor becomes markup.
-fn bibtex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' | '}' | '&' | '%' | '$' | '#' | '_' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// One `@misc` entry in arXiv's own style (eprint, archivePrefix, primaryClass). The digests
-/// name no authors, so there is no `author` field: an empty one is read as an author with no
-/// name, and a reference manager fills the authors in from the eprint.
-pub fn bibtex(row: &Row) -> String {
-    let mut fields = vec![
-        format!("  title = {{{{{}}}}}", bibtex_escape(&row.title_en)),
-        format!("  eprint = {{{}}}", row.arxiv_id),
-        "  archivePrefix = {arXiv}".to_string(),
-    ];
-    if let Some(category) = &row.category {
-        fields.push(format!("  primaryClass = {{{}}}", bibtex_escape(category)));
-    }
-    if let Some(month) = &row.month {
-        fields.push(format!("  year = {{{}}}", &month[..4]));
-    }
-    fields.push(format!("  url = {{{}}}", row.url));
-    format!("@misc{{{},\n{}\n}}\n", row.arxiv_id, fields.join(",\n"))
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-/// A header and one line per row, CRLF-free so that shells and spreadsheets both read it.
-pub fn csv(rows: &[Row]) -> String {
-    let mut out =
-        String::from("rank,arxiv_id,version,month,title_en,title_zh,category,score,url\n");
-    for (i, row) in rows.iter().enumerate() {
-        let rank = if row.rank == 0 { i + 1 } else { row.rank };
-        let fields = [
-            rank.to_string(),
-            row.arxiv_id.clone(),
-            row.version.map(|v| v.to_string()).unwrap_or_default(),
-            row.month.clone().unwrap_or_default(),
-            row.title_en.clone(),
-            row.title_zh.clone(),
-            row.category.clone().unwrap_or_default(),
-            row.score.map(|s| format!("{s:.4}")).unwrap_or_default(),
-            row.url.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    out
 }
 
 pub fn eval(reports: &[Report], query_count: usize) {

@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["fulltext", "vectors", "topics"],
     &["store"],
     &["update", "search"],
-    &["compose", "eval", "projection", "export"],
+    &["compose", "eval", "projection", "export", "references"],
     &["server"],
 ];
 
