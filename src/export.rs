@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 use crate::atomic::{write_atomically, write_streaming_atomically};
 use crate::error::{Error, Result};
 use crate::fulltext::combined_texts;
-use crate::hybrid::Fusion;
+use crate::hybrid::{Fusion, as_written};
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::query::SearchQuery;
@@ -568,12 +568,14 @@ fn write_opensearch(out: &Path, export: &Export<'_>) -> Result<Vec<String>> {
 /// The BM25 / vector weights a fixed-weight engine gets for `fusion`: the adaptive fusion's
 /// weight when the nearest paper is close (its most trusting setting, which is what it
 /// applies to the queries whose vectors matter).
-fn opensearch_weights(fusion: Fusion) -> [f32; 2] {
+fn opensearch_weights(fusion: Fusion) -> [f64; 2] {
     let alpha = match fusion {
         Fusion::Adaptive { max_alpha, .. } => max_alpha,
         other => other.alpha(1.0),
     };
-    [1.0 - alpha, alpha]
+    // As a person wrote the weight (0.35, not the f32's 0.3499999940395355), and summing to 1.
+    let alpha = as_written(alpha);
+    [((1.0 - alpha) * 1e6).round() / 1e6, alpha]
 }
 
 /// The queries of a TSV file, `qid<TAB>query[<TAB>anything]` per line (tests/queries.tsv's

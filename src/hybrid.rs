@@ -43,11 +43,13 @@ pub enum Fusion {
     /// Reciprocal rank fusion: sum of 1 / (k + rank) over the lists a paper is in.
     Rrf {
         /// Damping constant (60 in the literature).
+        #[serde(serialize_with = "written")]
         k: f32,
     },
     /// `(1 - alpha) * bm25 / max bm25 + alpha * min-max normalised cosine`, over all candidates.
     Convex {
         /// Weight of the vector side, 0..=1.
+        #[serde(serialize_with = "written")]
         alpha: f32,
     },
     /// Convex, with the vector weight set per query by how close the nearest paper is: the
@@ -55,12 +57,26 @@ pub enum Fusion {
     /// weight 0, `high` and above -> `max_alpha`).
     Adaptive {
         /// The vector weight when the nearest paper is at least `high`.
+        #[serde(serialize_with = "written")]
         max_alpha: f32,
         /// Top cosine at or below which the vectors get no weight.
+        #[serde(serialize_with = "written")]
         low: f32,
         /// Top cosine from which the vectors get `max_alpha`.
+        #[serde(serialize_with = "written")]
         high: f32,
     },
+}
+
+/// `value` as a person writes it: the shortest decimal that reads back as the same `f32`
+/// (0.35, where widening the `f32` to `f64` would show 0.3499999940395355), for JSON files
+/// that people and other engines read.
+pub fn as_written(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
+fn written<S: serde::Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(as_written(*value))
 }
 
 impl Fusion {

@@ -183,7 +183,7 @@ pub fn index_summary(report: &IndexReport) -> String {
     let index = dir(&report.index);
     let result = match report.update {
         Update::Unchanged { papers } => {
-            format!("Index {index} unchanged: {} papers.", count(papers))
+            format!("Index at {index} unchanged: {} papers.", count(papers))
         }
         Update::Written {
             generation,
@@ -743,13 +743,13 @@ pub fn over_time(model: &TopicModel, table: &BTreeMap<usize, BTreeMap<String, us
 
 /// `check`: one line per problem (the file, what is wrong), then the command that recovers.
 pub fn check(report: &paperscope::store::CheckReport) {
-    let index = report.index.display();
+    let index = dir(&report.index);
     for note in &report.notes {
         println!("note: {note}");
     }
     if report.healthy {
         println!(
-            "Index {index} is healthy: generation {}, {} papers, {} files checked.",
+            "Index at {index} is healthy: generation {}, {} papers, {} files checked.",
             report.generation.unwrap_or_default(),
             report.papers.unwrap_or_default(),
             report.files_checked

@@ -52,7 +52,7 @@ struct ListingParams {
     offset: Option<usize>,
     /// relevance (default) or date
     sort: Option<String>,
-    /// Convex fusion weight of BM25, 0 to 1
+    /// Weight of the meaning (vector) side in convex fusion, 0 to 1 (BM25 gets the rest)
     alpha: Option<f32>,
 }
 

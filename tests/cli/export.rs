@@ -193,6 +193,18 @@ fn each_engine_gets_its_schema_and_one_record_per_paper() {
         (weights.iter().sum::<f32>() - 1.0).abs() < 1e-6,
         "{weights:?}"
     );
+    // Weights as a person writes them (0.65 / 0.35), not an f32 widened to f64 (0.6499999761...).
+    for file in [
+        opensearch.join("search_pipeline.json"),
+        out.path().join("opensearch/export.json"),
+    ] {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            text.contains("0.35") && !text.contains("99999") && !text.contains("00000001"),
+            "{}: {text}",
+            file.display()
+        );
+    }
     let bulk = json_lines(&opensearch.join("bulk.ndjson"));
     assert_eq!(
         bulk.len(),
