@@ -449,7 +449,9 @@ fn whole_number(text: &str) -> Result<usize, String> {
 pub fn flag_for(parameter: &str) -> String {
     match parameter {
         "limit" => "-n/--limit".into(),
-        "arxiv_id" | "ids" => "ARXIV_ID".into(),
+        "arxiv_id" => "ARXIV_ID".into(),
+        // `related`'s papers: the ids are its positional arguments, a text the alternative.
+        "ids" => "ARXIV_ID (or --text)".into(),
         "output" => "-o/--output".into(),
         "query" => "QUERY".into(),
         "selection" => "the selection (--query, --ids, --category, --since, --until)".into(),

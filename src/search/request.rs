@@ -368,7 +368,7 @@ impl RelatedRequest {
             (false, None) => Ok(Self::ids(ids)),
             (true, None) => Err(Error::invalid(
                 "ids",
-                "required: the arXiv ids of papers to find papers like (or a text)",
+                "required: the arXiv ids of the papers to find papers like, or a text",
             )),
         }
     }
