@@ -271,16 +271,20 @@ pub async fn over_time(
     .await
 }
 
-/// Counts per category and month: as `paperscope stats --json`.
+/// Counts per category and month, and the generation they are of: as `paperscope stats --json`.
 #[utoipa::path(get, path = "/api/stats", tag = "papers",
-    responses((status = 200, body = Stats)))]
+    responses((status = 200, body = Stats, description = "The counts, with `generation`")))]
 pub async fn stats(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Stats>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     Params::parse(raw.as_deref())?.finish()?;
     with_engine(state, |state, engine| {
-        Ok(Json(Stats::clone(&*state.stats(engine)?)))
+        let stats = state.stats(engine)?;
+        let mut body = serde_json::to_value(&*stats)
+            .map_err(|_| ApiError::internal("the counts could not be written as JSON"))?;
+        body["generation"] = engine.store().manifest.generation.into();
+        Ok(Json(body))
     })
     .await
 }
