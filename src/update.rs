@@ -16,7 +16,7 @@ use crate::fulltext;
 use crate::paper::{Paper, PaperNumber};
 use crate::progress::{Progress, stage};
 use crate::store::{
-    ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint,
+    ModelInfo, SEED_DIR, Staging, Store, WriteLock, embedding_cache_path, failpoint, tidy,
 };
 use crate::topics::{self, TopicModel, TopicParams};
 use crate::vectors::views::ScriptViews;
@@ -271,6 +271,7 @@ fn write_papers(
     let updated = existing.iter().zip(&merged).filter(|(a, b)| a != b).count();
     let nothing_new = added == 0 && updated == 0 && !views_missing;
     if previous.is_some() && nothing_new && !options.rebuild && notices.is_empty() {
+        tidy(lock);
         return Ok(Update::Unchanged {
             papers: merged.len(),
         });

@@ -45,7 +45,7 @@ use manifest::{
     read_manifest, verify_bytes, verify_files,
 };
 pub use manifest::{FORMAT_VERSION, FileRecord, Manifest, ModelInfo};
-pub use staging::Staging;
+pub use staging::{Staging, tidy};
 
 /// The embedding cache's directory in an index (outside the generations: a text's vector does
 /// not depend on which generation it was made for).

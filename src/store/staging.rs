@@ -220,6 +220,26 @@ fn next_generation(dir: &Path) -> Result<u64> {
     Ok(highest.saturating_add(1))
 }
 
+/// Removes what killed writers left behind when a write finds nothing to change: the live
+/// generation and the one before it (a reader may still hold it) stay, as after a commit.
+/// A writer killed between its manifest swap and its own clean-up leaves three generations,
+/// and without this they would stay until the next change.
+pub fn tidy(lock: &WriteLock) {
+    let dir = lock.dir();
+    let Ok(manifest) = read_manifest(dir) else {
+        return;
+    };
+    let previous = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| generation_number(&entry.file_name().to_string_lossy()))
+        .filter(|&n| n < manifest.generation)
+        .max()
+        .map(generation_name);
+    remove_stale(dir, &manifest.generation_dir, previous.as_deref());
+}
+
 /// Removes, under the writer lock, what no reader can be using: committed generations other
 /// than `live` and `previous`, staging directories (`gen-*.tmp`) and temporary manifests
 /// (`.manifest.json.<pid>.tmp`) of killed writers. Failures cost only disk space.

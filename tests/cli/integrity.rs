@@ -282,6 +282,27 @@ fn the_previous_generation_is_kept_and_stale_leftovers_removed() {
 }
 
 #[test]
+fn a_write_with_nothing_new_removes_what_a_killed_writer_left() {
+    // A writer killed after its manifest swap but before its clean-up leaves an older
+    // generation behind; indexing the same digest again changes nothing but removes it.
+    let (_tmp, index) = small_index();
+    let dir = Path::new(&index);
+    index_one_more(&index);
+    std::fs::create_dir(dir.join("gen-000000")).expect("stale generation");
+    let again = index_one_more(&index);
+    assert_eq!(again["changed"], false, "{again}");
+    assert!(
+        !dir.join("gen-000000").exists(),
+        "the stale generation stays"
+    );
+    assert!(
+        dir.join("gen-000001").is_dir(),
+        "the previous generation stays"
+    );
+    assert!(dir.join("gen-000002").is_dir(), "the live generation stays");
+}
+
+#[test]
 fn readers_never_fail_while_a_writer_commits() {
     let (_tmp, index) = small_index();
     let done = std::sync::atomic::AtomicBool::new(false);
