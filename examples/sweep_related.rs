@@ -1,34 +1,96 @@
-//! `related` precision@10 for several fusions, on the judged related sets (tests/related_judged.tsv,
-//! tune half) and on seeds from the judged queries (tests/queries.tsv).
-//! INDEX=index MODEL=e5|static cargo run --release --example sweep_related
+//! `related` precision@10 for several scorings, on the tune half of the judged related sets
+//! (tests/related_judged.tsv, tests/related_judged_e5.tsv) and on seeds from the judged queries
+//! (tests/queries.tsv): today's fusion (BM25 more-like-this + vectors, `Fusion::RELATED`), and
+//! the z-score fusion of word vectors and e5 over a grid of its settings; then reading lists
+//! (two and three seeds of a query) scored as a whole against the mean of each seed's scores.
+//! Never reads a held-out half.
+//! INDEX=index cargo run --release --example sweep_related
 
 use std::path::Path;
 
-use paperscope::eval;
+use paperscope::eval::{self, RelatedCase};
 use paperscope::hybrid::Fusion;
+use paperscope::search::{RelatedParams, WordParams};
 use paperscope::{Engine, ModelSource, Needs};
+
+fn tune(path: &str) -> anyhow::Result<Vec<RelatedCase>> {
+    if !Path::new(path).exists() {
+        return Ok(Vec::new());
+    }
+    let sets = eval::load_queries(Path::new(path))?;
+    let tune: Vec<_> = sets.into_iter().filter(|s| s.group == "tune").collect();
+    Ok(eval::cases_from_sets(&tune))
+}
 
 fn main() -> anyhow::Result<()> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let model = match var("MODEL", "default").as_str() {
-        "e5" => ModelSource::Shipped(paperscope::embed::ModelKind::E5Small),
-        "static" => ModelSource::Shipped(paperscope::embed::ModelKind::Static),
-        _ => ModelSource::default(),
+    let mut engine = Engine::open(
+        Path::new(&var("INDEX", "index")),
+        &ModelSource::default(),
+        Needs::Meaning,
+    )?;
+    let sets = tune("tests/related_judged.tsv")?;
+    let sets_e5 = tune("tests/related_judged_e5.tsv")?;
+    let queries = eval::load_queries(Path::new("tests/queries.tsv"))?;
+    let from_queries = eval::cases_from_queries(&queries);
+    let score = |engine: &Engine, fusion: Option<Fusion>| -> anyhow::Result<String> {
+        let a = eval::evaluate_related(engine, &sets, fusion)?.precision10;
+        let b = eval::evaluate_related(engine, &sets_e5, fusion)?.precision10;
+        let c = eval::evaluate_related(engine, &from_queries, fusion)?.precision10;
+        Ok(format!(
+            "sets {a:.3}  e5-pooled sets {b:.3}  query seeds {c:.3}"
+        ))
     };
-    let engine = Engine::open(Path::new(&var("INDEX", "index")), &model, Needs::Meaning)?;
-    let sets = eval::load_queries(Path::new("tests/related_judged.tsv"))?;
-    let tune: Vec<_> = sets.into_iter().filter(|s| s.group == "tune").collect();
-    let from_sets = eval::cases_from_sets(&tune);
-    let from_queries =
-        eval::cases_from_queries(&eval::load_queries(Path::new("tests/queries.tsv"))?);
-    for alpha in [0.0f32, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] {
-        let fusion = Some(Fusion::Convex { alpha });
-        let sets = eval::evaluate_related(&engine, &from_sets, fusion)?;
-        let queries = eval::evaluate_related(&engine, &from_queries, fusion)?;
-        println!(
-            "convex {alpha:.1}: related sets (tune) P@10 {:.3}   query seeds P@10 {:.3}",
-            sets.precision10, queries.precision10
-        );
+    println!(
+        "today (convex 0.6)            {}",
+        score(&engine, Some(Fusion::RELATED))?
+    );
+    // GRID=small: the neighbourhood of the default only.
+    let small = var("GRID", "") == "small";
+    for chinese in [true, false] {
+        for (min_df, max_df) in [(2, 0.1), (5, 0.1), (2, 0.05), (2, 0.2), (2, 0.5)] {
+            for meaning in [0.5f32, 0.75, 1.0, 1.5] {
+                if small && (!chinese || max_df != 0.1) {
+                    continue;
+                }
+                let params = RelatedParams {
+                    words: WordParams {
+                        min_df,
+                        max_df,
+                        chinese,
+                    },
+                    meaning,
+                    ..RelatedParams::default()
+                };
+                engine.set_related_params(params);
+                println!(
+                    "zh {chinese:5} df {min_df}..{max_df:.2} meaning {meaning:.2}  {}",
+                    score(&engine, None)?
+                );
+            }
+        }
+    }
+    engine.set_related_params(RelatedParams::default());
+    for size in [2, 3] {
+        let lists = eval::list_cases_from_queries(&queries, size);
+        for whole_list in [true, false] {
+            engine.set_related_params(RelatedParams {
+                whole_list,
+                ..RelatedParams::default()
+            });
+            let p = eval::evaluate_related(&engine, &lists, None)?.precision10;
+            println!(
+                "reading lists of {size} ({} lists), {}: P@10 {p:.3}",
+                lists.len(),
+                if whole_list {
+                    "as a whole"
+                } else {
+                    "mean of seeds"
+                }
+            );
+        }
+        let today = eval::evaluate_related(&engine, &lists, Some(Fusion::RELATED))?.precision10;
+        println!("reading lists of {size}, today: P@10 {today:.3}");
     }
     Ok(())
 }

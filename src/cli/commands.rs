@@ -473,26 +473,60 @@ pub fn eval_crosslingual(ctx: &Context, stride: usize) -> Result<()> {
     }
 }
 
-/// `eval related`: precision@10 of `related` per judgement file.
+/// `eval related`: precision@10 of `related` per judgement file, by its default scoring and by
+/// today's fusion (`Fusion::RELATED`) beside it; for judged query files also reading lists of
+/// two seeds, scored as a whole and as the mean of each seed's scores.
 pub fn eval_related(ctx: &Context, queries: &[PathBuf], sets: &[PathBuf]) -> Result<()> {
-    let engine = ctx.engine(Needs::Meaning)?;
-    let mut reports = Vec::new();
+    use paperscope::hybrid::Fusion;
+    use paperscope::search::RelatedParams;
+    let mut engine = ctx.engine(Needs::Meaning)?;
+    let mut cases = Vec::new();
     for path in queries {
-        let cases = eval::cases_from_queries(&eval::load_queries(path)?);
-        reports.push((path.clone(), eval::evaluate_related(&engine, &cases, None)?));
+        let judged = eval::load_queries(path)?;
+        cases.push((
+            path.display().to_string(),
+            eval::cases_from_queries(&judged),
+        ));
+        let lists = eval::list_cases_from_queries(&judged, 2);
+        cases.push((format!("{} (lists of 2)", path.display()), lists));
     }
     for path in sets {
-        let cases = eval::cases_from_sets(&eval::load_queries(path)?);
-        reports.push((path.clone(), eval::evaluate_related(&engine, &cases, None)?));
+        let judged = eval::load_queries(path)?;
+        cases.push((path.display().to_string(), eval::cases_from_sets(&judged)));
+    }
+    let mut reports = Vec::new();
+    for (name, cases) in &cases {
+        let default = eval::evaluate_related(&engine, cases, None)?;
+        let today = eval::evaluate_related(&engine, cases, Some(Fusion::RELATED))?;
+        reports.push((name.clone(), default, today));
+    }
+    let mut lists_by_mean = Vec::new();
+    engine.set_related_params(RelatedParams {
+        whole_list: false,
+        ..RelatedParams::default()
+    });
+    for (name, cases) in cases.iter().filter(|(n, _)| n.ends_with("(lists of 2)")) {
+        let mean = eval::evaluate_related(&engine, cases, None)?;
+        lists_by_mean.push((
+            name.replace("lists of 2", "lists of 2, mean of seeds"),
+            mean,
+        ));
     }
     if ctx.json {
-        let by_file: Vec<serde_json::Value> = reports
+        let mut by_file: Vec<serde_json::Value> = reports
             .iter()
-            .map(|(path, report)| serde_json::json!({"file": path, "report": report}))
+            .map(|(name, report, today)| {
+                serde_json::json!({"file": name, "report": report, "today": today})
+            })
             .collect();
+        by_file.extend(
+            lists_by_mean
+                .iter()
+                .map(|(name, report)| serde_json::json!({"file": name, "report": report})),
+        );
         print::json(&by_file)
     } else {
-        print::related_quality(&reports);
+        print::related_quality(&reports, &lists_by_mean);
         Ok(())
     }
 }

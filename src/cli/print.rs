@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::Result;
@@ -290,6 +289,22 @@ pub fn describe_why(why: &paperscope::hybrid::Why) -> String {
     format!("why: {bm25}, {vector}, fused {:.3}", why.fused)
 }
 
+/// Why a related paper is shown, one line: the terms it shares with the seeds (English, then
+/// Chinese) and its word and meaning similarity.
+pub fn describe_related(why: &paperscope::search::RelatedWhy) -> String {
+    let mut terms: Vec<&str> = why.terms_en.iter().map(String::as_str).collect();
+    terms.extend(why.terms_zh.iter().map(String::as_str));
+    let shared = if terms.is_empty() {
+        "no shared key terms".to_string()
+    } else {
+        format!("shares: {}", terms.join(", "))
+    };
+    format!(
+        "{shared}  (words {:.2}, meaning {:.2})",
+        why.words, why.meaning
+    )
+}
+
 struct Style {
     on: bool,
 }
@@ -427,6 +442,10 @@ fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) 
         .flatten()
         .collect();
     println!("{INDENT}{}", style.paint("2", &facts.join("  ")));
+    // A related paper always says why: the reason a reader trusts it, not a debugging aid.
+    if let Some(related) = &r.related {
+        print_wrapped(INDENT, &describe_related(related));
+    }
     if !style.on {
         // The `[...]` markers take columns: wrap the marked text, not the snippet.
         print_wrapped(INDENT, &style.highlight(&r.snippet, &r.highlights));
@@ -504,19 +523,28 @@ pub fn eval(reports: &[Report], query_count: usize) {
     }
 }
 
-/// `eval related`: one line per judgement file, then its groups.
-pub fn related_quality(reports: &[(PathBuf, eval::RelatedReport)]) {
-    println!("{:<36} {:>6} {:>8}", "judgements", "seeds", "P@10");
-    for (path, r) in reports {
+/// `eval related`: one line per judgement file (the default scoring, and today's fusion beside
+/// it), then its groups; then reading lists scored as the mean of each seed's scores.
+pub fn related_quality(
+    reports: &[(String, eval::RelatedReport, eval::RelatedReport)],
+    lists_by_mean: &[(String, eval::RelatedReport)],
+) {
+    println!(
+        "{:<48} {:>6} {:>8} {:>8}",
+        "judgements", "seeds", "P@10", "today"
+    );
+    for (name, r, today) in reports {
         println!(
-            "{:<36} {:>6} {:>8.3}",
-            path.display(),
-            r.seeds,
-            r.precision10
+            "{:<48} {:>6} {:>8.3} {:>8.3}",
+            name, r.seeds, r.precision10, today.precision10
         );
         for (group, p) in &r.by_group {
-            println!("  {group:<34} {:>6} {p:>8.3}", "");
+            let t = today.by_group.get(group).copied().unwrap_or(0.0);
+            println!("  {group:<46} {:>6} {p:>8.3} {t:>8.3}", "");
         }
+    }
+    for (name, r) in lists_by_mean {
+        println!("{:<48} {:>6} {:>8.3}", name, r.seeds, r.precision10);
     }
 }
 

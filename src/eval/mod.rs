@@ -16,6 +16,7 @@ pub use clustering::{TopicQuality, topic_quality};
 pub use crosslingual::{CrossLingual, KnownItem, crosslingual};
 pub use related::{
     RelatedCase, RelatedReport, cases_from_queries, cases_from_sets, evaluate_related,
+    list_cases_from_queries,
 };
 pub use retrieval::{
     JudgedQuery, Metrics, QueryOutcome, Report, evaluate, evaluate_methods, load_queries,

@@ -28,8 +28,8 @@ pub struct RelatedCase {
     pub qid: String,
     /// The prefix of `qid` before `-`, for per-group figures.
     pub group: String,
-    /// The seed's arXiv id.
-    pub seed: String,
+    /// The seeds' arXiv ids: one paper, or a reading list.
+    pub seeds: Vec<String>,
     /// Papers relevant to the same need, the seed excluded.
     pub relevant: HashMap<String, u32>,
 }
@@ -51,10 +51,41 @@ pub fn cases_from_queries(queries: &[JudgedQuery]) -> Vec<RelatedCase> {
             cases.push(RelatedCase {
                 qid: q.qid.clone(),
                 group: q.group.clone(),
-                seed: seed.clone(),
+                seeds: vec![seed.clone()],
                 relevant,
             });
         }
+    }
+    cases
+}
+
+/// Reading lists taken from a judged query file: the first `size` highly relevant papers of
+/// each query that has more than `size` of them (by id, so the list never depends on the
+/// file's order); the query's other relevant papers are what the list's reader should see.
+pub fn list_cases_from_queries(queries: &[JudgedQuery], size: usize) -> Vec<RelatedCase> {
+    let mut cases = Vec::new();
+    for q in queries {
+        let mut high: Vec<&String> = q
+            .relevant
+            .iter()
+            .filter(|&(_, &grade)| grade >= 2)
+            .map(|(id, _)| id)
+            .collect();
+        if high.len() <= size {
+            continue;
+        }
+        high.sort();
+        let seeds: Vec<String> = high.into_iter().take(size).cloned().collect();
+        let mut relevant = q.relevant.clone();
+        for seed in &seeds {
+            relevant.remove(seed);
+        }
+        cases.push(RelatedCase {
+            qid: q.qid.clone(),
+            group: q.group.clone(),
+            seeds,
+            relevant,
+        });
     }
     cases
 }
@@ -70,7 +101,7 @@ pub fn cases_from_sets(sets: &[JudgedQuery]) -> Vec<RelatedCase> {
             RelatedCase {
                 qid: s.qid.clone(),
                 group: s.group.clone(),
-                seed,
+                seeds: vec![seed],
                 relevant,
             }
         })
@@ -99,7 +130,7 @@ pub fn evaluate_related(
     let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut all = Vec::with_capacity(cases.len());
     for case in cases {
-        let request = RelatedRequest::ids([&case.seed])
+        let request = RelatedRequest::ids(case.seeds.iter())
             .limit(DEPTH)
             .fusion_if(fusion);
         let response = engine.related(&request)?;
@@ -153,9 +184,26 @@ mod tests {
             &[("2403.00001", 2), ("2403.00002", 2), ("2403.00003", 1)],
         )]);
         assert_eq!(cases.len(), 2);
-        assert_eq!(cases[0].seed, "2403.00001");
+        assert_eq!(cases[0].seeds, ["2403.00001"]);
         assert!(!cases[0].relevant.contains_key("2403.00001"));
         assert_eq!(cases[0].relevant.len(), 2);
+    }
+
+    #[test]
+    fn a_reading_list_is_the_first_highly_relevant_papers_by_id() {
+        let q = query(
+            "en-01",
+            &[
+                ("2403.00003", 2),
+                ("2403.00001", 2),
+                ("2403.00002", 2),
+                ("2403.00004", 1),
+            ],
+        );
+        let cases = list_cases_from_queries(std::slice::from_ref(&q), 2);
+        assert_eq!(cases[0].seeds, ["2403.00001", "2403.00002"]);
+        assert_eq!(cases[0].relevant.len(), 2);
+        assert!(list_cases_from_queries(&[q], 3).is_empty());
     }
 
     #[test]
@@ -163,7 +211,7 @@ mod tests {
         let mut set = query("tune-01", &[("2403.00002", 1)]);
         set.query = "arXiv:2403.00001v2".into();
         let cases = cases_from_sets(&[set]);
-        assert_eq!(cases[0].seed, "2403.00001");
+        assert_eq!(cases[0].seeds, ["2403.00001"]);
         assert_eq!(cases[0].group, "tune");
     }
 }

@@ -15,6 +15,7 @@ mod rank;
 mod related;
 mod request;
 mod response;
+mod wordvec;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +26,8 @@ pub use request::{
     DATE_SORT_DEPTH, DEFAULT_LIMIT, MAX_PAGE_LIMIT, Mode, Page, RelatedRequest, RelatedTo,
     SearchRequest, Sort, default_fusion,
 };
-pub use response::{Ranked, Ranking, SearchResponse, SearchResult, Seed};
+pub use response::{Ranked, Ranking, RelatedWhy, SearchResponse, SearchResult, Seed};
+pub use wordvec::{RelatedParams, SharedTerms, WordParams, WordVectors};
 
 use crate::embed::{Embedder, ModelSource, dot};
 use crate::error::{Error, Result};
@@ -92,6 +94,10 @@ pub struct Engine {
     /// The generation's fitted topics, read (and checksummed) once: a long-lived engine
     /// answers topic requests without reading topics.json again.
     fitted: std::sync::OnceLock<TopicModel>,
+    /// How `related` scores (measured defaults; an experiment may set others).
+    related_params: RelatedParams,
+    /// The papers' word vectors for `related`, built on its first use from the stored papers.
+    word_vectors: std::sync::OnceLock<WordVectors>,
 }
 
 /// What an engine needs loaded.
@@ -125,6 +131,8 @@ impl Engine {
             meaning,
             meaning_error: None,
             fitted: std::sync::OnceLock::new(),
+            related_params: RelatedParams::default(),
+            word_vectors: std::sync::OnceLock::new(),
         }
     }
 

@@ -182,6 +182,7 @@ impl Engine {
                 summary_zh: paper.summary_zh,
                 score: r.score,
                 why: r.why,
+                related: r.related.clone(),
                 snippet: text,
                 highlights,
                 number: r.number,

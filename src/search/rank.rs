@@ -158,6 +158,7 @@ impl Engine {
                     cosine: None,
                     fused: h.score,
                 },
+                related: None,
             })
             .collect();
         Ok((ranked, total))
@@ -192,6 +193,7 @@ impl Engine {
                     cosine: Some(cosine),
                     fused: cosine,
                 },
+                related: None,
             })
             .collect();
         Ok((ranked, total))

@@ -3,13 +3,15 @@
 use std::time::Instant;
 
 use super::request::{Mode, RelatedRequest, RelatedTo};
-use super::response::{Ranked, SearchResponse, Seed};
+use super::response::{Ranked, RelatedWhy, SearchResponse, Seed};
+use super::wordvec::{RelatedParams, WordVectors};
 use super::{Engine, FUSION_DEPTH};
 use crate::embed::{dot, mean_direction};
 use crate::error::Result;
-use crate::hybrid::{Fusion, fuse};
+use crate::hybrid::{Fusion, Why, fuse};
 use crate::paper::{Paper, PaperNumber};
 use crate::query::SearchQuery;
+use crate::vectors::views::Script;
 
 /// The text a paper's more-like-this query is built from: English title twice, Chinese title,
 /// summary and the English abstract. Leaving out the Chinese abstract (a translation of the
@@ -38,27 +40,42 @@ struct Target {
     seeds: Vec<Seed>,
 }
 
+/// What one query of a related search compares papers with: a seed, a reading list as a
+/// whole, or a text.
+struct Probe {
+    /// Its word vector (normalised TF-IDF row).
+    words: Vec<(u32, f32)>,
+    /// Its e5 vector.
+    vector: Vec<f32>,
+    /// For a text: its script, whose paper views it is compared with (as a search is).
+    script: Option<Script>,
+}
+
+/// Mean and standard deviation of `values` (standard deviation at least a small floor, so a
+/// signal that does not vary among the candidates adds nothing rather than noise).
+fn moments(values: &[f32]) -> (f32, f32) {
+    let n = values.len().max(1) as f32;
+    let mean = values.iter().sum::<f32>() / n;
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, var.sqrt().max(1e-6))
+}
+
+/// The name a related answer gives its scoring.
+pub const RELATED_SCORING: &str = "z-score words + meaning";
+
 impl Engine {
-    /// Papers like the given ones (or like a text): their vectors' nearest neighbours fused with
-    /// a BM25 more-like-this query of their distinctive terms; the given papers never appear.
-    /// Fused by [`Fusion::RELATED`] unless the request chooses another fusion.
+    /// Papers like the given ones (or like a text), the given papers never among them. By
+    /// default each candidate (the papers nearest by words and by meaning) is scored by the
+    /// z-score of its TF-IDF word cosine plus the z-score of its e5 cosine over the candidates
+    /// ([`RelatedParams`]), and carries why ([`super::RelatedWhy`]). A request that chooses a
+    /// fusion gets the older ranking: a BM25 more-like-this query fused with the vectors.
     pub fn related(&self, request: &RelatedRequest) -> Result<SearchResponse> {
         let started = Instant::now();
         request.check()?;
         let (filters, page) = (request.filters_asked(), request.page_asked());
-        let fusion = request.fusion_asked().unwrap_or(Fusion::RELATED);
         let limit = self.clamp(page.depth());
         self.check_categories(filters)?;
         let target = self.target(request.target())?;
-        let (_, vectors) = self.need_meaning()?;
-        let depth = limit.max(FUSION_DEPTH);
-        let bm25: Vec<(PaperNumber, f32)> = self
-            .store
-            .text
-            .more_like_this(&target.texts, filters, &target.exclude, depth)?
-            .iter()
-            .map(|h| (h.number, h.score))
-            .collect();
         let mut allowed = self
             .store
             .text
@@ -69,19 +86,16 @@ impl Engine {
                 *slot = false;
             }
         }
-        let vector = vectors.search(&target.vector, depth, Some(&allowed));
-        let fused = fuse(
-            &bm25,
-            &vector,
-            |p| vectors.vector_of(p).map(|v| dot(&target.vector, v)),
-            fusion,
-        );
-        let ranked: Vec<Ranked> = fused
-            .into_iter()
-            .filter(|f| !target.exclude.contains(&f.number))
-            .take(limit)
-            .map(Ranked::from)
-            .collect();
+        let (ranked, fusion) = match request.fusion_asked() {
+            Some(fusion) => (
+                self.related_by_terms(&target, filters, &allowed, limit, fusion)?,
+                fusion.name(),
+            ),
+            None => (
+                self.related_fused(request.target(), &target, &allowed, limit)?,
+                RELATED_SCORING.to_string(),
+            ),
+        };
         let snippet_query = SearchQuery {
             text: target.texts.first().cloned().unwrap_or_default(),
             ..SearchQuery::default()
@@ -100,8 +114,193 @@ impl Engine {
             warnings: Vec::new(),
             corrected_from: None,
             did_you_mean: None,
-            fusion: Some(fusion.name()),
+            fusion: Some(fusion),
         })
+    }
+
+    /// Sets how `related` scores (for measurements); the word vectors are rebuilt on next use.
+    pub fn set_related_params(&mut self, params: RelatedParams) {
+        if params.words != self.related_params.words {
+            self.word_vectors = std::sync::OnceLock::new();
+        }
+        self.related_params = params;
+    }
+
+    /// The papers' word vectors, built from the stored papers on first use.
+    pub fn word_vectors(&self) -> Result<&WordVectors> {
+        if let Some(built) = self.word_vectors.get() {
+            return Ok(built);
+        }
+        let papers = self.papers()?;
+        let built = WordVectors::build(&papers, self.related_params.words);
+        Ok(self.word_vectors.get_or_init(|| built))
+    }
+
+    /// The fused ranking: candidates by words and by meaning, each scored by both, z-scored per
+    /// probe, the probes' fused scores averaged.
+    fn related_fused(
+        &self,
+        to: &RelatedTo,
+        target: &Target,
+        allowed: &[bool],
+        limit: usize,
+    ) -> Result<Vec<Ranked>> {
+        let meaning = self.need_loaded_meaning()?;
+        let words = self.word_vectors()?;
+        let params = self.related_params;
+        let depth = limit.max(params.depth);
+        let list = words.centroid(&target.exclude);
+        let probes: Vec<Probe> = match to {
+            RelatedTo::Text(text) => vec![Probe {
+                words: words.text_row(text),
+                vector: target.vector.clone(),
+                script: Some(Script::of(text)),
+            }],
+            RelatedTo::Ids(_) if params.whole_list || target.exclude.len() < 2 => vec![Probe {
+                words: list.clone(),
+                vector: target.vector.clone(),
+                script: None,
+            }],
+            RelatedTo::Ids(_) => target
+                .exclude
+                .iter()
+                .filter_map(|&n| {
+                    Some(Probe {
+                        words: words.row(n).to_vec(),
+                        vector: meaning.vectors.vector_of(n)?.to_vec(),
+                        script: None,
+                    })
+                })
+                .collect(),
+        };
+        let shared_with = match to {
+            RelatedTo::Text(_) => probes.first().map(|p| p.words.clone()).unwrap_or_default(),
+            RelatedTo::Ids(_) => list,
+        };
+        let ok = |p: usize| allowed.get(p).copied().unwrap_or(false);
+        let mut candidates: Vec<PaperNumber> = Vec::new();
+        let mut word_scores = Vec::with_capacity(probes.len());
+        let mut meaning_rank: rustc_hash::FxHashMap<PaperNumber, usize> = Default::default();
+        for probe in &probes {
+            let cosines = words.cosines(&probe.words);
+            let mut top: Vec<(usize, f32)> = cosines
+                .iter()
+                .enumerate()
+                .filter(|&(p, &c)| c > 0.0 && ok(p))
+                .map(|(p, &c)| (p, c))
+                .collect();
+            if top.len() > depth {
+                top.select_nth_unstable_by(depth - 1, |a, b| {
+                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                });
+                top.truncate(depth);
+            }
+            candidates.extend(top.iter().map(|&(p, _)| PaperNumber::from_index(p)));
+            let near = match probe.script {
+                Some(script) => {
+                    meaning.nearest_to_query(&probe.vector, script, depth, Some(allowed))
+                }
+                None => meaning.vectors.search(&probe.vector, depth, Some(allowed)),
+            };
+            for (rank, &(p, _)) in near.iter().enumerate() {
+                meaning_rank.entry(p).or_insert(rank + 1);
+            }
+            candidates.extend(near.iter().map(|&(p, _)| p));
+            word_scores.push(cosines);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut fused = vec![0.0f32; candidates.len()];
+        let mut word_of = vec![0.0f32; candidates.len()];
+        let mut meaning_of = vec![0.0f32; candidates.len()];
+        let share = 1.0 / probes.len().max(1) as f32;
+        for (probe, cosines) in probes.iter().zip(&word_scores) {
+            let w: Vec<f32> = candidates
+                .iter()
+                .map(|p| cosines.get(p.index()).copied().unwrap_or(0.0))
+                .collect();
+            let m: Vec<f32> = candidates
+                .iter()
+                .map(|&p| {
+                    match probe.script {
+                        Some(script) => meaning.query_score(&probe.vector, script, p),
+                        None => meaning.vectors.vector_of(p).map(|v| dot(&probe.vector, v)),
+                    }
+                    .unwrap_or(0.0)
+                })
+                .collect();
+            let ((wm, ws), (mm, ms)) = (moments(&w), moments(&m));
+            for i in 0..candidates.len() {
+                fused[i] += share * ((w[i] - wm) / ws + params.meaning * (m[i] - mm) / ms);
+                word_of[i] += share * w[i];
+                meaning_of[i] += share * m[i];
+            }
+        }
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| {
+            fused[b]
+                .total_cmp(&fused[a])
+                .then(candidates[a].cmp(&candidates[b]))
+        });
+        Ok(order
+            .into_iter()
+            .take(limit)
+            .map(|i| {
+                let number = candidates[i];
+                let shared = words.shared(&shared_with, number, 4);
+                Ranked {
+                    number,
+                    score: fused[i],
+                    why: Why {
+                        bm25_rank: None,
+                        bm25_score: None,
+                        vector_rank: meaning_rank.get(&number).copied(),
+                        cosine: Some(meaning_of[i]),
+                        fused: fused[i],
+                    },
+                    related: Some(RelatedWhy {
+                        terms_en: shared.en,
+                        terms_zh: shared.zh,
+                        words: word_of[i],
+                        meaning: meaning_of[i],
+                    }),
+                }
+            })
+            .collect())
+    }
+
+    /// The older ranking: a BM25 more-like-this query of the seeds' distinctive terms fused
+    /// with the vectors' nearest by `fusion` (kept for `--alpha` / `--rrf` and comparisons).
+    fn related_by_terms(
+        &self,
+        target: &Target,
+        filters: &crate::query::Filters,
+        allowed: &[bool],
+        limit: usize,
+        fusion: Fusion,
+    ) -> Result<Vec<Ranked>> {
+        let (_, vectors) = self.need_meaning()?;
+        let depth = limit.max(FUSION_DEPTH);
+        let bm25: Vec<(PaperNumber, f32)> = self
+            .store
+            .text
+            .more_like_this(&target.texts, filters, &target.exclude, depth)?
+            .iter()
+            .map(|h| (h.number, h.score))
+            .collect();
+        let vector = vectors.search(&target.vector, depth, Some(allowed));
+        let fused = fuse(
+            &bm25,
+            &vector,
+            |p| vectors.vector_of(p).map(|v| dot(&target.vector, v)),
+            fusion,
+        );
+        Ok(fused
+            .into_iter()
+            .filter(|f| !target.exclude.contains(&f.number))
+            .take(limit)
+            .map(Ranked::from)
+            .collect())
     }
 
     /// The papers (or the text) a related search compares with; an unknown id is an error.

@@ -36,9 +36,27 @@ pub struct SearchResult {
     pub snippet: String,
     /// Byte ranges of `snippet` that matched the query.
     pub highlights: Vec<(usize, usize)>,
+    /// Why a related paper is related (shared terms, meaning); `None` for a search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<RelatedWhy>,
     /// The paper's number in the index (not shown: it changes between indexes).
     #[serde(skip)]
     pub number: PaperNumber,
+}
+
+/// Why `related` shows a paper: the terms it shares with the seeds (or the text), in both
+/// languages where they have them, and how close it is in words and in meaning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RelatedWhy {
+    /// Shared English terms (bigrams included), heaviest in the word similarity first.
+    pub terms_en: Vec<String>,
+    /// Shared Chinese words, heaviest first.
+    pub terms_zh: Vec<String>,
+    /// Cosine of the papers' TF-IDF word vectors, 0..=1.
+    pub words: f32,
+    /// Cosine of the papers' e5 vectors (for a text: of the text's vector and the paper's view
+    /// in the text's script).
+    pub meaning: f32,
 }
 
 /// A ranked answer and how it was produced.
@@ -85,7 +103,7 @@ pub struct Seed {
 }
 
 /// One ranked paper: its number, its score in the mode asked for, and where it came from.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
     /// The paper.
     pub number: PaperNumber,
@@ -93,6 +111,8 @@ pub struct Ranked {
     pub score: f32,
     /// Where it came from.
     pub why: Why,
+    /// Why a related paper is related; `None` for a search.
+    pub related: Option<RelatedWhy>,
 }
 
 impl From<Fused> for Ranked {
@@ -101,6 +121,7 @@ impl From<Fused> for Ranked {
             number: f.number,
             score: f.why.fused,
             why: f.why,
+            related: None,
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::paper::Paper;
 
 use hierarchy::coarsen;
 // Topic quality (in eval) scores labels against the same terms the labels were chosen from.
-pub(crate) use terms::doc_terms;
+pub(crate) use terms::{DocTerms, doc_terms};
 
 use kmeans::{dissolve_small, kmeans_from, nearest};
 use labels::describe;
