@@ -345,7 +345,9 @@ pub enum ColorArg {
 #[derive(clap::Args)]
 pub struct FusionArgs {
     /// Weight of the vector side in [0, 1], BM25 taking the rest [default: 0.35 in search
-    /// (with `--model static`: set per query by how close the nearest paper is), 0.6 in related]
+    /// (with `--model static`: set per query by how close the nearest paper is)]; in related it
+    /// chooses the older ranking (BM25 more-like-this and vectors) over the word and meaning
+    /// similarities fused by z-scores
     #[arg(long)]
     pub alpha: Option<f32>,
     /// Reciprocal rank fusion (k = 60) instead of score fusion

@@ -500,15 +500,22 @@ pub fn eval_related(ctx: &Context, queries: &[PathBuf], sets: &[PathBuf]) -> Res
         let today = eval::evaluate_related(&engine, cases, Some(Fusion::RELATED))?;
         reports.push((name.clone(), default, today));
     }
+    // The other way to score a reading list, for comparison with the default.
+    let default_whole = RelatedParams::default().whole_list;
+    let other = if default_whole {
+        "mean of seeds"
+    } else {
+        "as a whole"
+    };
     let mut lists_by_mean = Vec::new();
     engine.set_related_params(RelatedParams {
-        whole_list: false,
+        whole_list: !default_whole,
         ..RelatedParams::default()
     });
     for (name, cases) in cases.iter().filter(|(n, _)| n.ends_with("(lists of 2)")) {
         let mean = eval::evaluate_related(&engine, cases, None)?;
         lists_by_mean.push((
-            name.replace("lists of 2", "lists of 2, mean of seeds"),
+            name.replace("lists of 2", &format!("lists of 2, {other}")),
             mean,
         ));
     }

@@ -524,7 +524,8 @@ pub fn eval(reports: &[Report], query_count: usize) {
 }
 
 /// `eval related`: one line per judgement file (the default scoring, and today's fusion beside
-/// it), then its groups; then reading lists scored as the mean of each seed's scores.
+/// it), then its groups; then reading lists scored the other way (as a whole, or as the mean of
+/// each seed's scores).
 pub fn related_quality(
     reports: &[(String, eval::RelatedReport, eval::RelatedReport)],
     lists_by_mean: &[(String, eval::RelatedReport)],

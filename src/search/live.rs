@@ -51,13 +51,26 @@ impl LiveEngine {
             _ => Some(Arc::new(model.load()?)),
         };
         let stamp = ManifestStamp::of(dir);
-        let engine = Self::open_engine(dir, embedder.as_ref(), needs)?;
+        let engine = Arc::new(Self::open_engine(dir, embedder.as_ref(), needs)?);
+        Self::warm(&engine);
         Ok(LiveEngine {
             dir: dir.to_path_buf(),
             embedder,
             needs,
-            current: RwLock::new((stamp.unwrap_or_default(), Arc::new(engine))),
+            current: RwLock::new((stamp.unwrap_or_default(), engine)),
         })
+    }
+
+    /// Builds `engine`'s word vectors on a thread of their own, so the first `related` of a
+    /// new generation does not wait for them (seconds at 100k papers: BENCHMARKS.md).
+    fn warm(engine: &Arc<Engine>) {
+        if engine.meaning().is_some() {
+            let engine = Arc::clone(engine);
+            std::thread::spawn(move || {
+                // A failure is the related request's to report, when one comes.
+                let _ = engine.word_vectors();
+            });
+        }
     }
 
     fn open_engine(dir: &Path, embedder: Option<&Arc<Embedder>>, needs: Needs) -> Result<Engine> {
@@ -82,7 +95,9 @@ impl LiveEngine {
         if let Some(stamp) = stamp.filter(|s| *s != guard.0)
             && let Ok(engine) = Self::open_engine(&self.dir, self.embedder.as_ref(), self.needs)
         {
-            *guard = (stamp, Arc::new(engine));
+            let engine = Arc::new(engine);
+            Self::warm(&engine);
+            *guard = (stamp, engine);
         }
         guard.1.clone()
     }

@@ -132,8 +132,10 @@ impl Engine {
             return Ok(built);
         }
         let papers = self.papers()?;
-        let built = WordVectors::build(&papers, self.related_params.words);
-        Ok(self.word_vectors.get_or_init(|| built))
+        // One caller builds; callers arriving meanwhile wait for its vectors.
+        Ok(self
+            .word_vectors
+            .get_or_init(|| WordVectors::build(&papers, self.related_params.words)))
     }
 
     /// The fused ranking: candidates by words and by meaning, each scored by both, z-scored per

@@ -47,8 +47,9 @@ pub struct RelatedParams {
     pub meaning: f32,
     /// Candidates each signal brings.
     pub depth: usize,
-    /// A reading list scored as one vector (the normalised sum of its papers' vectors) rather
-    /// than as the mean of each paper's fused scores.
+    /// A reading list scored as one vector (the normalised sum of its papers' word vectors, the
+    /// mean direction of their e5 vectors) rather than as the mean of each paper's fused
+    /// scores over the candidates of all of them.
     pub whole_list: bool,
 }
 
@@ -59,7 +60,9 @@ impl Default for RelatedParams {
             words: WordParams::default(),
             meaning: 1.0,
             depth: 100,
-            whole_list: true,
+            // Measured on lists of two and three highly relevant papers of each query of
+            // tests/queries.tsv (P@10): as a whole 0.665 / 0.703, mean of seeds 0.681 / 0.706.
+            whole_list: false,
         }
     }
 }

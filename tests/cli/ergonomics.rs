@@ -143,6 +143,50 @@ fn related_names_what_it_relates_to() {
 }
 
 #[test]
+fn every_related_result_says_why_in_both_languages() {
+    let json = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "related",
+        "2403.05266",
+        "-n",
+        "5",
+    ]);
+    let results = json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5, "{json}");
+    for r in results {
+        let why = &r["related"];
+        let en = why["terms_en"].as_array().map_or(0, Vec::len);
+        let zh = why["terms_zh"].as_array().map_or(0, Vec::len);
+        // ERBench is a hallucination benchmark: its neighbours share terms in both languages.
+        assert!(en > 0 && zh > 0, "{why}");
+        assert!(why["meaning"].as_f64().is_some_and(|m| m > 0.5), "{why}");
+        assert!(why["words"].as_f64().is_some_and(|w| w > 0.0), "{why}");
+    }
+    let terms = results[0]["related"]["terms_en"].to_string().to_lowercase();
+    assert!(terms.contains("hallucination"), "{terms}");
+    let text = text_run(&["related", "2403.05266", "-n", "2"]);
+    assert_eq!(text.matches("shares: ").count(), 2, "{text}");
+    // A Chinese text is compared with the papers' Chinese views and shares Chinese words.
+    let by_text = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "related",
+        "--text",
+        "大语言模型的幻觉检测基准",
+        "-n",
+        "3",
+    ]);
+    let first = &by_text["results"][0];
+    assert!(
+        first["related"]["terms_zh"].to_string().contains("幻觉"),
+        "{by_text}"
+    );
+}
+
+#[test]
 fn text_output_fits_the_width() {
     for args in [
         &["topics"][..],

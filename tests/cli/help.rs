@@ -191,11 +191,18 @@ fn check(command: &str, flag: &str, stated: &str) -> bool {
             same_without(&search, "--alpha", alpha);
         }
         ("related", "--alpha") => {
+            // related states no weight: without --alpha it fuses word and meaning similarity
+            // by z-scores, and says so; with one it is the older fusion by that weight.
             let alpha = stated
-                .split(", ")
-                .find_map(|part| part.strip_suffix(" in related"))
-                .expect("the default in related");
-            same_without(&related, "--alpha", alpha);
+                .split(" in search")
+                .next()
+                .expect("the default in search");
+            let without: Value = serde_json::from_str(&answer(&related)).expect("json");
+            assert_eq!(without["fusion"], "z-score words + meaning", "{without}");
+            let mut with = related.to_vec();
+            with.extend_from_slice(&["--alpha", alpha]);
+            let with: Value = serde_json::from_str(&answer(&with)).expect("json");
+            assert_eq!(with["fusion"], format!("convex {alpha}"), "{with}");
         }
         ("search", "--limit" | "--offset" | "--sort" | "--mode") => {
             same_without(&search, flag, stated)
