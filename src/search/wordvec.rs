@@ -250,11 +250,25 @@ impl WordVectors {
                 (&mut shared.en, &self.shown[c as usize])
             };
             // A bigram's words are already said by the bigram: "speculative decoding", then
-            // not "decoding" again.
-            let said = list
+            // not "decoding" again; a bigram after one of its words takes that word's place.
+            if list
                 .iter()
-                .any(|s: &String| s.split(' ').any(|w| w == term) || term.contains(s.as_str()));
-            if list.len() < max && !said {
+                .any(|s: &String| s.split(' ').any(|w| w == term))
+            {
+                continue;
+            }
+            let word_of_term = |s: &str| !s.contains(' ') && term.split(' ').any(|w| w == s);
+            if let Some(at) = list.iter().position(|s| word_of_term(s)) {
+                list[at] = term.clone();
+                let mut i = 0;
+                list.retain(|s| {
+                    let keep = i == at || !word_of_term(s);
+                    i += 1;
+                    keep
+                });
+                continue;
+            }
+            if list.len() < max {
                 list.push(term.clone());
             }
         }
