@@ -114,6 +114,14 @@ fn related_to_papers_and_to_text() {
     let found = ids(&response);
     assert_eq!(found.len(), 5);
     assert!(!found.contains(&ERBENCH.to_string()));
+    // Each result says why it is related, as the CLI's JSON does.
+    let results = response["results"].as_array().unwrap();
+    assert!(
+        results.iter().all(|r| r["related"]["terms_en"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())),
+        "{response}"
+    );
     let two = get_json(&format!("/api/related?ids={ERBENCH},{}&limit=5", found[0]));
     assert_eq!(two["seeds"].as_array().unwrap().len(), 2);
     assert!(!ids(&two).contains(&found[0]));
