@@ -15,19 +15,19 @@ mod rank;
 mod related;
 mod request;
 mod response;
-mod wordvec;
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use crate::topics::{SharedTerms, WordParams, WordVectors};
 pub use live::LiveEngine;
 pub use papers::TopicLevel;
+pub use related::RelatedParams;
 pub use request::{
     DATE_SORT_DEPTH, DEFAULT_LIMIT, MAX_PAGE_LIMIT, Mode, Page, RelatedRequest, RelatedTo,
     SearchRequest, Sort, default_fusion,
 };
 pub use response::{Ranked, Ranking, RelatedWhy, SearchResponse, SearchResult, Seed};
-pub use wordvec::{RelatedParams, SharedTerms, WordParams, WordVectors};
 
 use crate::embed::{Embedder, ModelSource, dot};
 use crate::error::{Error, Result};

@@ -169,4 +169,11 @@ fn check_into(dir: &Path, report: &mut CheckReport) {
         Ok(None) => report.notes.push("the index has no topic model".into()),
         Err(e) => problem(report, e),
     }
+    match store.word_vectors() {
+        Ok(Some(_)) => {}
+        Ok(None) => report
+            .notes
+            .push("the index has no word vectors: `related` makes them on first use".into()),
+        Err(e) => problem(report, e),
+    }
 }

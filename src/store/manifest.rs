@@ -24,6 +24,9 @@ pub(super) const TOPICS_FILE: &str = "topics.json";
 pub(super) const COARSE_TOPICS_FILE: &str = "topics_coarse.json";
 /// Per paper, the generation that last added or changed it (for incremental exports).
 pub(super) const CHANGES_FILE: &str = "changes.json";
+/// Each paper's TF-IDF word vector for `related`, computed by the write (seconds for
+/// thousands of papers; a reader only loads them).
+pub(super) const WORD_VECTORS_FILE: &str = "word_vectors.bin";
 /// Files below this size have their CRC-32 checked every time the index is opened.
 pub(super) const SMALL_FILE: u64 = 1 << 20;
 

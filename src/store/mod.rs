@@ -35,14 +35,14 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::fulltext::TextIndex;
 use crate::paper::{Paper, PaperNumber};
-use crate::topics::TopicModel;
+use crate::topics::{TopicModel, WordVectors};
 use crate::vectors::VectorIndex;
 use crate::vectors::views::{ScriptViews, VIEWS_FILE};
 pub use check::{CheckReport, Problem, check};
 pub use lock::WriteLock;
 use manifest::{
     CHANGES_FILE, COARSE_TOPICS_FILE, Depth, MANIFEST, TEXT_DIR, TOPICS_FILE, VECTORS_DIR,
-    read_manifest, verify_bytes, verify_files,
+    WORD_VECTORS_FILE, read_manifest, verify_bytes, verify_files,
 };
 pub use manifest::{FORMAT_VERSION, FileRecord, Manifest, ModelInfo};
 pub use staging::{Staging, tidy};
@@ -167,6 +167,26 @@ impl Store {
             .map_err(|e| self.damaged(&path, format!("not a valid topic model ({e})")))?;
         topics_problem(&model, self.manifest.paper_count)
             .map_or(Ok(Some(model)), |reason| Err(self.damaged(&path, reason)))
+    }
+
+    /// The papers' word vectors for `related`; `None` when the write that made the generation
+    /// did not store them (an index written by an older paperscope). Checked against the
+    /// manifest (size, CRC-32) and the papers (one row per paper).
+    pub fn word_vectors(&self) -> Result<Option<WordVectors>> {
+        let path = self.generation_path().join(WORD_VECTORS_FILE);
+        let Some(record) = self
+            .manifest
+            .files
+            .iter()
+            .find(|r| r.path == WORD_VECTORS_FILE)
+        else {
+            return Ok(None);
+        };
+        let bytes = fs::read(&path).map_err(|e| in_index(&self.dir, Error::io(&path, e)))?;
+        verify_bytes(&self.dir, &path, record, &bytes)?;
+        WordVectors::from_bytes(&bytes, self.manifest.paper_count)
+            .map(Some)
+            .map_err(|reason| self.damaged(&path, reason))
     }
 
     /// The index's embedding cache of `embedder`, to read (empty when there is none).

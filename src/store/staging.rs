@@ -8,11 +8,11 @@ use super::Store;
 use super::lock::WriteLock;
 use super::manifest::{
     CHANGES_FILE, COARSE_TOPICS_FILE, FORMAT_VERSION, FileRecord, MANIFEST, Manifest, ModelInfo,
-    TEXT_DIR, TOPICS_FILE, VECTORS_DIR, read_manifest,
+    TEXT_DIR, TOPICS_FILE, VECTORS_DIR, WORD_VECTORS_FILE, read_manifest,
 };
-use crate::atomic::{TEMP_SUFFIX, failpoint, write_json_atomically};
+use crate::atomic::{TEMP_SUFFIX, failpoint, write_atomically, write_json_atomically};
 use crate::error::{Error, Result};
-use crate::topics::TopicModel;
+use crate::topics::{TopicModel, WordVectors};
 
 /// Tantivy's list of segments, replaced (by a rename) at every Tantivy commit.
 const TANTIVY_META: &str = "meta.json";
@@ -131,6 +131,11 @@ impl<'lock> Staging<'lock> {
     /// Writes the generation's coarse topics (merged from its topic model).
     pub fn write_coarse_topics(&self, model: &TopicModel) -> Result<()> {
         write_json_atomically(&self.path.join(COARSE_TOPICS_FILE), model)
+    }
+
+    /// Writes the papers' word vectors for `related`.
+    pub fn write_word_vectors(&self, vectors: &WordVectors) -> Result<()> {
+        write_atomically(&self.path.join(WORD_VECTORS_FILE), &vectors.to_bytes())
     }
 
     /// Writes, per paper number, the generation that last added or changed the paper.

@@ -19,6 +19,7 @@ mod lsa;
 mod model;
 mod rng;
 mod terms;
+mod word_vectors;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -39,6 +40,7 @@ pub use model::{
 };
 use rng::Rng;
 use terms::{MAX_TERMS, tfidf};
+pub use word_vectors::{SharedTerms, WordParams, WordVectors};
 
 /// The coarse level of `model`: about a third as many broader topics (at least two), merged
 /// from the fitted ones by their papers' vectors (`vectors_by_paper`, in paper-number order).

@@ -230,6 +230,34 @@ fn a_damaged_topic_model_is_recovered_by_the_rebuild_and_by_a_refit() {
 }
 
 #[test]
+fn damaged_word_vectors_are_an_error_and_a_refit_or_rebuild_recovers() {
+    let (_tmp, index) = small_index();
+    let words = Path::new(&index).join("gen-000001/word_vectors.bin");
+    assert!(words.is_file(), "the write stores the word vectors");
+    let found = run_json(&[
+        "--json", "--index", &index, "search", "--mode", "bm25", "model",
+    ]);
+    let seed = ids(&found).first().cloned().expect("a paper about models");
+    flip(&words, 400, 4);
+    let output = run(&["--index", &index, "related", &seed]);
+    assert_damage_named(&output, &index, "word_vectors.bin");
+    let output = run(&["--index", &index, "check"]);
+    assert!(!output.status.success(), "damage must fail check");
+    assert!(
+        stdout(&output).contains("word_vectors.bin"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(&["--index", &index, "topics", "--refit"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&["--index", &index, "related", &seed]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let words = Path::new(&index).join("gen-000002/word_vectors.bin");
+    std::fs::write(&words, b"PSWORDS1").expect("damage");
+    assert_recovers(&index);
+}
+
+#[test]
 fn check_finds_damage_in_large_files_and_says_how_to_recover() {
     let (_tmp, index) = small_index();
     let healthy = run_json(&["--json", "--index", &index, "check"]);

@@ -11,8 +11,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::{DocTerms, doc_terms};
 use crate::paper::{Paper, PaperNumber};
-use crate::topics::{DocTerms, doc_terms};
 
 /// Which terms make the word vectors, and how they are weighted.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,39 +36,11 @@ impl Default for WordParams {
     }
 }
 
-/// How `related` scores a candidate: the z-score of its word cosine plus `meaning` times the
-/// z-score of its e5 cosine, both over the candidates of the query (the `depth` nearest by
-/// each signal), so neither scale dominates whatever the seed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RelatedParams {
-    /// The word vectors.
-    pub words: WordParams,
-    /// Weight of the meaning side's z-score (the word side's is 1).
-    pub meaning: f32,
-    /// Candidates each signal brings.
-    pub depth: usize,
-    /// A reading list scored as one vector (the normalised sum of its papers' word vectors, the
-    /// mean direction of their e5 vectors) rather than as the mean of each paper's fused
-    /// scores over the candidates of all of them.
-    pub whole_list: bool,
-}
-
-impl Default for RelatedParams {
-    /// Chosen on the tune half of tests/related_judged.tsv with examples/sweep_related.rs.
-    fn default() -> Self {
-        RelatedParams {
-            words: WordParams::default(),
-            meaning: 1.0,
-            depth: 100,
-            // Measured on lists of two and three highly relevant papers of each query of
-            // tests/queries.tsv (P@10): as a whole 0.665 / 0.703, mean of seeds 0.681 / 0.706.
-            whole_list: false,
-        }
-    }
-}
-
 /// The sparse TF-IDF rows of every paper, by paper number, and their inverted lists.
+#[derive(Debug, PartialEq)]
 pub struct WordVectors {
+    /// The terms and weights these vectors were built with.
+    params: WordParams,
     /// Paper index -> (column, weight), columns ascending, L2-normalised.
     rows: Vec<Vec<(u32, f32)>>,
     /// Column -> (paper index, weight).
@@ -153,6 +125,7 @@ impl WordVectors {
             .map(|&t| is_chinese(vocabulary.term(t)))
             .collect();
         WordVectors {
+            params,
             rows,
             postings,
             idf,
@@ -160,6 +133,11 @@ impl WordVectors {
             shown,
             chinese,
         }
+    }
+
+    /// The terms and weights these vectors were built with.
+    pub fn params(&self) -> WordParams {
+        self.params
     }
 
     /// Papers held.
@@ -276,6 +254,146 @@ impl WordVectors {
     }
 }
 
+/// The first bytes of a stored word-vector file, with its layout's version.
+const MAGIC: &[u8; 8] = b"PSWORDS1";
+
+impl WordVectors {
+    /// The vectors as stored in a generation (little-endian): the magic, the parameters, the
+    /// paper and column counts, each column's idf, script and term (as matched and as shown),
+    /// then each paper's row. The inverted lists are rebuilt on reading.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.params.min_df.to_le_bytes());
+        out.extend_from_slice(&self.params.max_df.to_le_bytes());
+        out.push(u8::from(self.params.chinese));
+        out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.idf.len() as u32).to_le_bytes());
+        let mut terms: Vec<&str> = vec![""; self.idf.len()];
+        for (term, &c) in &self.column_of {
+            terms[c as usize] = term;
+        }
+        for (c, term) in terms.iter().enumerate() {
+            out.extend_from_slice(&self.idf[c].to_le_bytes());
+            out.push(u8::from(self.chinese[c]));
+            for text in [*term, self.shown[c].as_str()] {
+                out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        for row in &self.rows {
+            out.extend_from_slice(&(row.len() as u32).to_le_bytes());
+            for &(c, w) in row {
+                out.extend_from_slice(&c.to_le_bytes());
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads vectors written by [`WordVectors::to_bytes`] for an index of `papers` papers;
+    /// the error says what in the bytes is wrong.
+    pub fn from_bytes(bytes: &[u8], papers: usize) -> Result<WordVectors, String> {
+        let mut input = Reader { bytes, at: 0 };
+        if input.take(MAGIC.len())? != MAGIC {
+            return Err("not a paperscope word-vector file".into());
+        }
+        let params = WordParams {
+            min_df: input.u32()?,
+            max_df: input.f32()?,
+            chinese: input.take(1)?[0] != 0,
+        };
+        let rows_stored = input.u32()? as usize;
+        if rows_stored != papers {
+            return Err(format!(
+                "holds {rows_stored} papers' vectors but the index has {papers} papers"
+            ));
+        }
+        let columns = input.u32()? as usize;
+        // Each column takes at least 13 bytes (idf, script, two lengths): a count the bytes
+        // cannot hold is damage, not something to allocate for.
+        if columns.saturating_mul(13) > bytes.len() - input.at {
+            return Err(format!("claims {columns} terms, more than the file holds"));
+        }
+        let mut vectors = WordVectors {
+            params,
+            rows: Vec::with_capacity(papers),
+            postings: vec![Vec::new(); columns],
+            idf: Vec::with_capacity(columns),
+            column_of: FxHashMap::default(),
+            shown: Vec::with_capacity(columns),
+            chinese: Vec::with_capacity(columns),
+        };
+        for c in 0..columns as u32 {
+            vectors.idf.push(input.f32()?);
+            vectors.chinese.push(input.take(1)?[0] != 0);
+            vectors.column_of.insert(input.text()?, c);
+            vectors.shown.push(input.text()?);
+        }
+        for p in 0..papers as u32 {
+            let len = input.u32()? as usize;
+            let mut row = Vec::with_capacity(len.min(columns));
+            for _ in 0..len {
+                let (c, w) = (input.u32()?, input.f32()?);
+                let ascending = row.last().is_none_or(|&(before, _)| before < c);
+                if c as usize >= columns || !ascending || !w.is_finite() {
+                    return Err(format!("the row of paper {p} is not a valid vector"));
+                }
+                vectors.postings[c as usize].push((p, w));
+                row.push((c, w));
+            }
+            vectors.rows.push(row);
+        }
+        if input.at != bytes.len() {
+            return Err(format!(
+                "{} bytes past the last row",
+                bytes.len() - input.at
+            ));
+        }
+        Ok(vectors)
+    }
+}
+
+/// Reads the stored layout, every read checked against the end of the bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len());
+        let end = end.ok_or_else(|| format!("cut short at byte {}", self.at))?;
+        let taken = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(taken)
+    }
+
+    fn four(&mut self) -> Result<[u8; 4], String> {
+        let mut four = [0u8; 4];
+        four.copy_from_slice(self.take(4)?);
+        Ok(four)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        self.four().map(u32::from_le_bytes)
+    }
+
+    fn f32(&mut self) -> Result<f32, String> {
+        self.four().map(f32::from_le_bytes)
+    }
+
+    fn text(&mut self) -> Result<String, String> {
+        let at = self.at;
+        let len = self.u32()? as usize;
+        String::from_utf8(self.take(len)?.to_vec())
+            .map_err(|_| format!("a term at byte {at} is not UTF-8"))
+    }
+}
+
 fn terms_of(doc: &DocTerms, chinese: bool) -> impl Iterator<Item = &u32> {
     let zh: &[u32] = if chinese { &doc.zh } else { &[] };
     doc.en.iter().chain(zh)
@@ -365,5 +483,72 @@ mod tests {
         assert!(shared.zh.contains(&"解码".to_string()), "{shared:?}");
         let text = vectors.text_row("membership inference");
         assert!(vectors.cosines(&text)[3] > 0.5);
+    }
+
+    #[test]
+    fn stored_vectors_read_back_the_same_and_damage_is_an_error() {
+        let papers: Vec<Paper> = (0..6)
+            .map(|i| {
+                let topic = ["speculative decoding", "membership inference"][i % 2];
+                paper(
+                    topic,
+                    &format!("{topic} study {i} 推测解码"),
+                    "成员推断 研究",
+                )
+            })
+            .collect();
+        let params = WordParams {
+            min_df: 2,
+            max_df: 0.9,
+            chinese: true,
+        };
+        let vectors = WordVectors::build(&papers, params);
+        let bytes = vectors.to_bytes();
+        assert_eq!(WordVectors::from_bytes(&bytes, 6).as_ref(), Ok(&vectors));
+        let fewer = WordVectors::from_bytes(&bytes, 5).unwrap_err();
+        assert!(fewer.contains("6 papers"), "{fewer}");
+        for cut in [0, 7, 20, bytes.len() - 1] {
+            assert!(
+                WordVectors::from_bytes(&bytes[..cut], 6).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(WordVectors::from_bytes(&longer, 6).is_err());
+    }
+
+    #[test]
+    fn damaged_bytes_never_panic_the_reader_or_a_query() {
+        use crate::fuzzing::{apply, mutation, runner};
+        let papers: Vec<Paper> = (0..8)
+            .map(|i| {
+                paper(
+                    "graph retrieval",
+                    &format!("graph retrieval {i} 检索"),
+                    "图 检索",
+                )
+            })
+            .collect();
+        let bytes = WordVectors::build(
+            &papers,
+            WordParams {
+                min_df: 1,
+                max_df: 1.0,
+                chinese: true,
+            },
+        )
+        .to_bytes();
+        runner()
+            .run(&mutation(), |damage| {
+                if let Ok(words) = WordVectors::from_bytes(&apply(&bytes, &damage), 8) {
+                    let row = words.centroid(&[PaperNumber::from_index(3)]);
+                    let _ = words.cosines(&row);
+                    let _ = words.shared(&row, PaperNumber::from_index(5), 4);
+                    let _ = words.text_row("graph retrieval 检索");
+                }
+                Ok(())
+            })
+            .expect("no damage panics the word-vector reader");
     }
 }
