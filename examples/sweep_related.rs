@@ -45,9 +45,14 @@ fn main() -> anyhow::Result<()> {
         "today (convex 0.6)            {}",
         score(&engine, Some(Fusion::RELATED))?
     );
-    // GRID=small: the neighbourhood of the default only.
+    // GRID=small: the neighbourhood of the default only; GRID=none: reading lists only.
     let small = var("GRID", "") == "small";
-    for chinese in [true, false] {
+    let grid = if var("GRID", "") == "none" {
+        &[][..]
+    } else {
+        &[true, false][..]
+    };
+    for &chinese in grid {
         for (min_df, max_df) in [(2, 0.1), (5, 0.1), (2, 0.05), (2, 0.2), (2, 0.5)] {
             for meaning in [0.5f32, 0.75, 1.0, 1.5] {
                 if small && (!chinese || max_df != 0.1) {
@@ -91,6 +96,40 @@ fn main() -> anyhow::Result<()> {
         }
         let today = eval::evaluate_related(&engine, &lists, Some(Fusion::RELATED))?.precision10;
         println!("reading lists of {size}, today: P@10 {today:.3}");
+        let merged = merged_seed_lists(&engine, &lists)?;
+        println!("reading lists of {size}, each seed's own list merged by RRF: P@10 {merged:.3}");
     }
     Ok(())
+}
+
+/// P@10 of a reading list answered as separate lists, one `related` per seed (100 deep),
+/// merged by reciprocal rank (k = 60), the seeds left out: the averaging of each seed's list
+/// that scoring the list as a whole is measured against.
+fn merged_seed_lists(engine: &Engine, lists: &[RelatedCase]) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for case in lists {
+        let mut score: std::collections::HashMap<String, f64> = Default::default();
+        for seed in &case.seeds {
+            let request = paperscope::search::RelatedRequest::ids([seed]).limit(100);
+            let response = engine.related(&request)?;
+            for (rank, result) in response.results.iter().enumerate() {
+                if !case.seeds.contains(&result.arxiv_id) {
+                    *score.entry(result.arxiv_id.clone()).or_default() +=
+                        1.0 / (61.0 + rank as f64);
+                }
+            }
+        }
+        let mut ranked: Vec<(String, f64)> = score.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let hits = ranked
+            .iter()
+            .take(10)
+            .filter(|(id, _)| {
+                case.relevant
+                    .contains_key(id.split('v').next().unwrap_or(id))
+            })
+            .count();
+        total += hits as f64 / 10.0;
+    }
+    Ok(total / lists.len().max(1) as f64)
 }
