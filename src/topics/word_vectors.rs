@@ -220,8 +220,14 @@ impl WordVectors {
             }
         }
         both.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Terms carrying a small share of the cosine are the filler two abstracts happen to
+        // share ("remains", "仍然"): a reason names only terms near the heaviest one's weight.
+        let heaviest = both.first().map_or(0.0, |&(_, w)| w);
         let mut shared = SharedTerms::default();
-        for (c, _) in both {
+        for (c, weight) in both {
+            if weight < heaviest * SHARED_SHARE {
+                break;
+            }
             let (list, term) = if self.chinese[c as usize] {
                 (&mut shared.zh, &self.shown[c as usize])
             } else {
@@ -229,9 +235,17 @@ impl WordVectors {
             };
             // A bigram's words are already said by the bigram: "speculative decoding", then
             // not "decoding" again; a bigram after one of its words takes that word's place.
+            // "decoding speculative" says nothing "speculative decoding" has not said.
+            let same_words = |s: &String| {
+                let mut a: Vec<&str> = s.split(' ').collect();
+                let mut b: Vec<&str> = term.split(' ').collect();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            };
             if list
                 .iter()
-                .any(|s: &String| s.split(' ').any(|w| w == term))
+                .any(|s: &String| s.split(' ').any(|w| w == term) || same_words(s))
             {
                 continue;
             }
@@ -253,6 +267,10 @@ impl WordVectors {
         shared
     }
 }
+
+/// The least part of the heaviest shared term's weight in the cosine that a term shown as a
+/// reason must carry.
+const SHARED_SHARE: f32 = 0.15;
 
 /// The first bytes of a stored word-vector file, with its layout's version.
 const MAGIC: &[u8; 8] = b"PSWORDS1";
