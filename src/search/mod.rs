@@ -4,7 +4,7 @@
 //!
 //! - `request`: the request types, their defaults and the rules on their values;
 //! - `rank`: searching by words, meaning or both, and spelling correction;
-//! - `related`: papers like papers or like a text;
+//! - `related`: papers like papers or like a text (`related_params`: how it scores);
 //! - `papers`: papers, topics, and ranked numbers turned into result records;
 //! - `response`: what every answer carries;
 //! - `live`: the engine of the live generation for a long-lived process.
@@ -13,6 +13,7 @@ mod live;
 mod papers;
 mod rank;
 mod related;
+mod related_params;
 mod request;
 mod response;
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 pub use crate::topics::{SharedTerms, WordParams, WordVectors};
 pub use live::LiveEngine;
 pub use papers::TopicLevel;
-pub use related::RelatedParams;
+pub use related_params::RelatedParams;
 pub use request::{
     DATE_SORT_DEPTH, DEFAULT_LIMIT, MAX_PAGE_LIMIT, Mode, Page, RelatedRequest, RelatedTo,
     SearchRequest, Sort, default_fusion,

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use super::related_params::RelatedParams;
 use super::request::{Mode, RelatedRequest, RelatedTo};
 use super::response::{Ranked, RelatedWhy, SearchResponse, Seed};
 use super::{Engine, FUSION_DEPTH};
@@ -10,39 +11,8 @@ use crate::error::Result;
 use crate::hybrid::{Fusion, Why, fuse};
 use crate::paper::{Paper, PaperNumber};
 use crate::query::SearchQuery;
-use crate::topics::{WordParams, WordVectors};
+use crate::topics::WordVectors;
 use crate::vectors::views::Script;
-
-/// How `related` scores a candidate: the z-score of its word cosine plus `meaning` times the
-/// z-score of its e5 cosine, both over the candidates of the query (the `depth` nearest by
-/// each signal), so neither scale dominates whatever the seed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RelatedParams {
-    /// The word vectors.
-    pub words: WordParams,
-    /// Weight of the meaning side's z-score (the word side's is 1).
-    pub meaning: f32,
-    /// Candidates each signal brings.
-    pub depth: usize,
-    /// A reading list scored as one vector (the normalised sum of its papers' word vectors, the
-    /// mean direction of their e5 vectors) rather than as the mean of each paper's fused
-    /// scores over the candidates of all of them.
-    pub whole_list: bool,
-}
-
-impl Default for RelatedParams {
-    /// Chosen on the tune half of tests/related_judged.tsv with examples/sweep_related.rs.
-    fn default() -> Self {
-        RelatedParams {
-            words: WordParams::default(),
-            meaning: 1.0,
-            depth: 100,
-            // Measured on lists of two and three highly relevant papers of each query of
-            // tests/queries.tsv (P@10): as a whole 0.665 / 0.703, mean of seeds 0.681 / 0.706.
-            whole_list: false,
-        }
-    }
-}
 
 /// The text a paper's more-like-this query is built from: English title twice, Chinese title,
 /// summary and the English abstract. Leaving out the Chinese abstract (a translation of the
