@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::paper::PaperNumber;
 
 /// Where a result came from: ranks and scores on each side, and the fused score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Why {
     /// 1-based rank in the BM25 list, if the paper is in it.
     pub bm25_rank: Option<usize>,
@@ -23,6 +23,13 @@ pub struct Why {
     pub vector_rank: Option<usize>,
     /// Cosine between the query and the paper (also for BM25-only candidates).
     pub cosine: Option<f32>,
+    /// 1-based rank among the papers nearest the first results' meaning, when the feedback
+    /// stage ran and the paper is among them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback_rank: Option<usize>,
+    /// Cosine to the first results' mean direction, when the feedback stage ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback_cosine: Option<f32>,
     /// The fused score the list is ordered by.
     pub fused: f32,
 }
@@ -131,13 +138,7 @@ pub fn fuse(
     fusion: Fusion,
 ) -> Vec<Fused> {
     let mut by_paper: HashMap<PaperNumber, Why> = HashMap::new();
-    let blank = Why {
-        bm25_rank: None,
-        bm25_score: None,
-        vector_rank: None,
-        cosine: None,
-        fused: 0.0,
-    };
+    let blank = Why::default();
     for (rank, &(paper, score)) in bm25.iter().enumerate() {
         let why = by_paper.entry(paper).or_insert(blank);
         if why.bm25_rank.is_none() {
@@ -202,6 +203,15 @@ pub fn fuse(
             .then(a.number.cmp(&b.number))
     });
     fused
+}
+
+/// Mean and standard deviation of `values` (standard deviation at least a small floor, so a
+/// signal that does not vary among the candidates adds nothing rather than noise).
+pub(crate) fn moments(values: &[f32]) -> (f32, f32) {
+    let n = values.len().max(1) as f32;
+    let mean = values.iter().sum::<f32>() / n;
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, var.sqrt().max(1e-6))
 }
 
 #[cfg(test)]

@@ -72,6 +72,10 @@ pub enum Command {
         mode: ModeArg,
         #[command(flatten)]
         fusion: FusionArgs,
+        /// Rank by the first stage only: no meaning feedback from the first results (which
+        /// runs for questions and sentences in hybrid and vector modes)
+        #[arg(long)]
+        no_feedback: bool,
         /// Show where each result came from (BM25 and vector ranks and scores)
         #[arg(long)]
         explain: bool,

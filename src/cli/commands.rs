@@ -248,20 +248,31 @@ pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool, strict: bool) -
     }
 }
 
+/// How `search` ranks: the mode, the fusion flags, and whether meaning feedback may follow.
+pub struct Ranking<'a> {
+    /// Words, meaning or both.
+    pub mode: Mode,
+    /// `--alpha` / `--rrf`.
+    pub fusion: &'a FusionArgs,
+    /// Not `--no-feedback`.
+    pub feedback: bool,
+}
+
 /// `search`: ranked papers for a query.
 pub fn search(
     ctx: &Context,
     query: &[String],
     filters: &FilterArgs,
     how: &Listing,
-    mode: Mode,
-    fusion: &FusionArgs,
+    ranking: Ranking,
 ) -> Result<()> {
+    let mode = ranking.mode;
     let request = SearchRequest::new(query.join(" "))
         .mode(mode)
         .filters(filters.filters()?)
         .page(how.page())
-        .fusion_if(fusion.asked());
+        .fusion_if(ranking.fusion.asked())
+        .feedback(ranking.feedback);
     // Checked before the engine opens: a mistyped value fails at once, not after the load.
     request.check()?;
     let engine = ctx.engine(Needs::for_mode(mode))?;

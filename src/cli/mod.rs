@@ -45,11 +45,17 @@ pub fn run(cli: Cli) -> Result<()> {
             page,
             mode,
             fusion,
+            no_feedback,
             explain,
             format,
         } => {
             let how = commands::Listing::new(limit, page, explain, ctx.format(format));
-            commands::search(&ctx, &query, &filters, &how, mode.into(), &fusion)
+            let ranking = commands::Ranking {
+                mode: mode.into(),
+                fusion: &fusion,
+                feedback: !no_feedback,
+            };
+            commands::search(&ctx, &query, &filters, &how, ranking)
         }
         Command::Related {
             ids,

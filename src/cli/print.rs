@@ -286,7 +286,16 @@ pub fn describe_why(why: &paperscope::hybrid::Why) -> String {
         (None, Some(cosine)) => format!("vector - (cos {cosine:.3})"),
         _ => "vector -".to_string(),
     };
-    format!("why: {bm25}, {vector}, fused {:.3}", why.fused)
+    // The feedback stage ran: say how near the first results' meaning the paper is, and
+    // whether only that stage brought it.
+    let feedback = match (why.feedback_cosine, why.feedback_rank) {
+        (Some(cosine), _) if why.bm25_rank.is_none() && why.vector_rank.is_none() => {
+            format!(", found by meaning feedback (cos {cosine:.3} to the first results)")
+        }
+        (Some(cosine), _) => format!(", feedback cos {cosine:.3}"),
+        _ => String::new(),
+    };
+    format!("why: {bm25}, {vector}{feedback}, fused {:.3}", why.fused)
 }
 
 /// Why a related paper is shown, one line: the terms it shares with the seeds (English, then
@@ -488,13 +497,13 @@ pub fn export(references: &[Reference], format: ResultFormat) {
 pub fn eval(reports: &[Report], query_count: usize) {
     println!("{query_count} judged queries");
     println!(
-        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "{:<20} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
         "method", "nDCG@10", "MRR@10", "R@10", "R@100", "p50 ms", "p99 ms"
     );
     for r in reports {
         let m = &r.overall;
         println!(
-            "{:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.2} {:>9.2}",
+            "{:<20} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.2} {:>9.2}",
             r.method,
             m.ndcg10,
             m.mrr10,
@@ -509,13 +518,13 @@ pub fn eval(reports: &[Report], query_count: usize) {
         .first()
         .map(|r| r.by_group.keys().collect())
         .unwrap_or_default();
-    print!("{:<10}", "method");
+    print!("{:<20}", "method");
     for g in &groups {
         print!(" {g:>8}");
     }
     println!();
     for r in reports {
-        print!("{:<10}", r.method);
+        print!("{:<20}", r.method);
         for g in &groups {
             print!(" {:>8.3}", r.by_group.get(*g).map_or(0.0, |m| m.ndcg10));
         }

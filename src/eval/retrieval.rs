@@ -180,16 +180,37 @@ pub struct Report {
     pub queries: Vec<QueryOutcome>,
 }
 
-/// The ranking methods `eval search` compares: each side alone, the default hybrid, reciprocal
-/// rank fusion, and the static model's adaptive fusion. `None`: the engine's own fusion (the
-/// default for its model).
-pub fn search_methods() -> Vec<(&'static str, Mode, Option<Fusion>)> {
+/// A ranking `eval search` compares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Method {
+    /// How reports name it.
+    pub name: &'static str,
+    /// Words, meaning or both.
+    pub mode: Mode,
+    /// The fusion of the two sides; `None`: the engine's own (the default for its model).
+    pub fusion: Option<Fusion>,
+    /// Whether the meaning-feedback stage follows (hybrid and vector).
+    pub feedback: bool,
+}
+
+/// The ranking methods `eval search` compares: each side alone, the default hybrid with and
+/// without its meaning-feedback stage, reciprocal rank fusion, and the static model's adaptive
+/// fusion.
+pub fn search_methods() -> Vec<Method> {
+    let method = |name, mode, fusion, feedback| Method {
+        name,
+        mode,
+        fusion,
+        feedback,
+    };
     vec![
-        ("bm25", Mode::Bm25, None),
-        ("vector", Mode::Vector, None),
-        ("hybrid", Mode::Hybrid, None),
-        ("rrf", Mode::Hybrid, Some(Fusion::Rrf { k: 60.0 })),
-        ("adaptive", Mode::Hybrid, Some(Fusion::ADAPTIVE)),
+        method("bm25", Mode::Bm25, None, false),
+        method("vector", Mode::Vector, None, true),
+        method("vector, no feedback", Mode::Vector, None, false),
+        method("hybrid", Mode::Hybrid, None, true),
+        method("hybrid, no feedback", Mode::Hybrid, None, false),
+        method("rrf", Mode::Hybrid, Some(Fusion::Rrf { k: 60.0 }), true),
+        method("adaptive", Mode::Hybrid, Some(Fusion::ADAPTIVE), true),
     ]
 }
 
@@ -197,12 +218,13 @@ pub fn search_methods() -> Vec<(&'static str, Mode, Option<Fusion>)> {
 pub fn evaluate_methods(engine: &Engine, queries: &[JudgedQuery]) -> Result<Vec<Report>> {
     let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
     let mut reports = Vec::new();
-    for (name, mode, fusion) in search_methods() {
-        let report = evaluate(name, queries, |q| {
+    for method in search_methods() {
+        let report = evaluate(method.name, queries, |q| {
             let request = SearchRequest::new(q)
-                .mode(mode)
+                .mode(method.mode)
                 .limit(100)
-                .fusion_if(fusion);
+                .fusion_if(method.fusion)
+                .feedback(method.feedback);
             Ok(engine
                 .rank(&request)?
                 .ranked

@@ -4,11 +4,13 @@
 //!
 //! - `request`: the request types, their defaults and the rules on their values;
 //! - `rank`: searching by words, meaning or both, and spelling correction;
+//! - `feedback`: the second stage of meaning search, from the first results' vectors;
 //! - `related`: papers like papers or like a text (`related_params`: how it scores);
 //! - `papers`: papers, topics, and ranked numbers turned into result records;
 //! - `response`: what every answer carries;
 //! - `live`: the engine of the live generation for a long-lived process.
 
+mod feedback;
 mod live;
 mod papers;
 mod rank;
@@ -21,6 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::topics::{SharedTerms, WordParams, WordVectors};
+pub use feedback::FeedbackParams;
 pub use live::LiveEngine;
 pub use papers::TopicLevel;
 pub use related_params::RelatedParams;
@@ -97,6 +100,9 @@ pub struct Engine {
     fitted: std::sync::OnceLock<TopicModel>,
     /// How `related` scores (measured defaults; an experiment may set others).
     related_params: RelatedParams,
+    /// How the meaning-feedback stage of search ranks (measured defaults; an experiment may
+    /// set others).
+    feedback_params: FeedbackParams,
     /// The papers' word vectors for `related`, built on its first use from the stored papers.
     word_vectors: std::sync::OnceLock<WordVectors>,
 }
@@ -133,6 +139,7 @@ impl Engine {
             meaning_error: None,
             fitted: std::sync::OnceLock::new(),
             related_params: RelatedParams::default(),
+            feedback_params: FeedbackParams::default(),
             word_vectors: std::sync::OnceLock::new(),
         }
     }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::feedback::{describes_a_need, with_feedback};
 use super::request::{Mode, SearchRequest};
 use super::response::{Ranked, Ranking, SearchResponse};
 use super::{Engine, FUSION_DEPTH};
@@ -18,6 +19,15 @@ pub(super) fn query_vector(embedder: &Embedder, query: &SearchQuery) -> Vec<f32>
     embedder.embed_query(&crate::analyze::strip_query_stop_words(
         &query.positive_text(),
     ))
+}
+
+/// How a search ranks: its mode, the fusion of the two sides, and whether the meaning-feedback
+/// stage follows.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    mode: Mode,
+    fusion: Fusion,
+    feedback: bool,
 }
 
 impl Engine {
@@ -53,7 +63,12 @@ impl Engine {
         );
         let fusion = request.fusion_asked().unwrap_or(self.fusion());
         let limit = page.depth();
-        let (mut ranked, mut total) = self.rank_query(&query, filters, limit, mode, fusion)?;
+        let how = How {
+            mode,
+            fusion,
+            feedback: self.feedback_for(request),
+        };
+        let (mut ranked, mut total) = self.rank_query(&query, filters, limit, how)?;
         let mut corrected_from = None;
         let spelling = match mode {
             Mode::Vector => None,
@@ -63,7 +78,7 @@ impl Engine {
         if let Some(fixed) = spelling.and_then(|f| SearchQuery::parse(&f).ok()) {
             if self.store.text.search(&query, filters, 1)?.1 == 0 {
                 // Nothing matched the words as typed: answer the correction, and say so.
-                (ranked, total) = self.rank_query(&fixed, filters, limit, mode, fusion)?;
+                (ranked, total) = self.rank_query(&fixed, filters, limit, how)?;
                 corrected_from = Some(std::mem::replace(&mut query, fixed).raw);
             } else {
                 did_you_mean = Some(fixed.raw);
@@ -101,14 +116,30 @@ impl Engine {
     pub fn rank(&self, request: &SearchRequest) -> Result<Ranking> {
         let query = request.checked()?;
         let fusion = request.fusion_asked().unwrap_or(self.fusion());
+        let how = How {
+            mode: request.mode_asked(),
+            fusion,
+            feedback: self.feedback_for(request),
+        };
         let (ranked, total) = self.rank_query(
             &query,
             request.filters_asked(),
             request.page_asked().depth(),
-            request.mode_asked(),
-            fusion,
+            how,
         )?;
         Ok(Ranking { ranked, total })
+    }
+
+    /// Whether the meaning-feedback stage follows the first stage of `request`: asked for, and
+    /// the query describes a need (unless the engine's settings say every query).
+    fn feedback_for(&self, request: &SearchRequest) -> bool {
+        request.feedback_asked()
+            && (!self.feedback_params.needs_only || describes_a_need(request.text()))
+    }
+
+    /// Sets how the meaning-feedback stage ranks (for measurements).
+    pub fn set_feedback_params(&mut self, params: super::FeedbackParams) {
+        self.feedback_params = params;
     }
 
     /// The mode a search asked for in `mode` really runs in: hybrid without vectors is BM25.
@@ -126,15 +157,14 @@ impl Engine {
         query: &SearchQuery,
         filters: &Filters,
         limit: usize,
-        mode: Mode,
-        fusion: Fusion,
+        how: How,
     ) -> Result<(Vec<Ranked>, usize)> {
         let limit = self.clamp(limit);
         self.check_categories(filters)?;
-        match self.effective_mode(mode) {
+        match self.effective_mode(how.mode) {
             Mode::Bm25 => self.rank_words(query, filters, limit),
-            Mode::Vector => self.rank_meaning(query, filters, limit),
-            Mode::Hybrid => self.rank_hybrid(query, filters, limit, fusion),
+            Mode::Vector => self.rank_meaning(query, filters, limit, how.feedback),
+            Mode::Hybrid => self.rank_hybrid(query, filters, limit, how),
         }
     }
 
@@ -157,6 +187,7 @@ impl Engine {
                     vector_rank: None,
                     cosine: None,
                     fused: h.score,
+                    ..Why::default()
                 },
                 related: None,
             })
@@ -169,6 +200,7 @@ impl Engine {
         query: &SearchQuery,
         filters: &Filters,
         limit: usize,
+        feedback: bool,
     ) -> Result<(Vec<Ranked>, usize)> {
         let meaning = self.need_loaded_meaning()?;
         let allowed = self.store.text.allowed(query, filters)?;
@@ -177,25 +209,38 @@ impl Engine {
             .map_or(meaning.vectors.len(), |a| a.iter().filter(|&&x| x).count());
         let script = Script::of(&query.positive_text());
         let query_vector = query_vector(&meaning.embedder, query);
-        let hits = meaning.nearest_to_query(&query_vector, script, limit, allowed.as_deref());
+        let depth = if feedback {
+            limit.max(FUSION_DEPTH)
+        } else {
+            limit
+        };
+        let hits = meaning.nearest_to_query(&query_vector, script, depth, allowed.as_deref());
         // A paper pointing away from the query (cosine <= 0) is no evidence of meaning.
-        let ranked = hits
+        let mut first: Vec<Fused> = hits
             .iter()
             .filter(|&&(_, cosine)| cosine > 0.0)
             .enumerate()
-            .map(|(i, &(number, cosine))| Ranked {
+            .map(|(i, &(number, cosine))| Fused {
                 number,
-                score: cosine,
                 why: Why {
-                    bm25_rank: None,
-                    bm25_score: None,
                     vector_rank: Some(i + 1),
                     cosine: Some(cosine),
                     fused: cosine,
+                    ..Why::default()
                 },
-                related: None,
             })
             .collect();
+        if feedback {
+            let cosine_of = |p| meaning.query_score(&query_vector, script, p);
+            first = with_feedback(
+                meaning,
+                first,
+                allowed.as_deref(),
+                cosine_of,
+                self.feedback_params,
+            );
+        }
+        let ranked = first.into_iter().take(limit).map(Ranked::from).collect();
         Ok((ranked, total))
     }
 
@@ -204,7 +249,7 @@ impl Engine {
         query: &SearchQuery,
         filters: &Filters,
         limit: usize,
-        fusion: Fusion,
+        how: How,
     ) -> Result<(Vec<Ranked>, usize)> {
         let meaning = self.need_loaded_meaning()?;
         let depth = limit.max(FUSION_DEPTH);
@@ -224,11 +269,21 @@ impl Engine {
             &bm25,
             &vector,
             |p| meaning.query_score(&query_vector, script, p),
-            fusion,
+            how.fusion,
         );
         // A paper with no evidence (no query word, and a cosine the fusion gives no weight) is
         // not a result, however many were asked for.
-        let evidenced: Vec<Fused> = fused.into_iter().filter(|f| f.why.fused > 0.0).collect();
+        let mut evidenced: Vec<Fused> = fused.into_iter().filter(|f| f.why.fused > 0.0).collect();
+        if how.feedback {
+            let cosine_of = |p| meaning.query_score(&query_vector, script, p);
+            evidenced = with_feedback(
+                meaning,
+                evidenced,
+                allowed.as_deref(),
+                cosine_of,
+                self.feedback_params,
+            );
+        }
         let meaning_only = evidenced
             .iter()
             .filter(|f| f.why.bm25_rank.is_none())

@@ -8,7 +8,7 @@ use super::response::{Ranked, RelatedWhy, SearchResponse, Seed};
 use super::{Engine, FUSION_DEPTH};
 use crate::embed::{dot, mean_direction};
 use crate::error::Result;
-use crate::hybrid::{Fusion, Why, fuse};
+use crate::hybrid::{Fusion, Why, fuse, moments};
 use crate::paper::{Paper, PaperNumber};
 use crate::query::SearchQuery;
 use crate::topics::WordVectors;
@@ -50,15 +50,6 @@ struct Probe {
     vector: Vec<f32>,
     /// For a text: its script, whose paper views it is compared with (as a search is).
     script: Option<Script>,
-}
-
-/// Mean and standard deviation of `values` (standard deviation at least a small floor, so a
-/// signal that does not vary among the candidates adds nothing rather than noise).
-fn moments(values: &[f32]) -> (f32, f32) {
-    let n = values.len().max(1) as f32;
-    let mean = values.iter().sum::<f32>() / n;
-    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    (mean, var.sqrt().max(1e-6))
 }
 
 /// The name a related answer gives its scoring.
@@ -264,6 +255,7 @@ impl Engine {
                         vector_rank: meaning_rank.get(&number).copied(),
                         cosine: Some(meaning_of[i]),
                         fused: fused[i],
+                        ..Why::default()
                     },
                     related: Some(RelatedWhy {
                         terms_en: shared.en,

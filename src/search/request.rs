@@ -256,6 +256,7 @@ pub struct SearchRequest {
     filters: Filters,
     page: Page,
     fusion: Option<Fusion>,
+    feedback: bool,
 }
 
 impl SearchRequest {
@@ -267,7 +268,20 @@ impl SearchRequest {
             filters: Filters::default(),
             page: Page::default(),
             fusion: None,
+            feedback: true,
         }
+    }
+
+    /// Whether hybrid and vector search rank again by the meaning of their first results (on
+    /// unless set; BM25 has no such stage).
+    pub fn feedback(mut self, feedback: bool) -> Self {
+        self.feedback = feedback;
+        self
+    }
+
+    /// Whether the meaning-feedback stage was asked for.
+    pub fn feedback_asked(&self) -> bool {
+        self.feedback
     }
 
     /// Rank by words, meaning or both (hybrid unless set).

@@ -104,6 +104,7 @@ fn fusion(params: &mut Params) -> Result<Option<Fusion>, ApiError> {
     params(
         ("q" = String, Query, description = "The query: English, Chinese or both; \"phrases\", -excluded"),
         ("mode" = Option<String>, Query, description = "hybrid (default), bm25 or vector"),
+        ("feedback" = Option<bool>, Query, description = "false: no meaning feedback from the first results (default true; it runs for questions and sentences)"),
         FilterParams,
         ListingParams,
     ),
@@ -123,7 +124,12 @@ pub async fn search(
         .mode(params.library::<Mode>("mode")?.unwrap_or_default())
         .filters(filters(&mut params)?)
         .page(page(&mut params)?)
-        .fusion_if(fusion(&mut params)?);
+        .fusion_if(fusion(&mut params)?)
+        .feedback(
+            params
+                .parsed::<bool>("feedback", "true or false")?
+                .unwrap_or(true),
+        );
     params.finish()?;
     with_engine(state, move |_, engine| Ok(Json(engine.search(&request)?))).await
 }

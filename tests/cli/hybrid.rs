@@ -212,7 +212,7 @@ fn related_accepts_several_ids_and_free_text() {
         shared_index(),
         "related",
         "-n",
-        "5",
+        "8",
         "--text",
         "Large language models memorize parts of their training data, including private and copyrighted \
          text. We propose a method that makes a trained model forget a chosen subset of its training \
@@ -223,9 +223,58 @@ fn related_accepts_several_ids_and_free_text() {
         count_mentioning(
             response["results"].as_array().expect("results"),
             &["unlearn", "遗忘"]
-        ) >= 3,
+        ) >= 4,
         "{response}"
     );
+}
+
+#[test]
+fn a_question_is_ranked_again_by_the_meaning_of_its_first_results() {
+    let question = "how can a language model forget private training data";
+    let search = |extra: &[&str]| {
+        let mut args = vec!["--json", "--index", shared_index(), "search", "-n", "10"];
+        args.extend_from_slice(extra);
+        args.push(question);
+        run_json(&args)
+    };
+    let with = search(&[]);
+    let without = search(&["--no-feedback"]);
+    let results = |r: &serde_json::Value| r["results"].as_array().cloned().expect("results");
+    assert!(
+        results(&with)
+            .iter()
+            .all(|r| r["why"]["feedback_cosine"].is_number()),
+        "{with}"
+    );
+    assert!(
+        results(&without)
+            .iter()
+            .all(|r| r["why"].get("feedback_cosine").is_none()),
+        "{without}"
+    );
+    // Papers only the feedback brings are said to be (BM25 and vector ranks both absent).
+    assert!(results(&with).iter().all(|r| {
+        let why = &r["why"];
+        why["bm25_rank"].is_number()
+            || why["vector_rank"].is_number()
+            || why["feedback_rank"].is_number()
+    }));
+    // A named topic is answered by the first stage alone.
+    let topic = run_json(&[
+        "--json",
+        "--index",
+        shared_index(),
+        "search",
+        "LLM unlearning",
+    ]);
+    assert!(
+        results(&topic)
+            .iter()
+            .all(|r| r["why"].get("feedback_cosine").is_none()),
+        "{topic}"
+    );
+    let text = run(&["--index", shared_index(), "search", "--explain", question]);
+    assert!(stdout(&text).contains("feedback cos"), "{}", stdout(&text));
 }
 
 #[test]

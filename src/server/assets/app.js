@@ -194,6 +194,7 @@
     if ('bm25_rank' in why) row(t('why_bm25'), rank(why.bm25_rank) + (why.bm25_score != null ? ` (BM25 ${why.bm25_score.toFixed(2)})` : ''));
     if ('vector_rank' in why) row(t('why_vector'), rank(why.vector_rank));
     if (why.cosine != null) row(t('why_cosine'), why.cosine.toFixed(3));
+    if (why.feedback_cosine != null) row(t('why_feedback'), why.feedback_cosine.toFixed(3) + (why.bm25_rank == null && why.vector_rank == null ? ` (${t('why_feedback_only')})` : ''));
     if (why.fused != null) row(t('why_fused'), why.fused.toFixed(3));
     return dl;
   }
