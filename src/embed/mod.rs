@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::paper::Paper;
 use e5::E5Model;
 pub use e5::MAX_PASSAGE_TOKENS;
+pub use kernel::{Int8Level, KERNEL_ENV, PassageKernel, passage_kernel};
 use loaded::Loaded;
 use static_model::StaticModel;
 pub(crate) use static_model::{TOKENIZER_FILE, WEIGHTS_FILE};
