@@ -9,6 +9,17 @@ pub trait Progress: Sync {
     fn start(&self, stage: &'static str, total: usize);
     /// One step of the current stage is done.
     fn inc(&self);
+    /// `n` steps of the current stage are done (an encoder finishes a batch of texts at once).
+    fn advance(&self, n: usize) {
+        for _ in 0..n {
+            self.inc();
+        }
+    }
+    /// Whether the caller asked the work to stop (Ctrl-C): long stages that can keep what they
+    /// did (embedding) look at it between steps, sync, and end with [`crate::Error::Interrupted`].
+    fn stop_requested(&self) -> bool {
+        false
+    }
     /// The current stage is over.
     fn finish(&self);
 }
