@@ -492,7 +492,7 @@ fn embed_papers(
     // Every paper has its recipe's number of texts; each is made when embedded or hashed.
     let per = recipe.text_count();
     let text = |i: usize| recipe.text(&papers[numbers[i / per].index()], i % per);
-    let (checksum, dims) = (embedder.checksum(), embedder.dims());
+    let (checksum, dims) = (embedder.cache_key(), embedder.dims());
     let mut own = EmbeddingCache::open(&paths.own, checksum, dims)?;
     let mut shared = match &paths.shared {
         Some(path) => Some(EmbeddingCache::open(path, checksum, dims)?),

@@ -81,7 +81,7 @@ pub fn cache_file_name(embedder: &Embedder) -> String {
             })
             .collect()
     };
-    let checksum: String = portable(embedder.checksum()).chars().take(16).collect();
+    let checksum: String = portable(embedder.cache_key()).chars().take(16).collect();
     format!("{}-{checksum}.vecache", portable(embedder.model_id()))
 }
 
@@ -528,7 +528,7 @@ pub fn embed_texts(
     progress: &dyn Progress,
 ) -> Result<(Vec<Box<[f32]>>, CacheUse)> {
     use rayon::prelude::*;
-    let checksum = embedder.checksum();
+    let checksum = embedder.cache_key();
     let keys: Vec<TextKey> = (0..count)
         .into_par_iter()
         .map(|i| text_key(checksum, &text(i)))
@@ -572,7 +572,7 @@ pub fn cached_or_embedded(
     texts: &[String],
     on_done: impl Fn(usize) + Sync,
 ) -> Vec<Box<[f32]>> {
-    let checksum = embedder.checksum();
+    let checksum = embedder.cache_key();
     let keys: Vec<TextKey> = texts.iter().map(|t| text_key(checksum, t)).collect();
     let missing: Vec<&str> = texts
         .iter()
@@ -757,7 +757,7 @@ mod tests {
         .iter()
         .map(|t| t.to_string())
         .collect();
-        let (checksum, dims) = (embedder.checksum(), embedder.dims());
+        let (checksum, dims) = (embedder.cache_key(), embedder.dims());
         let mut cache = EmbeddingCache::open(&path, checksum, dims).unwrap();
         let (fresh, first) = embed_texts(
             &embedder,
@@ -801,7 +801,7 @@ mod tests {
     fn a_seed_cache_fills_the_index_cache() {
         let embedder = Embedder::shipped().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (checksum, dims) = (embedder.checksum(), embedder.dims());
+        let (checksum, dims) = (embedder.cache_key(), embedder.dims());
         let text = "retrieval augmented generation".to_string();
         let seed_path = dir.path().join("seed.vecache");
         let mut seed = EmbeddingCache::open(&seed_path, checksum, dims).unwrap();
@@ -890,7 +890,7 @@ mod tests {
         let embedder = Embedder::shipped_kind(crate::embed::ModelKind::E5Small).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.vecache");
-        let mut cache = EmbeddingCache::open(&path, embedder.checksum(), embedder.dims()).unwrap();
+        let mut cache = EmbeddingCache::open(&path, embedder.cache_key(), embedder.dims()).unwrap();
         let texts = e5_texts(40);
         let progress = Counting::new(usize::MAX);
         embed_texts(
@@ -911,7 +911,7 @@ mod tests {
         let embedder = Embedder::shipped_kind(crate::embed::ModelKind::E5Small).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.vecache");
-        let (checksum, dims) = (embedder.checksum(), embedder.dims());
+        let (checksum, dims) = (embedder.cache_key(), embedder.dims());
         let texts = e5_texts(3 * embed_step());
         let total = texts.len();
         let mut cache = EmbeddingCache::open(&path, checksum, dims).unwrap();

@@ -281,7 +281,7 @@ fn the_shipped_embedding_cache_holds_the_models_vectors() {
     let path = repo
         .join("data/embeddings")
         .join(cache_file_name(&embedder));
-    let cache = EmbeddingCache::open(&path, embedder.checksum(), embedder.dims()).expect("cache");
+    let cache = EmbeddingCache::open(&path, embedder.cache_key(), embedder.dims()).expect("cache");
     let papers = paperscope::digest::load_with(
         paperscope::digest::find_digests(&[repo.join("data/digests")]),
         paperscope::digest::OnBadFile::Skip,
@@ -295,7 +295,7 @@ fn the_shipped_embedding_cache_holds_the_models_vectors() {
     for paper in papers.iter().step_by(papers.len() / 12) {
         for text in recipe.texts(paper) {
             let cached = cache
-                .get(&text_key(embedder.checksum(), &text))
+                .get(&text_key(embedder.cache_key(), &text))
                 .unwrap_or_else(|| panic!("{} is not in {}", paper.arxiv_id, path.display()));
             let fresh = embedder.embed_passage(&text);
             let cosine = dot(cached, &fresh);

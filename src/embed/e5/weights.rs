@@ -150,13 +150,9 @@ impl E5Model {
     }
 
     fn from_bytes(bytes: Cow<'static, [u8]>, path: &Path) -> Result<Loaded<Self>> {
-        // The key of the model's vectors: the weights' CRC, and the passage kernel when its
-        // vectors differ from the f32 path's (never one cache for both).
-        let checksum = format!(
-            "crc32:{:08x}{}",
-            crc32fast::hash(&bytes),
-            crate::embed::kernel::passage_kernel().key_suffix()
-        );
+        // The weights' CRC: what an index records. The cache key adds the passage kernel
+        // (`Embedder::cache_key`).
+        let checksum = format!("crc32:{:08x}", crc32fast::hash(&bytes));
         let (parts, word_start) = {
             let tensors = SafeTensors::deserialize(&bytes)
                 .map_err(|e| model_error(path, format!("not a safetensors file ({e})")))?;
