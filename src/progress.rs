@@ -24,6 +24,18 @@ pub trait Progress: Sync {
     fn finish(&self);
 }
 
+/// The time left of a stage that did `done` of its `total` steps in `elapsed`, at its average
+/// pace since it started; `None` before the first step. Embedding, the one long stage, finishes
+/// texts a batch at a time and every text costs about the same (most are cut at 128 tokens), so
+/// the average holds where a recent rate swings from one batch to the next and decays between
+/// them (the bar's own estimate read minutes where the stage had seconds left).
+pub fn eta(elapsed: std::time::Duration, done: usize, total: usize) -> Option<std::time::Duration> {
+    if done == 0 {
+        return None;
+    }
+    Some(elapsed.mul_f64(total.saturating_sub(done) as f64 / done as f64))
+}
+
 /// Reports nothing: for callers that show no progress.
 pub struct Quiet;
 

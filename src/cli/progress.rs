@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressState, ProgressStyle};
 use paperscope::progress::Progress;
 
 /// Set by the first SIGINT or SIGTERM after [`stop_on_signals`]: long work syncs what it did and
@@ -59,6 +59,20 @@ impl Progress for Bars {
             "{msg:>10} [{bar:40}] {pos}/{len} {elapsed_precise} (ETA {eta})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "eta",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let left = paperscope::progress::eta(
+                    state.elapsed(),
+                    state.pos() as usize,
+                    state.len().unwrap_or(0) as usize,
+                );
+                let _ = match left {
+                    Some(left) => write!(w, "{:#}", HumanDuration(left)),
+                    None => write!(w, "?"),
+                };
+            },
+        )
         .progress_chars("=> ");
         bar.set_style(style);
         if let Ok(mut current) = self.bar.lock() {

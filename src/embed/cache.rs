@@ -933,4 +933,108 @@ mod tests {
             kept
         );
     }
+
+    /// This thread's CPU time: a clock that other processes on a shared machine do not move.
+    #[cfg(target_os = "linux")]
+    fn thread_cpu() -> Duration {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the struct it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    /// Each step the bar is given, with the clock at that moment.
+    #[cfg(target_os = "linux")]
+    #[derive(Default)]
+    struct Timed {
+        start: std::sync::Mutex<Duration>,
+        steps: std::sync::Mutex<Vec<(Duration, usize)>>,
+        total: std::sync::atomic::AtomicUsize,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Progress for Timed {
+        fn start(&self, _: &'static str, total: usize) {
+            self.total
+                .store(total, std::sync::atomic::Ordering::Relaxed);
+            *self.start.lock().unwrap() = thread_cpu();
+        }
+        fn inc(&self) {
+            self.advance(1);
+        }
+        fn advance(&self, n: usize) {
+            let elapsed = thread_cpu() - *self.start.lock().unwrap();
+            let mut steps = self.steps.lock().unwrap();
+            let done = steps.last().map_or(0, |s| s.1) + n;
+            steps.push((elapsed, done));
+        }
+        fn finish(&self) {}
+    }
+
+    /// The bar's ETA (`progress::eta`, the stage's average pace) is within 25% of the time the
+    /// run then took, from 10% of the texts on: real texts of data/ (both sides of papers spread
+    /// over the sample), embedded on one thread, the clock that thread's CPU time so that a busy
+    /// machine cannot fail the test (on an idle one wall time is that CPU time). The
+    /// estimates of the last quarter are printed, not checked: a few texts left make a noisy
+    /// ratio.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_embedding_eta_is_within_a_quarter_of_the_real_time_after_a_tenth() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let files = crate::digest::digest_files(&[repo.join("data/digests")]).unwrap();
+        let papers = crate::digest::load(&files, || {}).unwrap().papers;
+        let recipe = crate::embed::Recipe::for_model(crate::embed::ModelKind::E5Small);
+        let texts: Vec<String> = papers
+            .iter()
+            .step_by(papers.len() / 48)
+            .flat_map(|p| recipe.texts(p))
+            .take(96)
+            .collect();
+        let embedder = Embedder::shipped_kind(crate::embed::ModelKind::E5Small).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.vecache");
+        let mut cache = EmbeddingCache::open(&path, embedder.cache_key(), embedder.dims()).unwrap();
+        let progress = Timed::default();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            embed_texts(
+                &embedder,
+                only(&mut cache),
+                texts.len(),
+                &|i| texts[i].clone(),
+                &progress,
+            )
+        })
+        .unwrap();
+        let total = progress.total.load(std::sync::atomic::Ordering::Relaxed);
+        let steps = progress.steps.into_inner().unwrap();
+        let &(real, done) = steps.last().unwrap();
+        assert_eq!(
+            (done, total),
+            (texts.len(), texts.len()),
+            "the bar counts texts"
+        );
+        let mut checked = 0;
+        for &(elapsed, done) in &steps {
+            let left = (real - elapsed).as_secs_f64();
+            let eta = crate::progress::eta(elapsed, done, total)
+                .unwrap()
+                .as_secs_f64();
+            eprintln!("{done}/{total}: ETA {eta:.2} s, took {left:.2} s");
+            if done * 10 >= total && done * 4 <= total * 3 {
+                assert!(
+                    (eta - left).abs() <= 0.25 * left,
+                    "{done}/{total}: ETA {eta:.2} s, the run took {left:.2} s more"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3, "{steps:?}");
+    }
 }
