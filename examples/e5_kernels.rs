@@ -9,12 +9,14 @@
 //! cargo run --release --example e5_kernels -- vectors OUT [EVERY]
 //! cargo run --release --example e5_kernels -- compare A B
 //! cargo run --release --example e5_kernels -- ids OUT [TEXTS]   (token ids, for the ORT peer)
+//! cargo run --release --example e5_kernels -- caches OLD NEW   (every text of data/, two seeds)
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use paperscope::embed::cache::{EmbeddingCache, text_key};
 use paperscope::embed::{Embedder, ModelKind, Recipe, passage_kernel};
 
 /// The English and Chinese sides of every `every`-th paper of data/ (both sides of a paper, so
@@ -169,7 +171,53 @@ fn main() -> anyhow::Result<()> {
             }
             file.flush()?;
         }
-        _ => bail!("usage: e5_kernels speed|vectors|compare|ids ..."),
+        Some("caches") => {
+            // Two embedding caches of data/'s texts under different keys (the f32 seed and the
+            // int8 one that replaced it): each key is made from the checksum in its file's header.
+            let open = |p: &String| -> anyhow::Result<(String, EmbeddingCache)> {
+                let path = PathBuf::from(p);
+                let bytes = std::fs::read(&path)?;
+                let len = bytes
+                    .get(12..16)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                    .context("not a cache file")?;
+                let checksum = std::str::from_utf8(bytes.get(16..16 + len).context("header")?)?;
+                let cache = EmbeddingCache::open(&path, checksum, embedder.dims())?;
+                Ok((checksum.to_string(), cache))
+            };
+            let usage = "caches OLD NEW";
+            let (old_key, old) = open(args.get(1).context(usage)?)?;
+            let (new_key, new) = open(args.get(2).context(usage)?)?;
+            let texts = texts(1)?;
+            let mut missing = 0;
+            let mut cosines: Vec<f32> = texts
+                .iter()
+                .filter_map(|t| {
+                    let pair = old
+                        .get(&text_key(&old_key, t))
+                        .zip(new.get(&text_key(&new_key, t)));
+                    missing += usize::from(pair.is_none());
+                    // Cached vectors are f16-rounded: divide by their norms (not exactly 1).
+                    pair.map(|(a, b)| {
+                        let dot = paperscope::embed::dot;
+                        dot(a, b) / (dot(a, a) * dot(b, b)).sqrt()
+                    })
+                })
+                .collect();
+            if cosines.is_empty() {
+                bail!("no text of data/ is in both caches");
+            }
+            cosines.sort_by(f32::total_cmp);
+            let n = cosines.len();
+            let mean = cosines.iter().map(|&c| f64::from(c)).sum::<f64>() / n as f64;
+            println!(
+                "{old_key} -> {new_key}: {n} texts ({missing} not in both): cosine min {:.5}, p1 {:.5}, median {:.5}, mean {mean:.5}",
+                cosines[0],
+                cosines[n / 100],
+                cosines[n / 2]
+            );
+        }
+        _ => bail!("usage: e5_kernels speed|vectors|compare|ids|caches ..."),
     }
     Ok(())
 }
