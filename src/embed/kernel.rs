@@ -75,7 +75,8 @@ pub fn passage_kernel() -> PassageKernel {
 /// `w` repacked for the integer kernels, when its values are exactly 4-bit blocks and its shape
 /// fits (rows a multiple of 16, columns of 32).
 pub(super) fn pack(w: ArrayView2<f32>) -> Option<PackedMatrix> {
-    PackedMatrix::pack(QuantMatrix::exact(w)?.view())
+    let quant = QuantMatrix::exact(w)?;
+    PackedMatrix::pack(&quant.q, &quant.scales, quant.cols)
 }
 
 /// Weight-row groups per task, at least: about 4M products, so a task is ~0.1 ms and a single

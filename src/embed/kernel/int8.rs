@@ -17,8 +17,6 @@
 //! path's 16-bit pair sums stay below 2 * 16 * 127 = 4064, and eight of them (a block) below
 //! 32,767: a block accumulates in 16 bits and widens once.
 
-use super::QuantRows;
-
 /// Inputs per scale, on both sides (the model file's Q4_0 block, llama.cpp's Q8_0 block).
 pub(super) const BLOCK: usize = 32;
 /// Output rows per packed group: the 16 i32 lanes of an AVX-512 register.
@@ -67,24 +65,29 @@ pub(crate) struct PackedMatrix {
 }
 
 impl PackedMatrix {
-    /// `w` repacked, or `None` when its shape does not fit the kernels.
-    pub(super) fn pack(w: QuantRows) -> Option<Self> {
-        let (rows, cols) = (w.nrows(), w.cols);
+    /// The weights `q` (row-major, `cols` a row, -8..=8) with a scale per 32 of a row in
+    /// `scales`, repacked; `None` when the shape does not fit the kernels. (Plain slices, not
+    /// the parent's `QuantRows`: this module is below `kernel` and imports nothing from it.)
+    pub(super) fn pack(q: &[i8], scales: &[f32], cols: usize) -> Option<Self> {
+        if cols == 0 || !q.len().is_multiple_of(cols) || scales.len() * BLOCK != q.len() {
+            return None;
+        }
+        let rows = q.len() / cols;
         if rows == 0 || !rows.is_multiple_of(GROUP_ROWS) || !cols.is_multiple_of(BLOCK) {
             return None;
         }
         let blocks = cols / BLOCK;
         let mut packed = vec![0u8; rows * cols];
-        let mut scales = vec![0f32; rows * blocks];
+        let mut packed_scales = vec![0f32; rows * blocks];
         for g in 0..rows / GROUP_ROWS {
             for b in 0..blocks {
                 let out =
                     &mut packed[(g * blocks + b) * BLOCK * GROUP_ROWS..][..BLOCK * GROUP_ROWS];
                 for r in 0..GROUP_ROWS {
                     let row = g * GROUP_ROWS + r;
-                    scales[(g * blocks + b) * GROUP_ROWS + r] = w.scales[row * blocks + b];
-                    let q = &w.q[row * cols + b * BLOCK..][..BLOCK];
-                    for (i, &v) in q.iter().enumerate() {
+                    packed_scales[(g * blocks + b) * GROUP_ROWS + r] = scales[row * blocks + b];
+                    let block = &q[row * cols + b * BLOCK..][..BLOCK];
+                    for (i, &v) in block.iter().enumerate() {
                         // -8..=8 (QuantMatrix::exact) plus 8: 0..=16.
                         out[(i / 4) * QUAD + r * 4 + i % 4] = (v + 8) as u8;
                     }
@@ -95,7 +98,7 @@ impl PackedMatrix {
             rows,
             cols,
             w: packed,
-            scales,
+            scales: packed_scales,
         })
     }
 
