@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     // No cache: every text is embedded afresh by the model measured.
     let no_cache = paperscope::embed::cache::EmbeddingCache::open(
         &repo.join("target/no-cache.vecache"),
-        embedder.checksum(),
+        embedder.cache_key(),
         embedder.dims(),
     )?;
     let cross = eval::crosslingual(

@@ -144,6 +144,15 @@ pub enum Error {
         /// What is wrong with it, in a few words.
         reason: String,
     },
+    /// Embedding stopped on request (Ctrl-C, SIGTERM) after syncing the vectors it had made:
+    /// the next run takes them from the cache and embeds only the rest.
+    #[error("interrupted: {kept} of {total} texts kept; run `paperscope index` again to continue")]
+    Interrupted {
+        /// Texts whose vectors are in the cache (cached before, or embedded and synced now).
+        kept: usize,
+        /// Texts the write needed.
+        total: usize,
+    },
 }
 
 /// The one command that recovers a damaged index in `index`: a rebuild from the digests, which

@@ -18,6 +18,11 @@ fn main() {
         Err(error) => usage_error(&error),
     };
     if let Err(error) = cli::run(args) {
+        if let Some(line) = cli::interrupted_line(&error) {
+            eprintln!("{line}");
+            // 128 + SIGINT, as a shell reports a command that Ctrl-C ended.
+            std::process::exit(130);
+        }
         eprintln!("error: {}", cli::error_line(&error));
         std::process::exit(1);
     }

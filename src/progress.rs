@@ -9,8 +9,31 @@ pub trait Progress: Sync {
     fn start(&self, stage: &'static str, total: usize);
     /// One step of the current stage is done.
     fn inc(&self);
+    /// `n` steps of the current stage are done (an encoder finishes a batch of texts at once).
+    fn advance(&self, n: usize) {
+        for _ in 0..n {
+            self.inc();
+        }
+    }
+    /// Whether the caller asked the work to stop (Ctrl-C): long stages that can keep what they
+    /// did (embedding) look at it between steps, sync, and end with [`crate::Error::Interrupted`].
+    fn stop_requested(&self) -> bool {
+        false
+    }
     /// The current stage is over.
     fn finish(&self);
+}
+
+/// The time left of a stage that did `done` of its `total` steps in `elapsed`, at its average
+/// pace since it started; `None` before the first step. Embedding, the one long stage, finishes
+/// texts a batch at a time and every text costs about the same (most are cut at 128 tokens), so
+/// the average holds where a recent rate swings from one batch to the next and decays between
+/// them (the bar's own estimate read minutes where the stage had seconds left).
+pub fn eta(elapsed: std::time::Duration, done: usize, total: usize) -> Option<std::time::Duration> {
+    if done == 0 {
+        return None;
+    }
+    Some(elapsed.mul_f64(total.saturating_sub(done) as f64 / done as f64))
 }
 
 /// Reports nothing: for callers that show no progress.

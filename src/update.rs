@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
-use crate::embed::cache::{CacheUse, EmbeddingCache, cache_file_name, embed_texts};
+use crate::embed::cache::{CacheUse, Caches, EmbeddingCache, cache_file_name, embed_texts};
 use crate::embed::{Embedder, Recipe, mean_direction};
 use crate::error::{Error, Result};
 use crate::fulltext;
@@ -23,7 +23,7 @@ use crate::vectors::views::ScriptViews;
 use crate::vectors::{VectorIndex, VectorParams};
 
 /// Choices for a write.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateOptions {
     /// Re-embed every paper (after a model change) and refit the topics, instead of reusing the
     /// previous vectors and topics.
@@ -32,6 +32,9 @@ pub struct UpdateOptions {
     pub vector_params: VectorParams,
     /// Parameters for a topic fit, when one is needed.
     pub topic_params: TopicParams,
+    /// The directory of the per-user embedding cache shared by every index on the machine
+    /// ([`crate::embed::cache::shared_cache_dir`] finds the usual one); `None` leaves it out.
+    pub shared_cache: Option<PathBuf>,
 }
 
 /// What an update did. In JSON: `changed`, `papers`, and for a write `generation`, `added`,
@@ -285,7 +288,15 @@ fn write_papers(
         .filter(|&i| every_paper || !existing.get(i).is_some_and(|p| p.same_content(&merged[i])))
         .map(PaperNumber::from_index)
         .collect();
-    let (embedded, cache_use) = embed_papers(dir, seeds, embedder, &merged, &changed, progress)?;
+    let caches = CachePaths {
+        own: embedding_cache_path(dir, embedder),
+        shared: options
+            .shared_cache
+            .as_ref()
+            .map(|shared| shared.join(cache_file_name(embedder))),
+        seeds,
+    };
+    let (embedded, cache_use) = embed_papers(&caches, embedder, &merged, &changed, progress)?;
     release_free_memory();
     let views = updated_views(old_views, embedder.dims(), &changed, &embedded.views);
     let fresh = embedded.vectors;
@@ -474,8 +485,7 @@ fn short(error: &Error) -> String {
 /// The vectors of the papers `numbers`, through the index's embedding cache (and `seeds`):
 /// a text embedded by an earlier run, finished or not, is not embedded again.
 fn embed_papers(
-    dir: &Path,
-    seeds: &[PathBuf],
+    paths: &CachePaths<'_>,
     embedder: &Embedder,
     papers: &[Paper],
     numbers: &[PaperNumber],
@@ -485,15 +495,25 @@ fn embed_papers(
     // Every paper has its recipe's number of texts; each is made when embedded or hashed.
     let per = recipe.text_count();
     let text = |i: usize| recipe.text(&papers[numbers[i / per].index()], i % per);
-    let (checksum, dims) = (embedder.checksum(), embedder.dims());
-    let mut cache = EmbeddingCache::open(&embedding_cache_path(dir, embedder), checksum, dims)?;
-    let seeds = seeds
+    let (checksum, dims) = (embedder.cache_key(), embedder.dims());
+    let mut own = EmbeddingCache::open(&paths.own, checksum, dims)?;
+    let mut shared = match &paths.shared {
+        Some(path) => Some(EmbeddingCache::open(path, checksum, dims)?),
+        None => None,
+    };
+    let seeds = paths
+        .seeds
         .iter()
         .map(|path| EmbeddingCache::open(path, checksum, dims))
         .collect::<Result<Vec<_>>>()?;
     let count = numbers.len() * per;
-    let (vectors, cache_use) = embed_texts(embedder, &mut cache, &seeds, count, &text, progress)?;
-    drop(cache);
+    let caches = Caches {
+        own: &mut own,
+        shared: shared.as_mut(),
+        seeds: &seeds,
+    };
+    let (vectors, cache_use) = embed_texts(embedder, caches, count, &text, progress)?;
+    drop((own, shared, seeds));
     let mut vectors = vectors.into_iter();
     let mut embedded = Embedded::default();
     for _ in numbers {
@@ -508,6 +528,16 @@ fn embed_papers(
         embedded.vectors.push(paper);
     }
     Ok((embedded, cache_use))
+}
+
+/// The embedding caches a write reads and fills.
+struct CachePaths<'a> {
+    /// The index's own cache.
+    own: PathBuf,
+    /// The per-user cache, when on.
+    shared: Option<PathBuf>,
+    /// Caches shipped beside the digests read.
+    seeds: &'a [PathBuf],
 }
 
 /// The vectors of the papers embedded by one write, and their views per query script when the

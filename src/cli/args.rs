@@ -183,6 +183,10 @@ pub enum Command {
     },
     /// Verify the whole index (every checksum, the counts of its parts) and say how to recover
     Check,
+    /// The per-user embedding cache shared by every index on this machine
+    /// ($PAPERSCOPE_CACHE moves it; PAPERSCOPE_CACHE=off turns it off)
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Serve the HTTP API and the web page over the index (built from data/ first if missing);
     /// picks up new generations written by `paperscope index` without a restart
     Serve {
@@ -233,6 +237,17 @@ impl From<ExportFormatArg> for paperscope::export::ExportFormat {
             ExportFormatArg::Opensearch => ExportFormat::Opensearch,
         }
     }
+}
+
+/// What to do with the shared embedding cache.
+#[derive(Subcommand, Clone, Copy)]
+pub enum CacheCommand {
+    /// Where it is and how large (files, texts, bytes)
+    Info,
+    /// Drop damaged records, torn tails and second copies of a text
+    Prune,
+    /// Delete it (every text is embedded again when next needed)
+    Clear,
 }
 
 /// The measurements.

@@ -172,8 +172,11 @@ fn index_with(
     on_bad_file: OnBadFile,
 ) -> Result<update::IndexReport> {
     let embedder = ctx.model.load()?;
+    // Ctrl-C while embedding keeps what was embedded (the next run continues from it).
+    super::progress::stop_on_signals();
     let options = UpdateOptions {
         rebuild,
+        shared_cache: paperscope::embed::cache::shared_cache_dir(),
         ..UpdateOptions::default()
     };
     let report = update::index_files_with(
@@ -326,13 +329,18 @@ pub fn stats(ctx: &Context) -> Result<()> {
     let engine = ctx.engine(Needs::Words)?;
     let stats = paperscope::stats::compute(&engine.papers()?);
     let generation = engine.store().manifest.generation;
+    // A cache this user cannot read does not fail the command: it is reported as unavailable.
+    let cache = super::cache::usage().unwrap_or(None);
     if ctx.json {
-        print::json(&print::StatsView {
+        let mut view = serde_json::to_value(print::StatsView {
             generation,
             stats: &stats,
-        })
+        })?;
+        view["embedding_cache"] = serde_json::to_value(&cache)?;
+        print::json(&view)
     } else {
         print::stats(&stats, generation);
+        super::cache::print_usage(cache.as_ref());
         Ok(())
     }
 }
@@ -604,10 +612,14 @@ pub fn check(ctx: &Context) -> Result<()> {
         .into());
     }
     let report = paperscope::store::check(&ctx.index);
+    let cache = super::cache::usage().unwrap_or(None);
     if ctx.json {
-        print::json(&report)?;
+        let mut view = serde_json::to_value(&report)?;
+        view["embedding_cache"] = serde_json::to_value(&cache)?;
+        print::json(&view)?;
     } else {
         print::check(&report);
+        super::cache::print_usage(cache.as_ref());
     }
     match &report.recover {
         Some(command) => bail!(

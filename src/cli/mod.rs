@@ -2,6 +2,7 @@
 //! (`print`) and progress bars (`progress`). Every rule lives in the library.
 
 pub mod args;
+pub mod cache;
 pub mod commands;
 pub mod print;
 pub mod progress;
@@ -136,6 +137,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check => commands::check(&ctx),
+        Command::Cache(what) => cache::run(&ctx, what),
         Command::Serve { bind } => commands::serve(&ctx, bind),
         Command::Export {
             format,
@@ -172,6 +174,19 @@ pub fn error_line(error: &anyhow::Error) -> String {
         }
     }
     line
+}
+
+/// The line for an `index` stopped by Ctrl-C or SIGTERM, when `error` is one: what was kept and
+/// how to go on.
+pub fn interrupted_line(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| match cause.downcast_ref() {
+        Some(paperscope::Error::Interrupted { kept, total }) => Some(format!(
+            "interrupted: {} of {} texts kept; run `paperscope index` again to continue",
+            print::count(*kept),
+            print::count(*total)
+        )),
+        _ => None,
+    })
 }
 
 /// `--model`: a built-in model's name, or a model directory.

@@ -14,7 +14,114 @@
 use std::sync::LazyLock;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+pub(crate) mod activations;
+pub(crate) mod int8;
+
+pub use int8::Int8Level;
+use int8::{GROUP_ROWS, PackedMatrix, QuantRows8};
+
+/// The environment variable that caps the passage kernels (`f32`, `portable`, `avx2`,
+/// `avx512`): how the bench and the tests measure each path on one machine.
+pub const KERNEL_ENV: &str = "PAPERSCOPE_KERNEL";
+
+/// Which kernels the encoder's many-row products (passage batches) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassageKernel {
+    /// f32 weights and activations through `matrixmultiply`'s GEMM: the path before the
+    /// integer kernels, kept where the CPU lacks AVX2 (and as the bench's baseline).
+    F32,
+    /// 8-bit activations against the 4-bit weights, integer products ([`int8`]).
+    Int8(Int8Level),
+}
+
+impl PassageKernel {
+    /// The kernel `cap` asks for (a [`KERNEL_ENV`] value), never above this CPU's; without a
+    /// cap (or an unknown one) the widest integer kernel, or f32 on a CPU without AVX2.
+    pub fn choose(cap: Option<&str>) -> Self {
+        let cpu = int8::cpu_level();
+        let int8 = |level: Int8Level| PassageKernel::Int8(level.min(cpu));
+        match cap.map(str::trim) {
+            Some("f32") => PassageKernel::F32,
+            Some("portable") => int8(Int8Level::Portable),
+            Some("avx2") => int8(Int8Level::Avx2),
+            Some("avx512") => int8(Int8Level::Avx512Vnni),
+            _ if cpu >= Int8Level::Avx2 => int8(cpu),
+            _ => PassageKernel::F32,
+        }
+    }
+
+    /// What the vectors' cache key adds for this kernel: 8-bit activations change the vectors
+    /// (cosine >= 0.99 to f32's), so they never share a cache with the f32 path's. Every integer
+    /// level computes the same integer sums, so they share one.
+    pub fn key_suffix(self) -> &'static str {
+        match self {
+            PassageKernel::F32 => "",
+            PassageKernel::Int8(_) => "-8",
+        }
+    }
+}
+
+/// This process's passage kernel (chosen once, [`KERNEL_ENV`] read then).
+static PASSAGE_KERNEL: LazyLock<PassageKernel> =
+    LazyLock::new(|| PassageKernel::choose(std::env::var(KERNEL_ENV).ok().as_deref()));
+
+/// This process's passage kernel.
+pub fn passage_kernel() -> PassageKernel {
+    *PASSAGE_KERNEL
+}
+
+/// `w` repacked for the integer kernels, when its values are exactly 4-bit blocks and its shape
+/// fits (rows a multiple of 16, columns of 32).
+pub(super) fn pack(w: ArrayView2<f32>) -> Option<PackedMatrix> {
+    let quant = QuantMatrix::exact(w)?;
+    PackedMatrix::pack(&quant.q, &quant.scales, quant.cols)
+}
+
+/// Weight-row groups per task, at least: about 4M products, so a task is ~0.1 ms and a single
+/// text's product (128 rows) still splits across the cores.
+const PRODUCTS_PER_TASK: usize = 4 << 20;
+
+/// `y = x · wᵀ` with the integer kernels of `level`, the weight-row groups split in halves across
+/// the cores until a part is small (within a batch already running on every core the halves run
+/// on this thread).
+pub(super) fn int8_product_t(
+    level: Int8Level,
+    x: &QuantRows8,
+    w: &PackedMatrix,
+    y: ArrayViewMut2<f32>,
+) {
+    assert_eq!((y.nrows(), y.ncols()), (x.nrows(), w.nrows()));
+    int8_groups(level, x, w, 0..w.nrows() / GROUP_ROWS, y);
+}
+
+fn int8_groups(
+    level: Int8Level,
+    x: &QuantRows8,
+    w: &PackedMatrix,
+    groups: std::ops::Range<usize>,
+    mut y: ArrayViewMut2<f32>,
+) {
+    let per_group = x.nrows() * w.ncols() * GROUP_ROWS;
+    if groups.len() > 1 && groups.len() * per_group > 2 * PRODUCTS_PER_TASK {
+        let mid = groups.start + groups.len() / 2;
+        let (left, right) = y.split_at(Axis(1), (mid - groups.start) * GROUP_ROWS);
+        rayon::join(
+            || int8_groups(level, x, w, groups.start..mid, left),
+            || int8_groups(level, x, w, mid..groups.end, right),
+        );
+        return;
+    }
+    assert!(
+        y.ncols() == 0 || y.strides()[1] == 1,
+        "output columns contiguous"
+    );
+    let stride = y.strides()[0].max(0) as usize;
+    // SAFETY: the level is at most the CPU's (PassageKernel::choose, or the tests' levels()); y
+    // is this task's own view, `x.nrows()` rows of `groups.len() * 16` contiguous columns.
+    unsafe { int8::product(level, x, w, groups, y.as_mut_ptr(), stride) };
+}
 
 /// The widest kernels this CPU runs, each level implying those below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -680,6 +787,115 @@ mod tests {
         quant_product_t(x.view(), top, left.view_mut());
         quant_product_t(x.t().as_standard_layout().t(), bottom, right.view_mut());
         assert_close(&y, &reference(&x, &w), "row ranges");
+    }
+
+    /// Every integer level this CPU runs, the portable one included.
+    fn int8_levels() -> Vec<Int8Level> {
+        [Int8Level::Portable, Int8Level::Avx2, Int8Level::Avx512Vnni]
+            .into_iter()
+            .filter(|&l| l <= int8::cpu_level())
+            .collect()
+    }
+
+    /// `x · wᵀ` through the integer kernels of `level`.
+    fn int8_product(level: Int8Level, x: &Array2<f32>, w: &Array2<f32>) -> Array2<f32> {
+        let packed = pack(w.view()).expect("4-bit weights of a packable shape");
+        let mut q8 = QuantRows8::default();
+        q8.quantize(x.as_slice().expect("standard layout"), x.ncols(), level);
+        let mut y = Array2::from_elem((x.nrows(), w.nrows()), f32::NAN);
+        int8_product_t(level, &q8, &packed, y.view_mut());
+        y
+    }
+
+    /// Shapes: token counts around the AVX2 (4) and AVX-512 (8) tiles, the encoder's matrices,
+    /// and enough products that the groups split across tasks.
+    const INT8_SHAPES: [(usize, usize, usize); 7] = [
+        (1, 32, 16),
+        (3, 64, 32),
+        (9, 384, 1152),
+        (13, 1536, 384),
+        (128, 384, 1536),
+        (7, 96, 48),
+        (33, 384, 384),
+    ];
+
+    /// Activations that quantize with a scale of exactly 1 (integers, each block's largest 127)
+    /// against weights with scales of 1: every output is then the exact integer dot product,
+    /// which each SIMD level must give bit for bit, as the portable one and as i64 arithmetic.
+    #[test]
+    fn every_int8_level_gives_the_exact_integer_dot_products() {
+        for (seed, &(rows, k, outs)) in INT8_SHAPES.iter().enumerate() {
+            let mut x = matrix(rows, k, seed as u64).mapv(|v| (v * 127.0).round());
+            for block in x
+                .as_slice_mut()
+                .expect("standard")
+                .chunks_exact_mut(int8::BLOCK)
+            {
+                block[seed % int8::BLOCK] = if seed % 2 == 0 { 127.0 } else { -127.0 };
+            }
+            let w = matrix(outs, k, 70 + seed as u64).mapv(|v| (v * 8.0).floor().clamp(-8.0, 7.0));
+            let exact = Array2::from_shape_fn((rows, outs), |(t, o)| {
+                let dot: i64 = (0..k).map(|i| x[[t, i]] as i64 * w[[o, i]] as i64).sum();
+                dot as f32
+            });
+            for level in int8_levels() {
+                let y = int8_product(level, &x, &w);
+                assert_eq!(y, exact, "{rows}x{k} by {outs}x{k}, {level:?}");
+            }
+        }
+    }
+
+    /// Real-valued activations against 4-bit weights: every level within float rounding of the
+    /// portable one, and all within 8-bit quantization error of the f32 product.
+    #[test]
+    fn int8_levels_agree_and_stay_near_the_f32_product() {
+        for (seed, &(rows, k, outs)) in INT8_SHAPES.iter().enumerate() {
+            let (x, w) = (
+                matrix(rows, k, seed as u64),
+                q4_like(outs, k, 50 + seed as u64),
+            );
+            let want = reference(&x, &w);
+            let portable = int8_product(Int8Level::Portable, &x, &w);
+            // Error of 8-bit activations: each block's rounding is at most half a step of
+            // largest/127, so a dot of k terms is off by about sqrt(k) such steps times |w|.
+            let scale = w.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let bound = scale * (k as f32).sqrt() * 0.5 / 127.0 * 3.0;
+            for (p, f) in portable.iter().zip(&want) {
+                assert!((p - f).abs() <= bound, "{p} vs f32 {f} (bound {bound})");
+            }
+            for level in int8_levels() {
+                let y = int8_product(level, &x, &w);
+                for (a, p) in y.iter().zip(&portable) {
+                    assert!(
+                        (a - p).abs() <= 1e-5 * (1.0 + p.abs()),
+                        "{level:?}: {a} vs portable {p}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_the_integer_kernels_cannot_take_are_refused() {
+        assert!(pack(q4_like(8, 64, 1).view()).is_none());
+        assert!(pack(matrix(16, 64, 1).view()).is_none());
+        assert!(pack(q4_like(16, 64, 1).view()).is_some());
+    }
+
+    #[test]
+    fn the_kernel_cap_never_exceeds_the_cpu() {
+        let cpu = int8::cpu_level();
+        assert_eq!(PassageKernel::choose(Some("f32")), PassageKernel::F32);
+        assert_eq!(
+            PassageKernel::choose(Some("portable")),
+            PassageKernel::Int8(Int8Level::Portable)
+        );
+        for cap in ["avx2", "avx512", "", "bogus"] {
+            match PassageKernel::choose(Some(cap)) {
+                PassageKernel::Int8(level) => assert!(level <= cpu, "{cap}: {level:?}"),
+                PassageKernel::F32 => assert!(cpu < Int8Level::Avx2, "{cap}"),
+            }
+        }
     }
 
     /// Every kernel level this CPU runs, the portable one included.

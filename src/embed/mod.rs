@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::paper::Paper;
 use e5::E5Model;
 pub use e5::MAX_PASSAGE_TOKENS;
+pub use kernel::{Int8Level, KERNEL_ENV, PassageKernel, passage_kernel};
 use loaded::Loaded;
 use static_model::StaticModel;
 pub(crate) use static_model::{TOKENIZER_FILE, WEIGHTS_FILE};
@@ -95,6 +96,7 @@ pub struct Embedder {
     model: Model,
     model_id: String,
     checksum: String,
+    cache_key: String,
     recent_queries: std::sync::Mutex<RecentQueries>,
 }
 
@@ -155,6 +157,7 @@ impl Embedder {
             kind: ModelKind::Static,
             model: Model::Static(Box::new(loaded.model)),
             model_id: loaded.model_id,
+            cache_key: loaded.checksum.clone(),
             checksum: loaded.checksum,
             recent_queries: Default::default(),
         }
@@ -165,6 +168,7 @@ impl Embedder {
             kind: ModelKind::E5Small,
             model: Model::E5(Box::new(loaded.model)),
             model_id: loaded.model_id,
+            cache_key: format!("{}{}", loaded.checksum, passage_kernel().key_suffix()),
             checksum: loaded.checksum,
             recent_queries: Default::default(),
         }
@@ -183,6 +187,16 @@ impl Embedder {
     /// A fast fingerprint of the weights file (CRC-32), recorded in each index manifest.
     pub fn checksum(&self) -> &str {
         &self.checksum
+    }
+
+    /// What embedding caches key this embedder's passage vectors by: the weights' checksum,
+    /// and for e5 the passage kernel when its vectors differ from the f32 path's
+    /// (`crc32:b2626eda-8` for the integer kernels), so a cache never mixes the two. An index
+    /// records the checksum alone: vectors of either kernel answer the same queries (cosine to
+    /// each other at least 0.9999), so an index built on a CPU without AVX2 (or before the
+    /// integer kernels) is searched, and added to, by this one.
+    pub fn cache_key(&self) -> &str {
+        &self.cache_key
     }
 
     /// Vector dimensions.

@@ -196,7 +196,7 @@ impl Store {
     ) -> Result<crate::embed::cache::EmbeddingCache> {
         crate::embed::cache::EmbeddingCache::open(
             &embedding_cache_path(&self.dir, embedder),
-            embedder.checksum(),
+            embedder.cache_key(),
             embedder.dims(),
         )
     }

@@ -120,3 +120,46 @@ fn a_cache_shipped_beside_the_digests_is_used() {
     assert_eq!(seeded["texts_embedded"], 0, "{seeded}");
     assert_eq!(vector_answers(&first), vector_answers(&second));
 }
+
+/// An index written with the f32 passage kernel (on a CPU without AVX2, or by paperscope before
+/// the integer kernels) is searched with its vectors by a process running the integer kernels,
+/// and takes new papers from it: the kernel is part of the cache's key (a cache never mixes the
+/// two kernels' vectors), not of the index's model. Each kernel finds data/'s texts in its own
+/// seed in data/embeddings/.
+#[test]
+fn an_index_of_the_f32_kernel_is_searched_and_extended_by_the_integer_kernels() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let index = tmp.path().join("index").to_string_lossy().into_owned();
+    let first = paperscope()
+        .env("PAPERSCOPE_KERNEL", "f32")
+        .args(["--json", "index", "--index", &index])
+        .arg(digest("2024-03-06_cs.CL_0a55959e.md"))
+        .output()
+        .expect("index runs");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    assert_eq!(first["texts_embedded"], 0, "{first}");
+    let second = digest("2023-05-09_cs.CL_8ae271ac.md");
+    let added = run_json(&[
+        "--json",
+        "index",
+        "--index",
+        &index,
+        &second.to_string_lossy(),
+    ]);
+    assert_eq!(added["texts_embedded"], 0, "{added}");
+    assert!(
+        added["papers"].as_u64() > first["papers"].as_u64(),
+        "{added}"
+    );
+    let found = run_json(&[
+        "--json",
+        "--index",
+        &index,
+        "search",
+        "retrieval augmented generation",
+    ]);
+    assert_eq!(found["mode"], "hybrid", "{found}");
+    assert!(found.get("warnings").is_none(), "{found}");
+    assert!(!ids(&found).is_empty(), "{found}");
+}

@@ -94,3 +94,93 @@ fn index_killed_at_any_moment_leaves_the_old_or_the_new_index() {
         "leftovers after a complete write: {left:?}"
     );
 }
+
+/// The size of the files in `dir` (0 when it does not exist).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `(kept, total)` from "interrupted: 1,210 of 1,942 texts kept; ...".
+fn kept_of(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("interrupted: "))
+        .unwrap_or_else(|| panic!("no `interrupted:` line in {stderr}"));
+    let number = |s: &str| s.replace(',', "").parse::<usize>().expect("a count");
+    let (kept, rest) = line.split_once(" of ").expect("`N of M`");
+    let total = rest.split_whitespace().next().expect("a total");
+    (number(kept), number(total))
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while `index` embeds: the process syncs what it embedded, says
+/// how much it kept and how to go on, and exits non-zero; the next run takes those texts from
+/// the cache (its own "kept" starts from them) instead of embedding them again.
+#[test]
+fn an_interrupted_index_keeps_what_it_embedded_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Digests with no shipped cache beside them, and an empty shared cache: all is embedded.
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir(&digests).expect("digests dir");
+    for name in [
+        "2023-03-14_cs.CV_18881a92.md",
+        "2023-03-14_cs.CR_18881a92.md",
+    ] {
+        std::fs::copy(digest(name), digests.join(name)).expect("copy");
+    }
+    let index = tmp.path().join("index");
+    let cache = index.join("cache");
+    let mut kept_before = 0;
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let synced = dir_bytes(&cache);
+        let mut child = paperscope()
+            .env("PAPERSCOPE_CACHE", tmp.path().join("shared"))
+            .args(["index", "--index", &index.to_string_lossy()])
+            .arg(&digests)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("index starts");
+        // Signalled once its first vectors of this run are synced.
+        while dir_bytes(&cache) == synced {
+            if child.try_wait().expect("child").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if child.try_wait().expect("child").is_some() {
+            eprintln!("the run finished before it could be interrupted");
+            return;
+        }
+        // SAFETY: signals our own child, still running (not yet waited for).
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let output = child.wait_with_output().expect("index ends");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(130), "{err}");
+        assert!(
+            err.contains("texts kept; run `paperscope index` again to continue"),
+            "{err}"
+        );
+        let (kept, total) = kept_of(&err);
+        assert!(kept > kept_before && kept < total, "{kept} of {total}");
+        kept_before = kept;
+    }
+    // Nothing was committed by the interrupted runs, and the last one completes the index.
+    assert!(!index.join("manifest.json").exists());
+    let output = paperscope()
+        .env("PAPERSCOPE_CACHE", tmp.path().join("shared"))
+        .args(["--json", "index", "--index", &index.to_string_lossy()])
+        .arg(&digests)
+        .output()
+        .expect("index runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let done: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(done["texts_cached"].as_u64().expect("texts_cached") >= kept_before as u64);
+}

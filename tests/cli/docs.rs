@@ -193,6 +193,8 @@ fn sh(dir: &Path, line: &str) -> std::process::Output {
         .env("PATH", path)
         .env_remove("PAPERSCOPE_INDEX")
         .env_remove("PAPERSCOPE_MODEL")
+        // The shared embedding cache of the docs' lines, never the real ~/.cache.
+        .env("PAPERSCOPE_CACHE", dir.join("user-cache"))
         .env("COLUMNS", "100")
         .output()
         .expect("sh runs")

@@ -257,6 +257,7 @@ fn an_installed_binary_finds_its_model_from_any_directory() {
             .current_dir(&elsewhere)
             .env_remove("PAPERSCOPE_INDEX")
             .env_remove("PAPERSCOPE_MODEL")
+            .env("PAPERSCOPE_CACHE", "off")
             .args(args)
             .output()
             .expect("installed binary runs")

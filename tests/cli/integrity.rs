@@ -425,6 +425,7 @@ fn run_as_nobody(args: &[&str]) -> std::process::Output {
         .arg(env!("CARGO_BIN_EXE_paperscope"))
         .args(args)
         .env_remove("PAPERSCOPE_INDEX")
+        .env("PAPERSCOPE_CACHE", "off")
         .output()
         .expect("setpriv runs")
 }

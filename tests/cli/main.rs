@@ -24,5 +24,6 @@ mod integrity;
 mod newcomer;
 mod roundtrip;
 mod search;
+mod shared_cache;
 mod topics;
 mod vector;

@@ -44,6 +44,7 @@ fn export_round_trip_into_milvus_lite_and_qdrant() {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip"),
         )
         .env_remove("PAPERSCOPE_INDEX")
+        .env("PAPERSCOPE_CACHE", "off")
         .output()
         .expect("bash runs");
     assert!(

@@ -194,8 +194,10 @@ fn e5_batches_give_the_vectors_of_single_texts() {
     }
 }
 
-/// A short text alone takes the few-row path (the 8-bit kernel on every core); run in one batch
-/// with a long passage it takes the batch GEMM: both give the same vector.
+/// A short text alone takes the few-row path (8-bit weights, f32 activations, on every core); run
+/// in one batch with a long passage it takes the batch path: the f32 GEMM gives the same vector,
+/// the integer kernels (8-bit activations too) one within their tolerance (over all of data/'s
+/// texts the two batch paths' vectors are >= 0.99985 apart: BENCHMARKS.md).
 #[test]
 fn e5_short_texts_give_the_same_vector_alone_and_in_a_batch() {
     let embedder = e5();
@@ -212,12 +214,16 @@ fn e5_short_texts_give_the_same_vector_alone_and_in_a_batch() {
         .filter_map(|c| c["text"].as_str())
         .collect();
     assert!(!short.is_empty());
+    let floor = match paperscope::embed::passage_kernel() {
+        paperscope::embed::PassageKernel::F32 => 0.99999,
+        paperscope::embed::PassageKernel::Int8(_) => 0.999,
+    };
     for text in short {
         assert!(embedder.token_ids(text).len() < 30, "{text:?} is not short");
         let alone = embedder.embed_passage(text);
         let batch = embedder.embed_passages(&[text, long], |_| {});
         let cosine = dot(&alone, &batch[0]);
-        assert!(cosine > 0.99999, "cosine {cosine} for {text:?}");
+        assert!(cosine > floor, "cosine {cosine} for {text:?}");
     }
 }
 
@@ -281,7 +287,7 @@ fn the_shipped_embedding_cache_holds_the_models_vectors() {
     let path = repo
         .join("data/embeddings")
         .join(cache_file_name(&embedder));
-    let cache = EmbeddingCache::open(&path, embedder.checksum(), embedder.dims()).expect("cache");
+    let cache = EmbeddingCache::open(&path, embedder.cache_key(), embedder.dims()).expect("cache");
     let papers = paperscope::digest::load_with(
         paperscope::digest::find_digests(&[repo.join("data/digests")]),
         paperscope::digest::OnBadFile::Skip,
@@ -295,7 +301,7 @@ fn the_shipped_embedding_cache_holds_the_models_vectors() {
     for paper in papers.iter().step_by(papers.len() / 12) {
         for text in recipe.texts(paper) {
             let cached = cache
-                .get(&text_key(embedder.checksum(), &text))
+                .get(&text_key(embedder.cache_key(), &text))
                 .unwrap_or_else(|| panic!("{} is not in {}", paper.arxiv_id, path.display()));
             let fresh = embedder.embed_passage(&text);
             let cosine = dot(cached, &fresh);

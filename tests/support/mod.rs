@@ -31,10 +31,13 @@ pub fn digest(name: &str) -> PathBuf {
     data_dir().join(name)
 }
 
-/// The binary under test, with no index from the environment.
+/// The binary under test, with no index from the environment and the per-user embedding cache
+/// off: a test never writes to the real `~/.cache`, and what one test embeds never turns up as
+/// cached in another. Tests of the shared cache set `PAPERSCOPE_CACHE` to a temporary directory.
 pub fn paperscope() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_paperscope"));
     command.env_remove("PAPERSCOPE_INDEX");
+    command.env("PAPERSCOPE_CACHE", "off");
     command
 }
 

@@ -13,7 +13,16 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 
 use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
-use crate::embed::kernel::{self, QuantMatrix, WeightRows};
+use crate::embed::kernel::int8::{PackedMatrix, QuantRows8};
+use crate::embed::kernel::{self, PassageKernel, QuantMatrix, WeightRows, activations};
+
+/// The integer kernels' level when they run (the f32 path keeps its own GELU and softmax).
+fn int8_level() -> Option<kernel::Int8Level> {
+    match kernel::passage_kernel() {
+        PassageKernel::Int8(level) => Some(level),
+        PassageKernel::F32 => None,
+    }
+}
 use crate::embed::vector::normalize;
 
 /// The model's position table length: the most tokens one text can have.
@@ -98,6 +107,33 @@ impl QueryLayer {
     }
 }
 
+/// A layer's matrices repacked for the integer kernels (`kernel::int8`): the passage path.
+struct PackedLayer {
+    qkv: PackedMatrix,
+    ao: PackedMatrix,
+    fi: PackedMatrix,
+    fo: PackedMatrix,
+}
+
+impl PackedLayer {
+    fn pack(layer: &Layer) -> Option<Self> {
+        Some(PackedLayer {
+            qkv: kernel::pack(layer.qkv_w.view())?,
+            ao: kernel::pack(layer.ao_w.view())?,
+            fi: kernel::pack(layer.fi_w.view())?,
+            fo: kernel::pack(layer.fo_w.view())?,
+        })
+    }
+}
+
+/// The passage path's packed layers, made at the first many-row forward pass (~0.1 s; a process
+/// that only embeds queries never pays it). `None` inside when some matrix is not 4-bit blocks
+/// (the f32 GEMM runs then).
+#[derive(Default)]
+pub(in crate::embed) struct PassagePath {
+    layers: OnceLock<Option<Vec<PackedLayer>>>,
+}
+
 /// The encoder.
 pub(in crate::embed) struct Encoder {
     pub(in crate::embed) hidden: usize,
@@ -109,6 +145,7 @@ pub(in crate::embed) struct Encoder {
     pub(in crate::embed) ln: [Vec<f32>; 2],
     pub(in crate::embed) layers: Vec<Layer>,
     pub(in crate::embed) query_path: QueryPath,
+    pub(in crate::embed) passage_path: PassagePath,
 }
 
 /// Buffers of one forward pass, kept between batches so they are allocated once per thread.
@@ -120,6 +157,7 @@ pub(in crate::embed) struct Scratch {
     tmp: Vec<f32>,
     mid: Vec<f32>,
     scores: Vec<f32>,
+    q8: QuantRows8,
 }
 
 /// `buf` resized to `rows * cols` and viewed as a matrix.
@@ -136,17 +174,33 @@ fn linear(
     x: ArrayView2<f32>,
     w: &Array2<f32>,
     quant: Option<&QuantMatrix>,
+    packed: Option<&PackedMatrix>,
+    q8: &mut QuantRows8,
     bias: &[f32],
     mut y: ArrayViewMut2<f32>,
 ) {
+    let int8 = match (kernel::passage_kernel(), packed, x.as_slice()) {
+        (PassageKernel::Int8(level), Some(w), Some(xs)) => Some((level, w, xs)),
+        _ => None,
+    };
     if x.nrows() <= FEW_ROWS {
         let rows = quant.map_or(WeightRows::F32(w.view()), |q| WeightRows::Quant(q.view()));
         few_rows(x, rows, y.view_mut());
+    } else if let Some((level, w, xs)) = int8 {
+        q8.quantize(xs, x.ncols(), level);
+        kernel::int8_product_t(level, q8, w, y.view_mut());
     } else {
         general_mat_mul(1.0, &x, &w.t(), 0.0, &mut y);
     }
-    for mut row in y.rows_mut() {
-        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    match y.as_slice_mut() {
+        // Slices: the rows' iterators did not vectorise (~6% of a passage's time).
+        Some(values) => values
+            .chunks_exact_mut(bias.len().max(1))
+            .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b)),
+        None => y
+            .rows_mut()
+            .into_iter()
+            .for_each(|mut row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b)),
     }
 }
 
@@ -232,8 +286,14 @@ impl Encoder {
         } else {
             None
         };
+        let packed = if total > FEW_ROWS {
+            self.passage_layers()
+        } else {
+            None
+        };
         for (l, layer) in self.layers.iter().enumerate() {
-            self.layer(layer, quant.map(|q| &q[l]), seqs, total, scratch);
+            let packed = packed.map(|p| &p[l]);
+            self.layer(layer, quant.map(|q| &q[l]), packed, seqs, total, scratch);
         }
         let mut start = 0;
         for (seq, v) in seqs.iter().zip(out.iter_mut()) {
@@ -266,6 +326,20 @@ impl Encoder {
         layers.as_deref()
     }
 
+    /// The packed layers when the passage kernel is an integer one and every matrix packs.
+    fn passage_layers(&self) -> Option<&[PackedLayer]> {
+        if kernel::passage_kernel() == PassageKernel::F32 {
+            return None;
+        }
+        let layers = self.passage_path.layers.get_or_init(|| {
+            self.layers
+                .par_iter()
+                .map(PackedLayer::pack)
+                .collect::<Option<Vec<_>>>()
+        });
+        layers.as_deref()
+    }
+
     /// Word + position + type embeddings, LayerNorm.
     fn embed_tokens(&self, seqs: &[&[u32]], x: &mut Vec<f32>, total: usize) {
         let h = self.hidden;
@@ -288,6 +362,7 @@ impl Encoder {
         &self,
         layer: &Layer,
         quant: Option<&QueryLayer>,
+        packed: Option<&PackedLayer>,
         seqs: &[&[u32]],
         total: usize,
         sc: &mut Scratch,
@@ -295,24 +370,64 @@ impl Encoder {
         let (h, ff) = (self.hidden, layer.fi_b.len());
         let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
         let qkv = matrix(&mut sc.qkv, total, 3 * h);
-        linear(x, &layer.qkv_w, quant.map(|q| &q.qkv), &layer.qkv_b, qkv);
-        self.attention(seqs, sc);
+        let p = packed.map(|p| &p.qkv);
+        linear(
+            x,
+            &layer.qkv_w,
+            quant.map(|q| &q.qkv),
+            p,
+            &mut sc.q8,
+            &layer.qkv_b,
+            qkv,
+        );
+        self.attention(seqs, sc, packed.and(int8_level()));
         let ctx = ArrayView2::from_shape((total, h), &sc.ctx[..]).expect("ctx is total x hidden");
         let tmp = matrix(&mut sc.tmp, total, h);
-        linear(ctx, &layer.ao_w, quant.map(|q| &q.ao), &layer.ao_b, tmp);
+        let p = packed.map(|p| &p.ao);
+        linear(
+            ctx,
+            &layer.ao_w,
+            quant.map(|q| &q.ao),
+            p,
+            &mut sc.q8,
+            &layer.ao_b,
+            tmp,
+        );
         add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.aln, h, self.eps);
         let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
         let mid = matrix(&mut sc.mid, total, ff);
-        linear(x, &layer.fi_w, quant.map(|q| &q.fi), &layer.fi_b, mid);
-        sc.mid.iter_mut().for_each(|v| *v = gelu(*v));
+        let p = packed.map(|p| &p.fi);
+        linear(
+            x,
+            &layer.fi_w,
+            quant.map(|q| &q.fi),
+            p,
+            &mut sc.q8,
+            &layer.fi_b,
+            mid,
+        );
+        match packed.and(int8_level()) {
+            Some(level) => activations::gelu(level, &mut sc.mid),
+            None => sc.mid.iter_mut().for_each(|v| *v = gelu(*v)),
+        }
         let mid = ArrayView2::from_shape((total, ff), &sc.mid[..]).expect("mid is total x ff");
         let tmp = matrix(&mut sc.tmp, total, h);
-        linear(mid, &layer.fo_w, quant.map(|q| &q.fo), &layer.fo_b, tmp);
+        let p = packed.map(|p| &p.fo);
+        linear(
+            mid,
+            &layer.fo_w,
+            quant.map(|q| &q.fo),
+            p,
+            &mut sc.q8,
+            &layer.fo_b,
+            tmp,
+        );
         add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.oln, h, self.eps);
     }
 
     /// Scaled dot-product attention of each text's tokens among themselves, head by head.
-    fn attention(&self, seqs: &[&[u32]], sc: &mut Scratch) {
+    /// `fast`: the integer path's level, whose vectorised softmax then runs.
+    fn attention(&self, seqs: &[&[u32]], sc: &mut Scratch, fast: Option<kernel::Int8Level>) {
         let h = self.hidden;
         let hd = h / self.heads;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
@@ -329,7 +444,10 @@ impl Encoder {
                 let v = qkv.slice(s![a..b, 2 * h + c..2 * h + c + hd]);
                 let mut scores = matrix(&mut sc.scores, seq.len(), seq.len());
                 general_mat_mul(1.0, &q, &k.t(), 0.0, &mut scores);
-                softmax_rows(scores.view_mut(), scale);
+                match (fast, scores.as_slice_mut()) {
+                    (Some(level), Some(m)) => activations::softmax_rows(level, m, seq.len(), scale),
+                    _ => softmax_rows(scores.view_mut(), scale),
+                }
                 let mut out = ctx.slice_mut(s![a..b, c..c + hd]);
                 general_mat_mul(1.0, &scores.view(), &v, 0.0, &mut out);
             }

@@ -150,6 +150,8 @@ impl E5Model {
     }
 
     fn from_bytes(bytes: Cow<'static, [u8]>, path: &Path) -> Result<Loaded<Self>> {
+        // The weights' CRC: what an index records. The cache key adds the passage kernel
+        // (`Embedder::cache_key`).
         let checksum = format!("crc32:{:08x}", crc32fast::hash(&bytes));
         let (parts, word_start) = {
             let tensors = SafeTensors::deserialize(&bytes)
@@ -202,6 +204,7 @@ impl E5Model {
                     ln,
                     layers,
                     query_path: Default::default(),
+                    passage_path: Default::default(),
                 },
                 bos,
                 eos,

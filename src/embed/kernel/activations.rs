@@ -1,0 +1,174 @@
+//! GELU and softmax for the integer passage path, written so that they vectorise: an `exp` of
+//! plain arithmetic (libm's `expf` is a call per value, ~10% of a passage's time once the
+//! products are integer). The f32 path keeps `encoder`'s own functions, so its vectors stay
+//! exactly those of before (its cache key did not change).
+
+use super::Int8Level;
+
+/// `e^x` (relative error ~2e-7 over the range used; 0 below -87): Cephes' `expf` polynomial
+/// after `x = n ln 2 + r`, `2^n` made from the exponent bits.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    // 2^n without a float-to-int conversion (`as` saturates, which does not vectorise): adding
+    // 1.5 * 2^23 puts the integer n + 127 (1..=254) in the low mantissa bits.
+    let biased = (n + (12_582_912.0 + 127.0)).to_bits();
+    e * f32::from_bits(biased << 23)
+}
+
+/// The largest value, in 8 lanes (a plain fold is a serial chain that does not vectorise).
+#[inline(always)]
+fn max_of(v: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in chunks.by_ref() {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = l.max(x);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    lanes.iter().fold(tail, |a, &b| a.max(b))
+}
+
+/// The sum, in 8 lanes (as [`max_of`]).
+#[inline(always)]
+fn sum_of(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in chunks.by_ref() {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// GELU with erf by Abramowitz & Stegun 7.1.26, as `encoder::gelu`, over `v`.
+#[inline(always)]
+fn gelu_all(v: &mut [f32]) {
+    for x in v {
+        let z = *x * std::f32::consts::FRAC_1_SQRT_2;
+        let t = 1.0 / (1.0 + 0.327_591_1 * z.abs());
+        let poly = t
+            * (0.254_829_6
+                + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+        let e = 1.0 - poly * exp(-z * z);
+        let erf = if z < 0.0 { -e } else { e };
+        *x = 0.5 * *x * (1.0 + erf);
+    }
+}
+
+/// Softmax of each row (`cols` long) of `m`, scaled by `scale` first.
+#[inline(always)]
+fn softmax_all(m: &mut [f32], cols: usize, scale: f32) {
+    for row in m.chunks_exact_mut(cols) {
+        let max = max_of(row) * scale;
+        for v in row.iter_mut() {
+            *v = exp(*v * scale - max);
+        }
+        let inv = 1.0 / sum_of(row);
+        row.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gelu_avx2(v: &mut [f32]) {
+    gelu_all(v)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_avx2(m: &mut [f32], cols: usize, scale: f32) {
+    softmax_all(m, cols, scale)
+}
+
+/// GELU of every value of `v`.
+pub(crate) fn gelu(level: Int8Level, v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= Int8Level::Avx2 {
+        // SAFETY: the level is at most the CPU's, which then has AVX2 and FMA.
+        return unsafe { gelu_avx2(v) };
+    }
+    let _ = level;
+    gelu_all(v)
+}
+
+/// Softmax of each row (`cols` long) of the row-major `m`, scaled by `scale` first.
+pub(crate) fn softmax_rows(level: Int8Level, m: &mut [f32], cols: usize, scale: f32) {
+    if cols == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if level >= Int8Level::Avx2 {
+        // SAFETY: the level is at most the CPU's, which then has AVX2 and FMA.
+        return unsafe { softmax_avx2(m, cols, scale) };
+    }
+    let _ = level;
+    softmax_all(m, cols, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_exp_is_within_a_few_ulps_of_std() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (exp(x), x.exp());
+            assert!(
+                (got - want).abs() <= 4e-7 * want,
+                "exp({x}) = {got}, std {want}"
+            );
+            x += 0.0137;
+        }
+        assert_eq!(exp(-1000.0), exp(-87.0));
+    }
+
+    #[test]
+    fn the_fast_gelu_and_softmax_match_the_plain_ones() {
+        let values: Vec<f32> = (0..200).map(|i| (i as f32 - 100.0) * 0.07).collect();
+        for level in [Int8Level::Portable, super::super::int8::cpu_level()] {
+            let mut v = values.clone();
+            gelu(level, &mut v);
+            for (&x, &g) in values.iter().zip(&v) {
+                let want = 0.5 * x * (1.0 + erf_ref(x / std::f32::consts::SQRT_2));
+                assert!((g - want).abs() <= 1e-5 * (1.0 + want.abs()), "gelu({x})");
+            }
+            let mut m = values.clone();
+            softmax_rows(level, &mut m, 50, 0.5);
+            for (row, src) in m.chunks_exact(50).zip(values.chunks_exact(50)) {
+                let max = src.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) * 0.5;
+                let sum: f32 = src.iter().map(|v| (v * 0.5 - max).exp()).sum();
+                for (&p, &s) in row.iter().zip(src) {
+                    let want = (s * 0.5 - max).exp() / sum;
+                    assert!((p - want).abs() <= 1e-6, "softmax {p} vs {want}");
+                }
+            }
+        }
+    }
+
+    /// erf by the series for small |x| and A&S for the rest is not needed here: std's exp
+    /// through the same A&S formula is the reference the fast path must match.
+    fn erf_ref(x: f32) -> f32 {
+        let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+        let poly = t
+            * (0.254_829_6
+                + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+        let y = 1.0 - poly * (-x * x).exp();
+        if x < 0.0 { -y } else { y }
+    }
+}
