@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use paperscope::eval::{self, JudgedQuery};
-use paperscope::search::{FeedbackParams, Mode, SearchRequest};
+use paperscope::search::{FeedbackParams, Mode};
 use paperscope::{Engine, ModelSource, Needs};
 
 const FILES: [&str; 2] = ["tests/queries.tsv", "tests/queries_paraphrase_tune.tsv"];
@@ -18,18 +18,13 @@ fn ndcg(
     feedback: bool,
 ) -> anyhow::Result<String> {
     let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
-    let report = eval::evaluate("", queries, |q| {
-        let request = SearchRequest::new(q)
-            .mode(mode)
-            .limit(100)
-            .feedback(feedback);
-        Ok(engine
-            .rank(&request)?
-            .ranked
-            .iter()
-            .filter_map(|r| ids.get(r.number.index()).cloned())
-            .collect())
-    })?;
+    let method = eval::Method {
+        name: "",
+        mode,
+        fusion: None,
+        feedback,
+    };
+    let report = eval::evaluate_method(engine, &ids, queries, method)?;
     let groups: Vec<String> = report
         .by_group
         .iter()

@@ -19,6 +19,6 @@ pub use related::{
     list_cases_from_queries,
 };
 pub use retrieval::{
-    JudgedQuery, Method, Metrics, QueryOutcome, Report, evaluate, evaluate_methods, load_queries,
-    search_methods,
+    JudgedQuery, Method, Metrics, QueryOutcome, Report, evaluate, evaluate_method,
+    evaluate_methods, load_queries, search_methods,
 };

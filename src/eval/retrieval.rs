@@ -217,24 +217,33 @@ pub fn search_methods() -> Vec<Method> {
 /// Evaluates every method of [`search_methods`] on `queries` (top 100 of each query).
 pub fn evaluate_methods(engine: &Engine, queries: &[JudgedQuery]) -> Result<Vec<Report>> {
     let ids: Vec<String> = engine.papers()?.into_iter().map(|p| p.arxiv_id).collect();
-    let mut reports = Vec::new();
-    for method in search_methods() {
-        let report = evaluate(method.name, queries, |q| {
-            let request = SearchRequest::new(q)
-                .mode(method.mode)
-                .limit(100)
-                .fusion_if(method.fusion)
-                .feedback(method.feedback);
-            Ok(engine
-                .rank(&request)?
-                .ranked
-                .iter()
-                .filter_map(|r| ids.get(r.number.index()).cloned())
-                .collect())
-        });
-        reports.push(report?);
-    }
-    Ok(reports)
+    search_methods()
+        .into_iter()
+        .map(|method| evaluate_method(engine, &ids, queries, method))
+        .collect()
+}
+
+/// Evaluates `method` on `queries` (top 100 of each query); `ids`: every paper's arXiv id, by
+/// paper number.
+pub fn evaluate_method(
+    engine: &Engine,
+    ids: &[String],
+    queries: &[JudgedQuery],
+    method: Method,
+) -> Result<Report> {
+    evaluate(method.name, queries, |q| {
+        let request = SearchRequest::new(q)
+            .mode(method.mode)
+            .limit(100)
+            .fusion_if(method.fusion)
+            .feedback(method.feedback);
+        Ok(engine
+            .rank(&request)?
+            .ranked
+            .iter()
+            .filter_map(|r| ids.get(r.number.index()).cloned())
+            .collect())
+    })
 }
 
 /// Runs `rank` (query -> ranked arXiv ids, best first) on every query and scores it.

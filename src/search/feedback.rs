@@ -9,6 +9,7 @@ use super::Meaning;
 use crate::embed::{dot, mean_direction};
 use crate::hybrid::{Fused, Why, moments};
 use crate::paper::PaperNumber;
+use crate::vectors::views::Script;
 
 /// How the feedback stage ranks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,16 +82,23 @@ pub fn describes_a_need(query: &str) -> bool {
     question || latin_words >= 7 || han >= 10
 }
 
+/// The query a feedback stage follows: its vector and script (scored as the first stage did),
+/// and the papers its filters allow.
+pub(super) struct FirstStage<'a> {
+    pub(super) vector: &'a [f32],
+    pub(super) script: Script,
+    pub(super) allowed: Option<&'a [bool]>,
+}
+
 /// `first` (the first stage's candidates, best first) ranked again with meaning feedback,
-/// best first, among the papers `allowed`. `cosine_of` gives a paper's cosine to the query for
-/// the papers only the feedback brings. Returned as it is when no first result has a vector.
+/// best first. Returned as it is when no first result has a vector.
 pub(super) fn with_feedback(
     meaning: &Meaning,
     first: Vec<Fused>,
-    allowed: Option<&[bool]>,
-    cosine_of: impl Fn(PaperNumber) -> Option<f32>,
+    query: FirstStage,
     params: FeedbackParams,
 ) -> Vec<Fused> {
+    let allowed = query.allowed;
     let top: Vec<&[f32]> = first
         .iter()
         .take(params.papers)
@@ -111,7 +119,7 @@ pub(super) fn with_feedback(
     for &(number, _) in &near {
         if !known.contains(&number) {
             let why = Why {
-                cosine: cosine_of(number),
+                cosine: meaning.query_score(query.vector, query.script, number),
                 fused: floor,
                 ..Why::default()
             };

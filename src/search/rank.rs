@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::feedback::{describes_a_need, with_feedback};
+use super::feedback::{FirstStage, describes_a_need, with_feedback};
 use super::request::{Mode, SearchRequest};
 use super::response::{Ranked, Ranking, SearchResponse};
 use super::{Engine, FUSION_DEPTH};
@@ -231,14 +231,12 @@ impl Engine {
             })
             .collect();
         if feedback {
-            let cosine_of = |p| meaning.query_score(&query_vector, script, p);
-            first = with_feedback(
-                meaning,
-                first,
-                allowed.as_deref(),
-                cosine_of,
-                self.feedback_params,
-            );
+            let stage = FirstStage {
+                vector: &query_vector,
+                script,
+                allowed: allowed.as_deref(),
+            };
+            first = with_feedback(meaning, first, stage, self.feedback_params);
         }
         let ranked = first.into_iter().take(limit).map(Ranked::from).collect();
         Ok((ranked, total))
@@ -275,14 +273,12 @@ impl Engine {
         // not a result, however many were asked for.
         let mut evidenced: Vec<Fused> = fused.into_iter().filter(|f| f.why.fused > 0.0).collect();
         if how.feedback {
-            let cosine_of = |p| meaning.query_score(&query_vector, script, p);
-            evidenced = with_feedback(
-                meaning,
-                evidenced,
-                allowed.as_deref(),
-                cosine_of,
-                self.feedback_params,
-            );
+            let stage = FirstStage {
+                vector: &query_vector,
+                script,
+                allowed: allowed.as_deref(),
+            };
+            evidenced = with_feedback(meaning, evidenced, stage, self.feedback_params);
         }
         let meaning_only = evidenced
             .iter()
