@@ -186,6 +186,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         bind: std::net::SocketAddr,
     },
+    /// Serve the search, related, paper, topic, digest and stats tools to an assistant over MCP
+    /// on stdin/stdout (what desktop assistants launch); `serve` offers them at /mcp
+    Mcp,
     /// Write the papers, their vectors and the schema/mapping for another engine (Qdrant,
     /// Milvus, OpenSearch, or JSON lines), to load them there
     Export {

@@ -584,6 +584,25 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
     Ok(())
 }
 
+/// `mcp`: the MCP tools on stdin/stdout until the client closes stdin. Stdout carries the
+/// protocol only; the index must exist (building one here would outlast an assistant's wait
+/// for the server to start).
+pub fn mcp(ctx: &Context) -> Result<()> {
+    if !Store::exists(&ctx.index) {
+        return Err(paperscope::Error::IndexMissing {
+            path: ctx.index.clone(),
+        }
+        .into());
+    }
+    let live =
+        paperscope::search::LiveEngine::open(&ctx.index, &ctx.model, Needs::WordsAndMeaning)?;
+    if live.current().meaning_error().is_some() {
+        ctx.same_model(live.current().store())?;
+    }
+    paperscope::mcp::serve_stdio(live)?;
+    Ok(())
+}
+
 /// `export`: the papers, their vectors and the loader's files for another engine.
 pub fn export(
     ctx: &Context,

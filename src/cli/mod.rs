@@ -131,6 +131,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Check => commands::check(&ctx),
         Command::Serve { bind } => commands::serve(&ctx, bind),
+        Command::Mcp => commands::mcp(&ctx),
         Command::Export {
             format,
             out,

@@ -9,6 +9,9 @@
 //! What a client sends never makes a 500: a bad or unknown parameter is a 400 naming it, an
 //! unknown paper or topic a 404, a URL over [`MAX_URI_BYTES`] a 414, all as
 //! `{"error": ..., "parameter": ...}`.
+//!
+//! `/mcp` serves the same questions as MCP tools (Streamable HTTP, [`crate::mcp`]) over the
+//! same live engine.
 
 pub mod api;
 pub mod error;
@@ -62,8 +65,17 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }
 
-/// Every route: the API, the page, and JSON answers for everything else.
+/// Every route: the API, the page, the MCP tools at `/mcp`, and JSON answers for everything
+/// else. `/mcp` accepts loopback `Host` names only (see [`router_for`]).
 pub fn router(state: AppState) -> Router {
+    router_for(state, false)
+}
+
+/// [`router`], with `/mcp` accepting any `Host` header when `any_host` (a server bound to a
+/// network address rather than loopback, reached by the machine's names).
+pub fn router_for(state: AppState, any_host: bool) -> Router {
+    let engines = state.clone();
+    let mcp = crate::mcp::http_service(std::sync::Arc::new(move || engines.engine()), any_host);
     let api = Router::new()
         .route("/api/search", get(api::search))
         .route("/api/related", get(api::related))
@@ -77,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/map", get(api::map))
         .route("/api/openapi.json", get(openapi_json));
     api.merge(page::routes())
+        .route_service("/mcp", mcp)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(limit_uri))
@@ -116,12 +129,13 @@ async fn limit_uri(request: Request, next: Next) -> Response {
 /// runtime and blocks.
 pub fn run(listener: std::net::TcpListener, state: AppState) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
+    let any_host = !listener.local_addr()?.ip().is_loopback();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(state))
+        axum::serve(listener, router_for(state, any_host))
             .with_graceful_shutdown(async {
                 // No signal handler (e.g. in a test thread) just means no graceful stop.
                 if tokio::signal::ctrl_c().await.is_err() {

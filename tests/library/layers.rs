@@ -15,6 +15,7 @@ const FLOORS: &[&[&str]] = &[
     &["store"],
     &["update", "search"],
     &["compose", "eval", "projection", "export", "references"],
+    &["mcp"],
     &["server"],
 ];
 
