@@ -51,6 +51,7 @@ pub struct SearchArgs {
     /// "quoted phrases" must appear, -word excludes.
     pub query: String,
     /// hybrid (words and meaning, the default), bm25 (words only) or vector (meaning only).
+    #[serde(default)]
     #[schemars(schema_with = "mode_schema")]
     pub mode: Option<String>,
     /// Only these arXiv categories (e.g. cs.CL), a list or comma-separated.
@@ -60,6 +61,7 @@ pub struct SearchArgs {
     /// Last month of submission: YYYY, YYYY-MM or YYYY-MM-DD (its month).
     pub until: Option<String>,
     /// relevance (best first, the default) or date (newest first among the most relevant).
+    #[serde(default)]
     #[schemars(schema_with = "sort_schema")]
     pub sort: Option<String>,
     /// Results to return, 1 to 1000 (default 10).
@@ -102,6 +104,7 @@ pub struct PaperArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TopicsArgs {
     /// fine (the fitted topics, the default) or coarse (about a third as many, broader).
+    #[serde(default)]
     #[schemars(schema_with = "level_schema")]
     pub level: Option<String>,
 }
@@ -112,6 +115,7 @@ pub struct TopicArgs {
     /// The topic's id, as `topics` lists it.
     pub id: usize,
     /// The level the id is of: fine (default) or coarse.
+    #[serde(default)]
     #[schemars(schema_with = "level_schema")]
     pub level: Option<String>,
     /// Papers to list, closest to the topic's centre first: 1 to 1000 (default 20).
@@ -145,7 +149,8 @@ pub struct DigestArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct NoArgs {}
 
-/// The names of `values`, as the schema's `enum`.
+/// The names of `values`, as the schema's `enum`. (A field with its own schema function is
+/// listed as required unless it has `#[serde(default)]`.)
 fn names_schema(names: Vec<&str>) -> schemars::Schema {
     schemars::json_schema!({ "type": "string", "enum": names })
 }

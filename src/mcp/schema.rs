@@ -206,6 +206,8 @@ mod tests {
             );
         }
         assert!(schema["$defs"]["SearchResult"]["properties"]["url"].is_object());
+        let input = input::<SearchArgs>();
+        assert_eq!(input["required"], serde_json::json!(["query"]), "{input:?}");
         // Tuples are arrays of fixed length, which draft-07 validators read the same way.
         assert!(!text.contains("prefixItems"), "{text}");
         let pair = &schema["$defs"]["SearchResult"]["properties"]["highlights"]["items"];
