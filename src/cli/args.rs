@@ -329,8 +329,26 @@ pub enum ResultFormat {
     Json,
     /// One @misc entry per paper, for a reference manager
     Bibtex,
+    /// A CSL-JSON array, for Zotero, Mendeley or a citeproc processor
+    CslJson,
+    /// RIS records, for EndNote, Zotero or Mendeley
+    Ris,
     /// A header and one row per paper (RFC 4180 quoting)
     Csv,
+}
+
+impl ResultFormat {
+    /// The reference format this is, for the formats that are exports.
+    pub fn references(self) -> Option<paperscope::references::ReferenceFormat> {
+        use paperscope::references::ReferenceFormat;
+        match self {
+            ResultFormat::Text | ResultFormat::Json => None,
+            ResultFormat::Bibtex => Some(ReferenceFormat::Bibtex),
+            ResultFormat::CslJson => Some(ReferenceFormat::CslJson),
+            ResultFormat::Ris => Some(ReferenceFormat::Ris),
+            ResultFormat::Csv => Some(ReferenceFormat::Csv),
+        }
+    }
 }
 
 /// `--color` values (ripgrep's convention).

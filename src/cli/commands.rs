@@ -384,18 +384,18 @@ pub fn topic(
         .into());
     }
     let (topic, papers) = engine.topic(&model, id, limit)?;
+    if let Some(references) = format.references() {
+        let rows: Vec<Reference> = papers.iter().map(Reference::of_paper).collect();
+        print::export(&rows, references);
+        return Ok(());
+    }
     match format {
         ResultFormat::Json => print::json(&paperscope::topics::TopicPapers {
             topic: topic.clone(),
             papers,
         }),
-        ResultFormat::Text => {
+        _ => {
             print::topic(topic, &papers);
-            Ok(())
-        }
-        ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<Reference> = papers.iter().map(Reference::of_paper).collect();
-            print::export(&rows, format);
             Ok(())
         }
     }

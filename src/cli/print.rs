@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use anyhow::Result;
 use paperscope::digest::Skipped;
 use paperscope::eval::{self, Report};
-use paperscope::references::{self, Reference};
+use paperscope::references::{self, Reference, ReferenceFormat};
 use paperscope::search::{SearchResponse, SearchResult};
 use paperscope::text::truncate_chars;
 use paperscope::topics::{Topic, TopicModel};
@@ -336,14 +336,13 @@ pub fn search(response: &SearchResponse, format: ResultFormat, explain: bool) ->
     for warning in &response.warnings {
         eprintln!("warning: {warning}");
     }
-    match format {
-        ResultFormat::Json => return self::json(response),
-        ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<Reference> = response.results.iter().map(Reference::of_result).collect();
-            export(&rows, format);
-            return Ok(());
-        }
-        ResultFormat::Text => {}
+    if let Some(references) = format.references() {
+        let rows: Vec<Reference> = response.results.iter().map(Reference::of_result).collect();
+        export(&rows, references);
+        return Ok(());
+    }
+    if format == ResultFormat::Json {
+        return self::json(response);
     }
     let style = Style::stdout();
     let columns = width();
@@ -454,16 +453,9 @@ fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) 
     println!();
 }
 
-/// Prints `references` as BibTeX or CSV (the other formats are not exports).
-pub fn export(references: &[Reference], format: ResultFormat) {
-    match format {
-        ResultFormat::Bibtex => {
-            for reference in references {
-                println!("{}", references::bibtex(reference));
-            }
-        }
-        _ => print!("{}", references::csv(references)),
-    }
+/// Prints `references` in a reference manager's or a spreadsheet's format.
+pub fn export(references: &[Reference], format: ReferenceFormat) {
+    print!("{}", references::write(references, format));
 }
 
 pub fn eval(reports: &[Report], query_count: usize) {

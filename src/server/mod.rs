@@ -10,13 +10,18 @@
 //! unknown paper or topic a 404, a URL over [`MAX_URI_BYTES`] a 414, all as
 //! `{"error": ..., "parameter": ...}`.
 //!
+//! `/feeds/...` serves a search or a topic as an Atom feed ([`feeds`]); `/api/references` the
+//! reading list's papers for a reference manager ([`references`]).
+//!
 //! `/mcp` serves the same questions as MCP tools (Streamable HTTP, [`crate::mcp`]) over the
 //! same live engine.
 
 pub mod api;
 pub mod error;
+pub mod feeds;
 pub mod page;
 mod params;
+pub mod references;
 mod state;
 
 use std::net::SocketAddr;
@@ -53,6 +58,9 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
         api::digest,
         api::health,
         api::map,
+        references::export,
+        feeds::search,
+        feeds::topic,
         openapi_json,
     )
 )]
@@ -87,6 +95,9 @@ pub fn router_for(state: AppState, any_host: bool) -> Router {
         .route("/api/digest", get(api::digest))
         .route("/api/health", get(api::health))
         .route("/api/map", get(api::map))
+        .route("/api/references", get(references::export))
+        .route("/feeds/search.atom", get(feeds::search))
+        .route("/feeds/topics/{file}", get(feeds::topic))
         .route("/api/openapi.json", get(openapi_json));
     api.merge(page::routes())
         .route_service("/mcp", mcp)

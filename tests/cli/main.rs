@@ -22,6 +22,7 @@ mod index;
 mod inputs;
 mod integrity;
 mod newcomer;
+mod references;
 mod roundtrip;
 mod search;
 mod topics;

@@ -47,6 +47,7 @@ fn the_page_in_a_real_browser() {
     topic_map_has_every_paper(&browser, &api);
     topics_over_time_is_drawn(&browser);
     digest_button_downloads(&browser, &base);
+    topic_feed_is_offered(&browser, &base);
     chinese_interface(&browser);
     browser.assert_no_errors("after the mouse flow");
 
@@ -191,7 +192,39 @@ fn reading_list_gives_papers_like_it(
         json!([ERBENCH, related[0]]),
         "the list is kept in localStorage"
     );
+    export_my_list(browser, &related[0]);
     browser.screenshot("list-1280x800");
+}
+
+/// "Export my list" downloads the list's papers, in order, in the format chosen.
+fn export_my_list(browser: &Browser, second: &str) {
+    let href = |browser: &Browser| {
+        browser
+            .eval("return document.querySelector('#export-list').href")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let bibtex = href(browser);
+    assert!(
+        bibtex.contains(&format!("ids={ERBENCH}%2C{second}")) && bibtex.ends_with("format=bibtex"),
+        "{bibtex}"
+    );
+    browser.eval("const s = document.querySelector('#export-format'); s.value = 'ris'; s.dispatchEvent(new Event('change')); return true");
+    let ris = href(browser);
+    assert!(ris.ends_with("format=ris"), "{ris}");
+    assert_eq!(
+        browser.eval("return document.querySelector('#export-list').getAttribute('download')"),
+        "paperscope-references.ris"
+    );
+    let answer = support::get(&ris);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let ids: Vec<&str> = answer
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("ID  - "))
+        .collect();
+    assert_eq!(ids, [ERBENCH, second], "{}", answer.body);
 }
 
 fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
@@ -293,6 +326,21 @@ fn digest_button_downloads(browser: &Browser, base: &str) {
         "the digest is Markdown: {}",
         answer.body.chars().take(80).collect::<String>()
     );
+}
+
+/// "Subscribe" on a topic is the topic's Atom feed.
+fn topic_feed_is_offered(browser: &Browser, base: &str) {
+    browser.go(&format!("{base}/#/topic/0"));
+    browser.wait_for(
+        "topic 0 and its subscribe link",
+        "return !!document.querySelector('#topic-subscribe')",
+    );
+    let href = browser.eval("return document.querySelector('#topic-subscribe').href");
+    assert_eq!(href, format!("{base}/feeds/topics/0.atom"));
+    let answer = support::get(href.as_str().unwrap_or_default());
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.content_type.starts_with("application/atom+xml"));
+    browser.screenshot("topic-1280x800");
 }
 
 fn chinese_interface(browser: &Browser) {

@@ -3,6 +3,8 @@
 
 mod api;
 mod browser;
+mod feeds;
+mod references;
 #[path = "../support/mod.rs"]
 mod shared;
 mod support;

@@ -352,8 +352,35 @@
     }
   }
 
+  // The feed of the current search (the same words, mode and filters; always newest first),
+  // offered as "Subscribe" and announced to feed readers with a <link rel="alternate">.
+  function searchFeed() {
+    const p = new URLSearchParams({ q: S.q.trim() });
+    if (S.mode !== 'hybrid') p.set('mode', S.mode);
+    for (const [k, v] of Object.entries(filterParams())) if (v) p.set(k, v);
+    return `/feeds/search.atom?${p}`;
+  }
+
+  function announceFeed(href, title) {
+    let link = document.querySelector('link[rel="alternate"][type="application/atom+xml"]');
+    if (!href) {
+      if (link) link.remove();
+      return;
+    }
+    if (!link) {
+      link = el('link', { rel: 'alternate', type: 'application/atom+xml' });
+      document.head.append(link);
+    }
+    link.href = href;
+    link.title = title;
+  }
+
   function renderResults() {
     const has = S.q.trim() !== '';
+    const feed = $('subscribe');
+    feed.hidden = !has;
+    if (has) feed.href = searchFeed();
+    announceFeed(has ? searchFeed() : null, `paperscope: ${S.q.trim()}`);
     $('welcome').hidden = has;
     fillList($('results'), S.results);
     $('more').hidden = !(has && S.results.length < S.total);
@@ -828,6 +855,9 @@
       $('q').value = en.slice(0, 3).join(' ');
       onControlsChanged(true);
     });
+    const feedHref = `/feeds/topics/${encodeURIComponent(topic.id)}.atom`;
+    const feed = el('a', { class: 'feed', id: 'topic-subscribe', href: feedHref, type: 'application/atom+xml', title: t('subscribe_title'), text: t('subscribe') });
+    announceFeed(feedHref, `paperscope topic ${topic.id}`);
     const [first, second] = S.lang === 'zh' ? [words(zh, 6), words(en, 6)] : [words(en, 6), words(zh, 6)];
     const head = el('div', { class: 'phead' }, el('span', { class: 'swatch' }), el('div', { class: 'titles' }, el('h1', { text: first }), el('p', { class: 'title-zh', text: second })));
     head.querySelector('.swatch').style.background = topicColor(Number(topic.id));
@@ -836,6 +866,8 @@
       head,
       el('p', { class: 'meta', text: `${t('topic_size', topic.size)} · ${words(en.slice(6), 12)}` }),
       search,
+      ' ',
+      feed,
       el('h2', { text: t('topic_representative') }),
     );
     const bars = await topicBars(Number(topic.id));
@@ -846,7 +878,21 @@
 
   // ---------- reading list ----------
 
+  // "Export my list": the list's ids, in the order starred, written by the server in the
+  // chosen reference format (/api/references) and saved as a file a reference manager imports.
+  function updateExport() {
+    const format = $('export-format').value;
+    const ext = { bibtex: 'bib', 'csl-json': 'json', ris: 'ris', csv: 'csv' }[format] || 'txt';
+    const a = $('export-list');
+    const p = new URLSearchParams({ ids: S.list.map((p) => p.id).join(','), format });
+    a.href = `/api/references?${p}`;
+    a.setAttribute('download', `paperscope-references.${ext}`);
+    a.setAttribute('aria-disabled', String(!S.list.length));
+    a.classList.toggle('disabled', !S.list.length);
+  }
+
   function renderList() {
+    updateExport();
     $('list-empty').hidden = S.list.length > 0;
     fillList($('list'), S.list.map((p) => ({ arxiv_id: p.id, title_en: p.title_en, title_zh: p.title_zh, month: p.month, category: p.category })));
     $('list').dataset.count = String(S.list.length);
@@ -912,6 +958,7 @@
       else a.removeAttribute('aria-current');
     }
     document.body.dataset.view = view;
+    if (view !== 'search' && view !== 'topic') announceFeed(null);
   }
 
   function route() {
@@ -962,6 +1009,7 @@
     for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.dataset.i18n);
     for (const n of document.querySelectorAll('[data-i18n-placeholder]')) n.placeholder = t(n.dataset.i18nPlaceholder);
     for (const n of document.querySelectorAll('[data-i18n-aria]')) n.setAttribute('aria-label', t(n.dataset.i18nAria));
+    for (const n of document.querySelectorAll('[data-i18n-title]')) n.title = t(n.dataset.i18nTitle);
     $('lang').textContent = t('lang_switch');
     $('lang').setAttribute('aria-label', t('lang_label'));
     document.title = S.lang === 'zh' ? 'paperscope · 论文搜索' : 'paperscope · paper search';
@@ -1076,6 +1124,13 @@
       $('filters-toggle').setAttribute('aria-expanded', String(open));
     });
     $('like-list').addEventListener('click', likeMyList);
+    $('export-format').addEventListener('change', updateExport);
+    $('export-list').addEventListener('click', (e) => {
+      if (!S.list.length) {
+        e.preventDefault();
+        $('list-out-title').textContent = t('list_need');
+      }
+    });
     $('new-visit').addEventListener('click', newSinceVisit);
     document.addEventListener('keydown', onKey);
     document.addEventListener('focusin', (e) => {
