@@ -56,6 +56,7 @@ pub mod text;
 pub mod topics;
 pub mod update;
 pub mod vectors;
+pub mod watch;
 
 pub use embed::ModelSource;
 pub use error::{Error, Result};

@@ -54,6 +54,10 @@ pub enum Command {
         /// nothing, instead of skipping it with a warning
         #[arg(long)]
         strict: bool,
+        /// Then keep watching DIR (recursively): index digest files that appear or change in
+        /// it once they stand still, until interrupted
+        #[arg(long, value_name = "DIR")]
+        watch: Option<PathBuf>,
     },
     /// Search the papers (English, Chinese or both; "phrases", -excluded)
     Search {
@@ -185,6 +189,10 @@ pub enum Command {
         /// Address and port to listen on (port 0: any free port, printed at start)
         #[arg(long, default_value = "127.0.0.1:7878")]
         bind: std::net::SocketAddr,
+        /// Also watch DIR (recursively): digest files that appear or change in it are indexed
+        /// once they stand still, and served from then on
+        #[arg(long, value_name = "DIR")]
+        watch: Option<PathBuf>,
     },
     /// Serve the search, related, paper, topic, digest and stats tools to an assistant over MCP
     /// on stdin/stdout (what desktop assistants launch); `serve` offers them at /mcp

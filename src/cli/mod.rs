@@ -37,7 +37,14 @@ pub fn run(cli: Cli) -> Result<()> {
             inputs,
             rebuild,
             strict,
+            watch: None,
         } => commands::index(&ctx, inputs, rebuild, strict),
+        Command::Index {
+            inputs,
+            rebuild,
+            strict,
+            watch: Some(dir),
+        } => commands::index_and_watch(&ctx, inputs, rebuild, strict, &dir),
         Command::Search {
             query,
             filters,
@@ -130,7 +137,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check => commands::check(&ctx),
-        Command::Serve { bind } => commands::serve(&ctx, bind),
+        Command::Serve { bind, watch } => commands::serve(&ctx, bind, watch.as_deref()),
         Command::Mcp => commands::mcp(&ctx),
         Command::Export {
             format,

@@ -782,6 +782,40 @@ pub fn serving(json: bool, url: &str, engine: &Engine) -> Result<()> {
     Ok(())
 }
 
+/// One step of a watched folder, as it happens: a JSON line on stdout with `--json`, else a
+/// line on stderr.
+pub fn watch_event(json: bool, event: &paperscope::watch::WatchEvent) {
+    use paperscope::watch::WatchEvent;
+    if json {
+        let line = match event {
+            WatchEvent::Watching(dir) => serde_json::json!({"event": "watching", "dir": dir}),
+            WatchEvent::Indexed { files, report } => {
+                serde_json::json!({"event": "indexed", "files": files, "report": report})
+            }
+            WatchEvent::Skipped(skipped) => serde_json::json!({
+                "event": "skipped", "file": skipped.file, "error": skipped.error.to_string()
+            }),
+            WatchEvent::Failed { files, error } => {
+                serde_json::json!({"event": "failed", "files": files, "error": error})
+            }
+        };
+        println!("{line}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        return;
+    }
+    match event {
+        WatchEvent::Watching(path) => eprintln!("Watching {} for digests.", dir(path)),
+        WatchEvent::Indexed { files, report } => {
+            eprintln!("{} file(s) arrived: {}", files.len(), index_summary(report))
+        }
+        WatchEvent::Skipped(s) => eprintln!("{}", skipped(s)),
+        WatchEvent::Failed { files, error } => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            eprintln!("warning: {} not indexed: {error}", names.join(", "))
+        }
+    }
+}
+
 /// `export`: what was written, and how to continue from it.
 pub fn export_report(report: &paperscope::export::ExportReport) {
     let since = report

@@ -27,3 +27,4 @@ mod roundtrip;
 mod search;
 mod topics;
 mod vector;
+mod watch;
