@@ -8,3 +8,4 @@ mod references;
 #[path = "../support/mod.rs"]
 mod shared;
 mod support;
+mod watch;
