@@ -44,12 +44,11 @@ apply();root.dataset.ready='1';})();";
 
 /// The sections as one self-contained HTML page titled `title`. The table of contents numbers
 /// its entries in text rather than with list markers: a marker hangs outside its entry, into the
-/// gap between the two columns, where it overprinted the entry beside it ("知识 (8)12."). An
-/// empty icon keeps a browser from asking the server the page came from for `/favicon.ico`.
+/// gap between the two columns, where it overprinted the entry beside it ("知识 (8)12.").
 pub(crate) fn render_html(sections: &[Section], related: &RelatedOf, title: &str) -> String {
     let title = escape(title);
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<link rel=\"icon\" href=\"data:,\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n<nav><ol>\n"
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n<nav><ol>\n"
     );
     for (i, s) in sections.iter().enumerate() {
         let name = s.title.clone().unwrap_or_else(|| "papers".into());
