@@ -14,7 +14,8 @@
 //! - [`search`] ([`Engine`]: a [`SearchRequest`], a [`RelatedRequest`], papers, topics), [`compose`] (new digests),
 //!   [`stats`], [`eval`] (measurements), [`projection`] (the topic map), [`export`] (files for a
 //!   distributed engine);
-//! - [`server`]: the HTTP API and web page over a live index.
+//! - [`server`]: the HTTP API and web page over a live index; [`mcp`]: the same questions as
+//!   MCP tools for assistants (stdio, and `/mcp` on the server).
 //!
 //! ```no_run
 //! use paperscope::{Engine, ModelSource, Needs, RelatedRequest, SearchRequest};
@@ -41,6 +42,7 @@ pub mod fulltext;
 #[cfg(test)]
 mod fuzzing;
 pub mod hybrid;
+pub mod mcp;
 pub mod paper;
 pub mod progress;
 pub mod projection;
@@ -54,6 +56,7 @@ pub mod text;
 pub mod topics;
 pub mod update;
 pub mod vectors;
+pub mod watch;
 
 pub use embed::ModelSource;
 pub use error::{Error, Result};

@@ -54,6 +54,10 @@ pub enum Command {
         /// nothing, instead of skipping it with a warning
         #[arg(long)]
         strict: bool,
+        /// Then keep watching DIR (recursively): index digest files that appear or change in
+        /// it once they stand still, until interrupted
+        #[arg(long, value_name = "DIR")]
+        watch: Option<PathBuf>,
     },
     /// Search the papers (English, Chinese or both; "phrases", -excluded)
     Search {
@@ -193,7 +197,14 @@ pub enum Command {
         /// Address and port to listen on (port 0: any free port, printed at start)
         #[arg(long, default_value = "127.0.0.1:7878")]
         bind: std::net::SocketAddr,
+        /// Also watch DIR (recursively): digest files that appear or change in it are indexed
+        /// once they stand still, and served from then on
+        #[arg(long, value_name = "DIR")]
+        watch: Option<PathBuf>,
     },
+    /// Serve the search, related, paper, topic, digest and stats tools to an assistant over MCP
+    /// on stdin/stdout (what desktop assistants launch); `serve` offers them at /mcp
+    Mcp,
     /// Write the papers, their vectors and the schema/mapping for another engine (Qdrant,
     /// Milvus, OpenSearch, or JSON lines), to load them there
     Export {
@@ -345,8 +356,26 @@ pub enum ResultFormat {
     Json,
     /// One @misc entry per paper, for a reference manager
     Bibtex,
+    /// A CSL-JSON array, for Zotero, Mendeley or a citeproc processor
+    CslJson,
+    /// RIS records, for EndNote, Zotero or Mendeley
+    Ris,
     /// A header and one row per paper (RFC 4180 quoting)
     Csv,
+}
+
+impl ResultFormat {
+    /// The reference format this is, for the formats that are exports.
+    pub fn references(self) -> Option<paperscope::references::ReferenceFormat> {
+        use paperscope::references::ReferenceFormat;
+        match self {
+            ResultFormat::Text | ResultFormat::Json => None,
+            ResultFormat::Bibtex => Some(ReferenceFormat::Bibtex),
+            ResultFormat::CslJson => Some(ReferenceFormat::CslJson),
+            ResultFormat::Ris => Some(ReferenceFormat::Ris),
+            ResultFormat::Csv => Some(ReferenceFormat::Csv),
+        }
+    }
 }
 
 /// `--color` values (ripgrep's convention).

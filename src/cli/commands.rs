@@ -403,18 +403,18 @@ pub fn topic(
         .into());
     }
     let (topic, papers) = engine.topic(&model, id, limit)?;
+    if let Some(references) = format.references() {
+        let rows: Vec<Reference> = papers.iter().map(Reference::of_paper).collect();
+        print::export(&rows, references);
+        return Ok(());
+    }
     match format {
         ResultFormat::Json => print::json(&paperscope::topics::TopicPapers {
             topic: topic.clone(),
             papers,
         }),
-        ResultFormat::Text => {
+        _ => {
             print::topic(topic, &papers);
-            Ok(())
-        }
-        ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<Reference> = papers.iter().map(Reference::of_paper).collect();
-            print::export(&rows, format);
             Ok(())
         }
     }
@@ -633,7 +633,11 @@ pub fn check(ctx: &Context) -> Result<()> {
 
 /// `serve`: the HTTP API and web page, until interrupted. Prints the address it listens on
 /// (with `--json`, as `{"url": ...}`) once it accepts connections.
-pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
+pub fn serve(ctx: &Context, bind: std::net::SocketAddr, watch: Option<&Path>) -> Result<()> {
+    if let Some(dir) = watch {
+        // The directory is checked, and what it holds indexed, before the server opens.
+        check_watch_dir(dir)?;
+    }
     ctx.ensure_index()?;
     let state = paperscope::server::AppState::open(&ctx.index, &ctx.model)?;
     let engine = state.engine();
@@ -644,7 +648,76 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr) -> Result<()> {
     let url = format!("http://{}/", listener.local_addr()?);
     print::serving(ctx.json, &url, &engine)?;
     drop(engine);
+    if let Some(dir) = watch {
+        let embedder = ctx.model.load()?;
+        let (dir, index, json) = (dir.to_path_buf(), ctx.index.clone(), ctx.json);
+        // The watcher writes generations; the server's live engine switches to each one.
+        std::thread::spawn(move || {
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let options = paperscope::watch::WatchOptions::default();
+            let mut log = |event| print::watch_event(json, &event);
+            if let Err(e) =
+                paperscope::watch::watch(&dir, &index, &embedder, options, &stop, &mut log)
+            {
+                eprintln!("error: {e}");
+            }
+        });
+    }
     paperscope::server::run(listener, state)?;
+    Ok(())
+}
+
+fn check_watch_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("--watch {}: not a directory", print::dir(dir));
+    }
+    Ok(())
+}
+
+/// `index --watch DIR`: the inputs first (when any are given), then DIR as files appear or
+/// change in it, until interrupted (each write is a whole generation, so an interruption
+/// leaves the index as the last write left it).
+pub fn index_and_watch(
+    ctx: &Context,
+    inputs: Vec<PathBuf>,
+    rebuild: bool,
+    strict: bool,
+    dir: &Path,
+) -> Result<()> {
+    check_watch_dir(dir)?;
+    if !inputs.is_empty() || rebuild {
+        index(ctx, inputs, rebuild, strict)?;
+    }
+    let embedder = ctx.model.load()?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut log = |event| print::watch_event(ctx.json, &event);
+    paperscope::watch::watch(
+        dir,
+        &ctx.index,
+        &embedder,
+        paperscope::watch::WatchOptions::default(),
+        &stop,
+        &mut log,
+    )?;
+    Ok(())
+}
+
+/// `mcp`: the MCP tools on stdin/stdout until the client closes stdin. Stdout carries the
+/// protocol only; the index must exist (building one here would outlast an assistant's wait
+/// for the server to start).
+pub fn mcp(ctx: &Context) -> Result<()> {
+    if !Store::exists(&ctx.index) {
+        return Err(paperscope::Error::IndexMissing {
+            path: ctx.index.clone(),
+        }
+        .into());
+    }
+    let live =
+        paperscope::search::LiveEngine::open(&ctx.index, &ctx.model, Needs::WordsAndMeaning)?;
+    if live.current().meaning_error().is_some() {
+        ctx.same_model(live.current().store())?;
+    }
+    paperscope::mcp::serve_stdio(live)?;
     Ok(())
 }
 

@@ -38,7 +38,14 @@ pub fn run(cli: Cli) -> Result<()> {
             inputs,
             rebuild,
             strict,
+            watch: None,
         } => commands::index(&ctx, inputs, rebuild, strict),
+        Command::Index {
+            inputs,
+            rebuild,
+            strict,
+            watch: Some(dir),
+        } => commands::index_and_watch(&ctx, inputs, rebuild, strict, &dir),
         Command::Search {
             query,
             filters,
@@ -138,7 +145,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Check => commands::check(&ctx),
         Command::Cache(what) => cache::run(&ctx, what),
-        Command::Serve { bind } => commands::serve(&ctx, bind),
+        Command::Serve { bind, watch } => commands::serve(&ctx, bind, watch.as_deref()),
+        Command::Mcp => commands::mcp(&ctx),
         Command::Export {
             format,
             out,

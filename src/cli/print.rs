@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use anyhow::Result;
 use paperscope::digest::Skipped;
 use paperscope::eval::{self, Report};
-use paperscope::references::{self, Reference};
+use paperscope::references::{self, Reference, ReferenceFormat};
 use paperscope::search::{SearchResponse, SearchResult};
 use paperscope::text::truncate_chars;
 use paperscope::topics::{Topic, TopicModel};
@@ -360,14 +360,13 @@ pub fn search(response: &SearchResponse, format: ResultFormat, explain: bool) ->
     for warning in &response.warnings {
         eprintln!("warning: {warning}");
     }
-    match format {
-        ResultFormat::Json => return self::json(response),
-        ResultFormat::Bibtex | ResultFormat::Csv => {
-            let rows: Vec<Reference> = response.results.iter().map(Reference::of_result).collect();
-            export(&rows, format);
-            return Ok(());
-        }
-        ResultFormat::Text => {}
+    if let Some(references) = format.references() {
+        let rows: Vec<Reference> = response.results.iter().map(Reference::of_result).collect();
+        export(&rows, references);
+        return Ok(());
+    }
+    if format == ResultFormat::Json {
+        return self::json(response);
     }
     let style = Style::stdout();
     let columns = width();
@@ -482,16 +481,9 @@ fn print_result(r: &SearchResult, style: &Style, columns: usize, explain: bool) 
     println!();
 }
 
-/// Prints `references` as BibTeX or CSV (the other formats are not exports).
-pub fn export(references: &[Reference], format: ResultFormat) {
-    match format {
-        ResultFormat::Bibtex => {
-            for reference in references {
-                println!("{}", references::bibtex(reference));
-            }
-        }
-        _ => print!("{}", references::csv(references)),
-    }
+/// Prints `references` in a reference manager's or a spreadsheet's format.
+pub fn export(references: &[Reference], format: ReferenceFormat) {
+    print!("{}", references::write(references, format));
 }
 
 pub fn eval(reports: &[Report], query_count: usize) {
@@ -826,6 +818,40 @@ pub fn serving(json: bool, url: &str, engine: &Engine) -> Result<()> {
     }
     std::io::Write::flush(&mut std::io::stdout())?;
     Ok(())
+}
+
+/// One step of a watched folder, as it happens: a JSON line on stdout with `--json`, else a
+/// line on stderr.
+pub fn watch_event(json: bool, event: &paperscope::watch::WatchEvent) {
+    use paperscope::watch::WatchEvent;
+    if json {
+        let line = match event {
+            WatchEvent::Watching(dir) => serde_json::json!({"event": "watching", "dir": dir}),
+            WatchEvent::Indexed { files, report } => {
+                serde_json::json!({"event": "indexed", "files": files, "report": report})
+            }
+            WatchEvent::Skipped(skipped) => serde_json::json!({
+                "event": "skipped", "file": skipped.file, "error": skipped.error.to_string()
+            }),
+            WatchEvent::Failed { files, error } => {
+                serde_json::json!({"event": "failed", "files": files, "error": error})
+            }
+        };
+        println!("{line}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        return;
+    }
+    match event {
+        WatchEvent::Watching(path) => eprintln!("Watching {} for digests.", dir(path)),
+        WatchEvent::Indexed { files, report } => {
+            eprintln!("{} file(s) arrived: {}", files.len(), index_summary(report))
+        }
+        WatchEvent::Skipped(s) => eprintln!("{}", skipped(s)),
+        WatchEvent::Failed { files, error } => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            eprintln!("warning: {} not indexed: {error}", names.join(", "))
+        }
+    }
 }
 
 /// `export`: what was written, and how to continue from it.

@@ -20,7 +20,8 @@ fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
 h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}\
-nav ol{columns:2}article{margin:1rem 0 1.5rem}article h3{font-size:1rem;margin:.2rem 0}\
+nav ol{columns:2 16rem;column-gap:2.5rem;list-style:none;padding:0}\
+nav li{break-inside:avoid;padding-left:2.2em;text-indent:-2.2em;overflow-wrap:anywhere}nav .n{display:inline-block;width:2.2em;text-indent:0;color:#666}article{margin:1rem 0 1.5rem}article h3{font-size:1rem;margin:.2rem 0}\
 .zh{color:#444}.id{font-family:monospace;color:#666}.summary{margin:.3rem 0}details{margin:.2rem 0}\
 .related{font-size:.9rem;color:#555}.m{font-style:italic}#filter{width:100%;font-size:1rem;padding:.3rem}\
 [hidden]{display:none}";
@@ -41,7 +42,9 @@ box.addEventListener('input',apply);\
 var q=new URLSearchParams(location.search).get('q');if(q){box.value=q;}\
 apply();root.dataset.ready='1';})();";
 
-/// The sections as one self-contained HTML page titled `title`.
+/// The sections as one self-contained HTML page titled `title`. The table of contents numbers
+/// its entries in text rather than with list markers: a marker hangs outside its entry, into the
+/// gap between the two columns, where it overprinted the entry beside it ("知识 (8)12.").
 pub(crate) fn render_html(sections: &[Section], related: &RelatedOf, title: &str) -> String {
     let title = escape(title);
     let mut out = format!(
@@ -50,7 +53,8 @@ pub(crate) fn render_html(sections: &[Section], related: &RelatedOf, title: &str
     for (i, s) in sections.iter().enumerate() {
         let name = s.title.clone().unwrap_or_else(|| "papers".into());
         out.push_str(&format!(
-            "<li><a href=\"#s{i}\">{}</a> ({})</li>\n",
+            "<li><span class=\"n\">{}.</span><a href=\"#s{i}\">{}</a> ({})</li>\n",
+            i + 1,
             escape(&name),
             s.papers.len()
         ));
@@ -76,8 +80,8 @@ pub(crate) fn render_html(sections: &[Section], related: &RelatedOf, title: &str
                 zh = latex_to_html(&p.title_zh),
                 id = escape(&p.versioned_id()),
                 summary = latex_to_html(&p.summary_zh),
-                abs_en = latex_to_html(&p.abstract_en),
-                abs_zh = latex_to_html(&p.abstract_zh),
+                abs_en = latex_to_html(&clipped(&p.abstract_en)),
+                abs_zh = latex_to_html(&clipped(&p.abstract_zh)),
             ));
             let links = related(p);
             if !links.is_empty() {
@@ -96,6 +100,32 @@ pub(crate) fn render_html(sections: &[Section], related: &RelatedOf, title: &str
     }
     out.push_str(&format!("<script>{SCRIPT}</script>\n</body>\n</html>\n"));
     out
+}
+
+/// An abstract as a reader should see it: some source digests cut abstracts at a fixed length,
+/// mid-word ("multimodal qu") or mid-character (a trailing U+FFFD). Such a text ends in "…",
+/// without the broken word; a text that ends as sentences end is returned as it is. (The web
+/// page's `clipped` does the same.)
+pub(crate) fn clipped(text: &str) -> String {
+    let trimmed = text.trim_end();
+    let kept = trimmed.trim_end_matches('\u{FFFD}').trim_end();
+    let broken = kept.len() != trimmed.len();
+    let ends_a_sentence = kept.ends_with([
+        '.', '!', '?', '。', '！', '？', '…', ':', ';', ')', ']', '"', '\'', '”', '’', '」', '』',
+        '》', '】',
+    ]);
+    if kept.is_empty() || (!broken && ends_a_sentence) {
+        return kept.to_string();
+    }
+    let mut out = kept;
+    if !broken
+        && out.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && let Some((head, _)) = out.rsplit_once(char::is_whitespace)
+    {
+        out = head;
+    }
+    let out = out.trim_end_matches(|c: char| c.is_whitespace() || ",;:，、；：".contains(c));
+    format!("{out}…")
 }
 
 /// The `id` of a paper's entry in the page.
@@ -338,6 +368,18 @@ fn convert(chars: &[char], math: bool, depth: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_abstract_cut_mid_word_ends_with_an_ellipsis() {
+        assert_eq!(
+            clipped("continuous evaluation, multimodal qu"),
+            "continuous evaluation, multimodal…"
+        );
+        assert_eq!(clipped("It ends well.  "), "It ends well.");
+        assert_eq!(clipped("现有的幻觉\u{FFFD}"), "现有的幻觉…");
+        assert_eq!(clipped("现有的幻觉基准，"), "现有的幻觉基准…");
+        assert_eq!(clipped(""), "");
+    }
 
     #[test]
     fn common_latex_is_rendered_and_the_rest_escaped() {

@@ -57,7 +57,7 @@ struct ListingParams {
 }
 
 /// Runs `work` on the blocking pool with the live engine.
-async fn with_engine<T: Send + 'static>(
+pub(super) async fn with_engine<T: Send + 'static>(
     state: AppState,
     work: impl FnOnce(&AppState, &Engine) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -71,7 +71,7 @@ async fn with_engine<T: Send + 'static>(
 
 /// The filters every listing takes: `category` (repeatable, or comma-separated), `since`,
 /// `until` (`YYYY-MM`).
-fn filters(params: &mut Params) -> Result<Filters, ApiError> {
+pub(super) fn filters(params: &mut Params) -> Result<Filters, ApiError> {
     let categories = params.all("category");
     let since = params.one("since")?;
     let until = params.one("until")?;
@@ -93,7 +93,7 @@ fn page(params: &mut Params) -> Result<Page, ApiError> {
 
 /// `alpha` (the weight of the vector side in convex fusion; the request checks its range),
 /// `None` when not given.
-fn fusion(params: &mut Params) -> Result<Option<Fusion>, ApiError> {
+pub(super) fn fusion(params: &mut Params) -> Result<Option<Fusion>, ApiError> {
     Ok(params
         .parsed::<f32>("alpha", "a number")?
         .map(|alpha| Fusion::Convex { alpha }))

@@ -9,11 +9,19 @@
 //! What a client sends never makes a 500: a bad or unknown parameter is a 400 naming it, an
 //! unknown paper or topic a 404, a URL over [`MAX_URI_BYTES`] a 414, all as
 //! `{"error": ..., "parameter": ...}`.
+//!
+//! `/feeds/...` serves a search or a topic as an Atom feed ([`feeds`]); `/api/references` the
+//! reading list's papers for a reference manager ([`references`]).
+//!
+//! `/mcp` serves the same questions as MCP tools (Streamable HTTP, [`crate::mcp`]) over the
+//! same live engine.
 
 pub mod api;
 pub mod error;
+pub mod feeds;
 pub mod page;
 mod params;
+pub mod references;
 mod state;
 
 use std::net::SocketAddr;
@@ -50,6 +58,9 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
         api::digest,
         api::health,
         api::map,
+        references::export,
+        feeds::search,
+        feeds::topic,
         openapi_json,
     )
 )]
@@ -62,8 +73,17 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }
 
-/// Every route: the API, the page, and JSON answers for everything else.
+/// Every route: the API, the page, the MCP tools at `/mcp`, and JSON answers for everything
+/// else. `/mcp` accepts loopback `Host` names only (see [`router_for`]).
 pub fn router(state: AppState) -> Router {
+    router_for(state, false)
+}
+
+/// [`router`], with `/mcp` accepting any `Host` header when `any_host` (a server bound to a
+/// network address rather than loopback, reached by the machine's names).
+pub fn router_for(state: AppState, any_host: bool) -> Router {
+    let engines = state.clone();
+    let mcp = crate::mcp::http_service(std::sync::Arc::new(move || engines.engine()), any_host);
     let api = Router::new()
         .route("/api/search", get(api::search))
         .route("/api/related", get(api::related))
@@ -75,8 +95,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/digest", get(api::digest))
         .route("/api/health", get(api::health))
         .route("/api/map", get(api::map))
+        .route("/api/references", get(references::export))
+        .route("/feeds/search.atom", get(feeds::search))
+        .route("/feeds/topics/{file}", get(feeds::topic))
         .route("/api/openapi.json", get(openapi_json));
     api.merge(page::routes())
+        .route_service("/mcp", mcp)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(limit_uri))
@@ -116,12 +140,13 @@ async fn limit_uri(request: Request, next: Next) -> Response {
 /// runtime and blocks.
 pub fn run(listener: std::net::TcpListener, state: AppState) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
+    let any_host = !listener.local_addr()?.ip().is_loopback();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(state))
+        axum::serve(listener, router_for(state, any_host))
             .with_graceful_shutdown(async {
                 // No signal handler (e.g. in a test thread) just means no graceful stop.
                 if tokio::signal::ctrl_c().await.is_err() {

@@ -44,9 +44,17 @@ const ASSETS: &[Asset] = &[
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 
-/// The page's routes (`/` and its assets), merged into the server's router.
+/// The page's routes (`/` and its assets), merged into the server's router. `/favicon.ico` is
+/// the icon too: a page without an icon link (a digest served by `/api/digest`) makes the
+/// browser ask for it, and a 404 there is an error in its console.
 pub fn routes() -> Router<AppState> {
-    let page = Router::new().route("/", get(index));
+    let icon = ASSETS
+        .iter()
+        .find(|a| a.path == "/assets/icon.svg")
+        .expect("the icon is an asset");
+    let page = Router::new()
+        .route("/", get(index))
+        .route("/favicon.ico", get(move || serve(icon)));
     ASSETS.iter().fold(page, |router, asset| {
         router.route(asset.path, get(move || serve(asset)))
     })

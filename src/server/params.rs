@@ -30,6 +30,11 @@ impl Params {
                 .map_err(|_| ApiError::bad("query string", "a parameter name is not UTF-8"))?;
             let value = decode(value)
                 .map_err(|_| ApiError::bad(&key, "not valid UTF-8 once percent-decoded"))?;
+            // No text a person searches for holds a NUL, and the index and the C libraries
+            // below it read one as the end of a string: refused like any bad value.
+            if value.contains('\0') {
+                return Err(ApiError::bad(&key, "contains a NUL byte (%00)"));
+            }
             pairs.push((key, value));
         }
         Ok(Params { pairs })
@@ -166,6 +171,14 @@ mod tests {
     fn rejects_invalid_utf8_repeats_and_leftovers() {
         assert_eq!(
             Params::parse(Some("q=%FF"))
+                .unwrap_err()
+                .body
+                .parameter
+                .as_deref(),
+            Some("q")
+        );
+        assert_eq!(
+            Params::parse(Some("q=ab%00cd"))
                 .unwrap_err()
                 .body
                 .parameter

@@ -14,7 +14,15 @@ const FLOORS: &[&[&str]] = &[
     &["fulltext", "vectors", "topics"],
     &["store"],
     &["update", "search"],
-    &["compose", "eval", "projection", "export", "references"],
+    &[
+        "compose",
+        "eval",
+        "projection",
+        "export",
+        "references",
+        "watch",
+    ],
+    &["mcp"],
     &["server"],
 ];
 

@@ -281,6 +281,9 @@ fn openapi_lists_every_route() {
         "/api/digest",
         "/api/health",
         "/api/map",
+        "/api/references",
+        "/feeds/search.atom",
+        "/feeds/topics/{id}.atom",
         "/api/openapi.json",
     ] {
         assert!(
@@ -329,6 +332,8 @@ fn bad_parameters_are_400_naming_them() {
         ("/api/search?q=", 400, Some("q")),
         ("/api/search?q=a&q=b", 400, Some("q")),
         ("/api/search?q=%FF%FE", 400, Some("q")),
+        ("/api/search?q=ab%00cd", 400, Some("q")),
+        ("/api/related?text=ab%00cd", 400, Some("text")),
         ("/api/search?%FF=1", 400, Some("query string")),
         ("/api/search?q=%%&mode=bm25", 400, Some("q")),
         ("/api/search?q=-", 400, Some("q")),

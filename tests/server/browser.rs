@@ -47,6 +47,7 @@ fn the_page_in_a_real_browser() {
     topic_map_has_every_paper(&browser, &api);
     topics_over_time_is_drawn(&browser);
     digest_button_downloads(&browser, &base);
+    topic_feed_is_offered(&browser, &base);
     chinese_interface(&browser);
     browser.assert_no_errors("after the mouse flow");
 
@@ -54,6 +55,10 @@ fn the_page_in_a_real_browser() {
     new_since_last_visit(&browser, &base, &api);
     phone_size(&browser, &base);
     browser.assert_no_errors("at the end");
+    digest_contents_do_not_overlap(&browser, &base, "at 390x844");
+    browser.viewport(1280, 800);
+    digest_contents_do_not_overlap(&browser, &base, "at 1280x800");
+    browser.screenshot("digest-1280x800");
     browser.assert_no_console_errors();
 }
 
@@ -107,7 +112,46 @@ fn search_shows_erbench(browser: &Browser, api: &dyn Fn(&str) -> Value) {
         why.as_str().is_some_and(|w| w.contains("#")),
         "the why of a result opens: {why}"
     );
+    // The status line says how the list was ranked in a reader's words; the fusion's detail
+    // (the vector side's weight) is under "why?".
+    let summary = browser.eval("return document.querySelector('#summary').textContent");
+    let summary = summary.as_str().unwrap_or_default();
+    assert!(
+        summary.contains("words + meaning") && !summary.contains("convex"),
+        "the status line: {summary}"
+    );
+    let fusion = expected["fusion"].as_str().unwrap_or_default().to_owned();
+    if let Some(alpha) = fusion.strip_prefix("convex ") {
+        let alpha: f64 = alpha.parse().unwrap_or(-1.0);
+        assert!(
+            why.as_str()
+                .is_some_and(|w| w.contains(&format!("meaning weighs {alpha:.2}"))),
+            "the fusion's weight under why?: {why}"
+        );
+    }
+    search_feed_is_offered(browser);
     browser.screenshot("search-1280x800");
+}
+
+/// "Subscribe" on a search is the Atom feed of the same words and filters, announced to feed
+/// readers in the head, and it answers Atom.
+fn search_feed_is_offered(browser: &Browser) {
+    let href = browser
+        .eval("const a = document.querySelector('#subscribe'); return a.hidden ? '' : a.href");
+    let href = href.as_str().unwrap_or_default().to_owned();
+    assert!(
+        href.contains("/feeds/search.atom?q=hallucination+benchmark"),
+        "subscribe: {href}"
+    );
+    assert_eq!(
+        browser.eval("const l = document.querySelector('link[rel=alternate][type=\"application/atom+xml\"]'); return l ? l.href : ''"),
+        href,
+        "the feed is announced in the head"
+    );
+    let answer = support::get(&href);
+    assert_eq!(answer.status, 200, "{href}: {}", answer.body);
+    assert!(answer.content_type.starts_with("application/atom+xml"));
+    assert!(answer.body.contains("<entry>"), "{}", answer.body);
 }
 
 fn paper_view_shows_related(browser: &Browser, api: &dyn Fn(&str) -> Value) -> Vec<String> {
@@ -121,19 +165,33 @@ fn paper_view_shows_related(browser: &Browser, api: &dyn Fn(&str) -> Value) -> V
     let paper = api(&format!("/api/papers/{ERBENCH}"));
     let shown = browser.eval("return document.querySelector('#paper').innerText");
     let shown = shown.as_str().unwrap_or_default();
-    for key in [
-        "title_en",
-        "title_zh",
-        "abstract_en",
-        "abstract_zh",
-        "summary_zh",
-    ] {
+    for key in ["title_en", "title_zh", "summary_zh"] {
         let want = paper[key].as_str().unwrap_or_default();
         assert!(
             shown.contains(want.trim()),
             "the paper view shows its {key}"
         );
     }
+    // ERBench's abstract was cut by its source digest mid-word ("multimodal qu"), its Chinese
+    // one mid-character: both are shown whole up to the cut, ending in "…".
+    let abstracts: Vec<String> = serde_json::from_value(browser.eval(
+        "return [...document.querySelectorAll('#paper p.abstract')].map(p => p.textContent)",
+    ))
+    .unwrap_or_default();
+    assert_eq!(abstracts.len(), 2, "{abstracts:?}");
+    let raw_en = paper["abstract_en"].as_str().unwrap_or_default().trim();
+    assert!(
+        raw_en.ends_with("multimodal qu"),
+        "the sample's cut: {raw_en}"
+    );
+    let kept = raw_en.trim_end_matches("qu").trim_end();
+    assert_eq!(abstracts[0], format!("{kept}…"));
+    let raw_zh = paper["abstract_zh"].as_str().unwrap_or_default().trim();
+    let kept_zh = raw_zh.trim_end_matches('\u{FFFD}');
+    assert!(
+        abstracts[1].ends_with('…')
+            && abstracts[1].starts_with(kept_zh.trim_end_matches(['，', '、']))
+    );
     let expected = api(&format!("/api/related?ids={ERBENCH}&limit=10"));
     let expected: Vec<String> = ids(&expected["results"]);
     let related: Vec<String> = serde_json::from_value(
@@ -191,7 +249,39 @@ fn reading_list_gives_papers_like_it(
         json!([ERBENCH, related[0]]),
         "the list is kept in localStorage"
     );
+    export_my_list(browser, &related[0]);
     browser.screenshot("list-1280x800");
+}
+
+/// "Export my list" downloads the list's papers, in order, in the format chosen.
+fn export_my_list(browser: &Browser, second: &str) {
+    let href = |browser: &Browser| {
+        browser
+            .eval("return document.querySelector('#export-list').href")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let bibtex = href(browser);
+    assert!(
+        bibtex.contains(&format!("ids={ERBENCH}%2C{second}")) && bibtex.ends_with("format=bibtex"),
+        "{bibtex}"
+    );
+    browser.eval("const s = document.querySelector('#export-format'); s.value = 'ris'; s.dispatchEvent(new Event('change')); return true");
+    let ris = href(browser);
+    assert!(ris.ends_with("format=ris"), "{ris}");
+    assert_eq!(
+        browser.eval("return document.querySelector('#export-list').getAttribute('download')"),
+        "paperscope-references.ris"
+    );
+    let answer = support::get(&ris);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let ids: Vec<&str> = answer
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("ID  - "))
+        .collect();
+    assert_eq!(ids, [ERBENCH, second], "{}", answer.body);
 }
 
 fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
@@ -216,6 +306,7 @@ fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
         browser.eval("return document.querySelector('#map').dataset.topics"),
         topics.to_string()
     );
+    labels_are_all_there_and_apart(browser, topics, "at 1280x800");
     browser.screenshot("map-1280x800");
 
     // Hover shows the title of the paper under the pointer, the wheel zooms, a click opens it.
@@ -261,6 +352,92 @@ fn topic_map_has_every_paper(browser: &Browser, api: &dyn Fn(&str) -> Value) {
     );
 }
 
+/// Every topic has a label on the map, and no two labels' boxes meet, all inside the canvas.
+fn labels_are_all_there_and_apart(browser: &Browser, topics: usize, when: &str) {
+    browser.wait_for(
+        "the map's labels",
+        "return !!document.querySelector('#map').dataset.labels",
+    );
+    let labels = browser.eval("return JSON.parse(document.querySelector('#map').dataset.labels)");
+    let size = browser
+        .eval("const c = document.querySelector('#map'); return [c.clientWidth, c.clientHeight]");
+    let (w, h) = (
+        size[0].as_f64().unwrap_or(0.0),
+        size[1].as_f64().unwrap_or(0.0),
+    );
+    let boxes: Vec<(u64, f64, f64, f64, f64)> = labels
+        .as_array()
+        .expect("labels")
+        .iter()
+        .map(|l| {
+            let f = |k: &str| l[k].as_f64().unwrap_or(f64::NAN);
+            (
+                l["id"].as_u64().unwrap_or(u64::MAX),
+                f("x0"),
+                f("y0"),
+                f("x1"),
+                f("y1"),
+            )
+        })
+        .collect();
+    let mut ids: Vec<u64> = boxes.iter().map(|b| b.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), topics, "every topic labelled {when}: {labels}");
+    for (i, a) in boxes.iter().enumerate() {
+        assert!(
+            a.1 >= 0.0 && a.2 >= 0.0 && a.3 <= w && a.4 <= h,
+            "label {} inside the {w}x{h} canvas {when}: {a:?}",
+            a.0
+        );
+        for b in &boxes[i + 1..] {
+            let apart = a.3 <= b.1 || b.3 <= a.1 || a.4 <= b.2 || b.4 <= a.2;
+            assert!(
+                apart,
+                "labels {} and {} overlap {when}: {a:?} {b:?}",
+                a.0, b.0
+            );
+        }
+    }
+}
+
+/// The HTML digest's table of contents: no entry overlaps another, and each entry's number and
+/// text stay inside its own box (a list marker hanging into the next column did not).
+fn digest_contents_do_not_overlap(browser: &Browser, base: &str, when: &str) {
+    browser.go(&format!(
+        "{base}/api/digest?by_topic=true&format=html&related=0&since=2024-03&until=2024-03"
+    ));
+    browser.wait_for(
+        "the HTML digest",
+        "return document.documentElement.dataset.ready === '1'",
+    );
+    let report = browser.eval(
+        "const lis = [...document.querySelectorAll('nav li')];
+         const boxes = lis.map(li => li.getBoundingClientRect());
+         const bad = [];
+         for (let i = 0; i < boxes.length; i++) {
+           for (let j = i + 1; j < boxes.length; j++) {
+             const a = boxes[i], b = boxes[j];
+             if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+               bad.push(`${lis[i].textContent} / ${lis[j].textContent}`);
+           }
+           const range = document.createRange();
+           range.selectNodeContents(lis[i]);
+           for (const r of range.getClientRects()) {
+             const a = boxes[i];
+             if (r.left < a.left - 0.5 || r.right > a.right + 0.5 || r.top < a.top - 0.5 || r.bottom > a.bottom + 0.5)
+               bad.push(`${lis[i].textContent} sticks out`);
+           }
+         }
+         return { entries: lis.length, bad };",
+    );
+    assert!(
+        report["entries"].as_u64().unwrap_or(0) > 1,
+        "a table of contents {when}: {report}"
+    );
+    assert_eq!(report["bad"], json!([]), "table of contents entries {when}");
+}
+
 fn topics_over_time_is_drawn(browser: &Browser) {
     browser.click(".tabs a[data-view='trends']");
     browser.wait_for(
@@ -293,6 +470,21 @@ fn digest_button_downloads(browser: &Browser, base: &str) {
         "the digest is Markdown: {}",
         answer.body.chars().take(80).collect::<String>()
     );
+}
+
+/// "Subscribe" on a topic is the topic's Atom feed.
+fn topic_feed_is_offered(browser: &Browser, base: &str) {
+    browser.go(&format!("{base}/#/topic/0"));
+    browser.wait_for(
+        "topic 0 and its subscribe link",
+        "return !!document.querySelector('#topic-subscribe')",
+    );
+    let href = browser.eval("return document.querySelector('#topic-subscribe').href");
+    assert_eq!(href, format!("{base}/feeds/topics/0.atom"));
+    let answer = support::get(href.as_str().unwrap_or_default());
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.content_type.starts_with("application/atom+xml"));
+    browser.screenshot("topic-1280x800");
 }
 
 fn chinese_interface(browser: &Browser) {
@@ -407,6 +599,8 @@ fn phone_size(browser: &Browser, base: &str) {
         "the map on a phone",
         "return document.querySelector('#map').dataset.points !== '0'",
     );
+    let topics = browser.eval("return Number(document.querySelector('#map').dataset.topics)");
+    labels_are_all_there_and_apart(browser, topics.as_u64().unwrap_or(0) as usize, "at 390x844");
     browser.screenshot("map-390x844");
     browser.click("#lang");
     browser.click(".tabs a[data-view='search']");

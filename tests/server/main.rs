@@ -3,6 +3,9 @@
 
 mod api;
 mod browser;
+mod feeds;
+mod references;
 #[path = "../support/mod.rs"]
 mod shared;
 mod support;
+mod watch;

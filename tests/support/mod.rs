@@ -168,3 +168,77 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// The PyPI packages the read-back tests use (`tests/python/read_back.py`): the libraries
+/// reference managers' and feed readers' own tools are built on, pinned.
+pub const READ_BACK_PACKAGES: &[&str] =
+    &["citeproc-py==0.11.1", "rispy==0.10.0", "feedparser==6.0.14"];
+
+/// A Python with `packages` from PyPI, in a virtualenv `venv-<name>` under the target
+/// directory, made the first time (under a file lock, so two test binaries make it once) and
+/// reused while the package list is the same, as the export round trip makes its own
+/// (`tests/roundtrip/run.sh`). `None`, with a message, only when `$PYTHON` (default python3)
+/// cannot make a virtualenv outside CI; `.ci/run` installs python3-venv, and with `CI` set its
+/// absence fails the test.
+pub fn python_with(name: &str, packages: &[&str]) -> Option<PathBuf> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let venv_ok = Command::new(&python)
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !venv_ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{python} cannot make a virtualenv in CI: .ci/run installs python3-venv"
+        );
+        eprintln!("SKIPPED: {python} cannot make a virtualenv (apt-get install python3-venv)");
+        return None;
+    }
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(tmp).expect("CARGO_TARGET_TMPDIR can be created");
+    let venv = tmp.join(format!("venv-{name}"));
+    let lock = File::create(tmp.join(format!("venv-{name}.lock"))).expect("lock file");
+    lock.lock().expect("lock on the virtualenv");
+    let marker = venv.join(".installed");
+    let wanted = packages.join("\n");
+    let bin = venv.join("bin/python");
+    if fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) || !bin.is_file() {
+        let _ = fs::remove_dir_all(&venv);
+        let made = Command::new(&python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .expect("python runs");
+        assert!(made.status.success(), "venv: {}", stderr(&made));
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
+            .output()
+            .expect("pip runs");
+        assert!(
+            installed.status.success(),
+            "pip install {packages:?}: {}",
+            stderr(&installed)
+        );
+        fs::write(&marker, &wanted).expect("marker written");
+    }
+    Some(bin)
+}
+
+/// What `tests/python/read_back.py` understood of `target` (a file, or a feed's URL) read as
+/// `kind` (`csl-json`, `ris`, `atom`), with the libraries of [`READ_BACK_PACKAGES`]; `None`
+/// when there is no Python to read it with (see [`python_with`]).
+pub fn read_back(kind: &str, target: &str) -> Option<serde_json::Value> {
+    let python = python_with("read-back", READ_BACK_PACKAGES)?;
+    let output = Command::new(python)
+        .arg(repo().join("tests/python/read_back.py"))
+        .args([kind, target])
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "read_back.py {kind} {target}: {}",
+        stderr(&output)
+    );
+    Some(serde_json::from_slice(&output.stdout).expect("read_back.py prints one JSON document"))
+}

@@ -186,17 +186,45 @@
 
   // ---------- one result ----------
 
-  function whyList(why) {
+  // How a list was ranked, in a researcher's words: the status line says "words + meaning";
+  // the fusion's detail ("convex 0.35") is under each result's "why?".
+  function rankedBy(mode) {
+    return t(`ranked_${mode}`) === `ranked_${mode}` ? mode : t(`ranked_${mode}`);
+  }
+
+  function fusionDetail(fusion) {
+    const m = /^convex ([0-9.]+)$/.exec(fusion || '');
+    if (m) {
+      const alpha = Number(m[1]);
+      return t('why_convex', alpha.toFixed(2), (1 - alpha).toFixed(2));
+    }
+    return fusion;
+  }
+
+  function whyList(why, how) {
     const dl = el('dl');
     const row = (label, value) => dl.append(el('dt', { text: label }), el('dd', { text: value }));
     const rank = (r) => (r === null || r === undefined ? t('why_none') : `#${r}`);
     if (!why) return dl;
+    if (how && how.mode) row(t('why_how'), rankedBy(how.mode) + (how.fusion ? ` · ${fusionDetail(how.fusion)}` : ''));
     if ('bm25_rank' in why) row(t('why_bm25'), rank(why.bm25_rank) + (why.bm25_score != null ? ` (BM25 ${why.bm25_score.toFixed(2)})` : ''));
     if ('vector_rank' in why) row(t('why_vector'), rank(why.vector_rank));
     if (why.cosine != null) row(t('why_cosine'), why.cosine.toFixed(3));
     if (why.feedback_cosine != null) row(t('why_feedback'), why.feedback_cosine.toFixed(3) + (why.bm25_rank == null && why.vector_rank == null ? ` (${t('why_feedback_only')})` : ''));
     if (why.fused != null) row(t('why_fused'), why.fused.toFixed(3));
     return dl;
+  }
+
+  // Some source digests cut abstracts at a fixed length, mid-word ("multimodal qu") or
+  // mid-character (a trailing U+FFFD): such a text is shown ending in "…", without the broken
+  // word. A text ending as sentences end is shown as it is. (The digest's HTML does the same.)
+  function clipped(text) {
+    let s = String(text || '').trimEnd();
+    const broken = /\uFFFD+$/.test(s);
+    s = s.replace(/\uFFFD+$/, '').trimEnd();
+    if (!s || (!broken && /[.!?。！？…:;)\]"'”’」』》】]$/.test(s))) return s;
+    if (!broken && /[A-Za-z0-9]$/.test(s) && /\s\S+$/.test(s)) s = s.replace(/\s+\S+$/, '');
+    return `${s.replace(/[\s,;:，、；：]+$/, '')}…`;
   }
 
   function titles(paper, big) {
@@ -234,7 +262,7 @@
     if (r.summary_zh) li.append(el('p', { class: 'zh-summary', lang: 'zh-CN', text: r.summary_zh }));
     if (r.snippet) li.append(el('p', { class: 'snippet' }, highlighted(r.snippet, r.highlights)));
     if (r.why) {
-      const d = el('details', { class: 'why' }, el('summary', { text: t('why') }), whyList(r.why));
+      const d = el('details', { class: 'why' }, el('summary', { text: t('why') }), whyList(r.why, r.how));
       li.append(d);
     }
     li.addEventListener('click', (e) => {
@@ -341,10 +369,13 @@
       });
       if (seq !== S.seq) return;
       S.shownQuery = q;
+      const how = { mode: body.mode, fusion: body.fusion || '' };
+      for (const r of body.results) r.how = how;
       S.results = offset ? S.results.concat(body.results) : body.results;
       S.total = body.total;
       S.took = body.took_ms;
       S.fusion = body.fusion || '';
+      S.modeUsed = body.mode;
       status('');
       renderResults();
       drawMap();
@@ -353,8 +384,35 @@
     }
   }
 
+  // The feed of the current search (the same words, mode and filters; always newest first),
+  // offered as "Subscribe" and announced to feed readers with a <link rel="alternate">.
+  function searchFeed() {
+    const p = new URLSearchParams({ q: S.q.trim() });
+    if (S.mode !== 'hybrid') p.set('mode', S.mode);
+    for (const [k, v] of Object.entries(filterParams())) if (v) p.set(k, v);
+    return `/feeds/search.atom?${p}`;
+  }
+
+  function announceFeed(href, title) {
+    let link = document.querySelector('link[rel="alternate"][type="application/atom+xml"]');
+    if (!href) {
+      if (link) link.remove();
+      return;
+    }
+    if (!link) {
+      link = el('link', { rel: 'alternate', type: 'application/atom+xml' });
+      document.head.append(link);
+    }
+    link.href = href;
+    link.title = title;
+  }
+
   function renderResults() {
     const has = S.q.trim() !== '';
+    const feed = $('subscribe');
+    feed.hidden = !has;
+    if (has) feed.href = searchFeed();
+    announceFeed(has ? searchFeed() : null, `paperscope: ${S.q.trim()}`);
     $('welcome').hidden = has;
     fillList($('results'), S.results);
     $('more').hidden = !(has && S.results.length < S.total);
@@ -364,7 +422,7 @@
       $('summary').textContent = t('no_results');
     } else {
       const ms = S.took === null ? '?' : S.took < 10 ? S.took.toFixed(1) : Math.round(S.took);
-      $('summary').textContent = `${t('n_results', S.total, ms)} · ${t('showing', 1, S.results.length)} · ${t(`mode_${S.mode}`)}${S.fusion ? ` (${S.fusion})` : ''}`;
+      $('summary').textContent = `${t('n_results', S.total, ms)} · ${t('showing', 1, S.results.length)} · ${rankedBy(S.modeUsed || S.mode)}`;
     }
     $('results').dataset.count = String(S.results.length);
     // Which query these results answer: a test (or a script) can tell them from a partial one's.
@@ -421,8 +479,8 @@
     }
     const sections = [];
     if (p.summary_zh) sections.push(el('section', { class: 'block' }, el('h2', { text: t('summary_zh') }), el('p', { lang: 'zh-CN', text: p.summary_zh })));
-    if (p.abstract_en) sections.push(el('section', { class: 'block' }, el('h2', { text: t('abstract_en') }), el('p', { lang: 'en', text: p.abstract_en })));
-    if (p.abstract_zh) sections.push(el('section', { class: 'block' }, el('h2', { text: t('abstract_zh') }), el('p', { lang: 'zh-CN', text: p.abstract_zh })));
+    if (p.abstract_en) sections.push(el('section', { class: 'block' }, el('h2', { text: t('abstract_en') }), el('p', { lang: 'en', class: 'abstract', text: clipped(p.abstract_en) })));
+    if (p.abstract_zh) sections.push(el('section', { class: 'block' }, el('h2', { text: t('abstract_zh') }), el('p', { lang: 'zh-CN', class: 'abstract', text: clipped(p.abstract_zh) })));
     box.replaceChildren(back, head, dl, ...sections);
     box.dataset.id = p.arxiv_id;
     try {
@@ -442,7 +500,7 @@
 
   // ---------- topic map ----------
 
-  const M = { scale: 1, tx: 0, ty: 0, hover: null, drag: null, box: null, moved: false };
+  const M = { scale: 1, tx: 0, ty: 0, hover: null, drag: null, box: null, moved: false, labelKey: '', labels: null };
 
   async function loadMap() {
     try {
@@ -452,6 +510,7 @@
       return;
     }
     S.pointById = new Map(S.map.points.map((p) => [p.id, p]));
+    M.labelKey = '';
     S.topicById = new Map(S.map.topics.map((tp) => [tp.id, tp]));
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (const p of S.map.points) {
@@ -523,7 +582,7 @@
       ctx.fill();
       ctx.stroke();
     }
-    drawLabels(ctx, g, w);
+    drawLabels(ctx, g, w, h);
     if (M.hover) {
       ctx.beginPath();
       ctx.strokeStyle = '#000';
@@ -538,37 +597,105 @@
     canvas.dataset.hover = M.hover ? M.hover.id : '';
   }
 
-  function drawLabels(ctx, g, w) {
+  // Every topic whose centre is on screen gets a label, and no two labels' boxes meet: biggest
+  // topics first, each at its centre when that is free, else at the nearest free place on a
+  // spiral around it (inside the canvas), joined to its centre by a thin line. On a narrow
+  // canvas a label is one word per language; one that still finds no room (never at the
+  // default zoom) drops to its interface-language line. The boxes are published on the
+  // canvas (data-labels) so a test can check them.
+  function placeLabels(ctx, g, w, h) {
     const small = w < 600;
     const n = small ? 1 : 2;
+    const size = small ? 11 : 12;
+    const lineH = size + 3;
+    const sans = 'system-ui, "Noto Sans", "Noto Sans CJK SC", sans-serif';
+    const zhFirst = S.lang === 'zh';
+    const free = (b) => b.x0 >= 1 && b.y0 >= 1 && b.x1 <= w - 1 && b.y1 <= h - 1 &&
+      !placed.some((o) => o.x0 < b.x1 + 2 && b.x0 < o.x1 + 2 && o.y0 < b.y1 + 2 && b.y0 < o.y1 + 2);
+    const boxAt = (x, y, bw, bh) => ({ x0: x - bw / 2, x1: x + bw / 2, y0: y - bh / 2, y1: y + bh / 2 });
+    const search = (cx, cy, bw, bh) => {
+      const at = boxAt(cx, cy, bw, bh);
+      if (free(at)) return at;
+      const step = Math.max(6, bh / 3);
+      const reach = Math.hypot(w, h);
+      for (let r = step; r < reach; r += step) {
+        const count = Math.max(8, Math.ceil((2 * Math.PI * r) / step));
+        for (let i = 0; i < count; i++) {
+          // Start above the centre and go round, so labels prefer to sit over their topic.
+          const a = -Math.PI / 2 + (2 * Math.PI * i) / count;
+          const b = boxAt(cx + r * Math.cos(a), cy + r * Math.sin(a), bw, bh);
+          if (free(b)) return b;
+        }
+      }
+      return null;
+    };
+    const placed = [];
+    const labels = [];
+    const topics = S.map.topics.slice().sort((a, b) => b.size - a.size || a.id - b.id);
+    for (const tp of topics) {
+      const cx = g.sx(tp.x), cy = g.sy(tp.y);
+      if (cx < 0 || cy < 0 || cx > w || cy > h) continue;
+      const en = words(tp.label_en, n);
+      const zh = words(tp.label_zh, n);
+      let lines = zhFirst ? [zh, en] : [en, zh];
+      let box = null;
+      for (const tryLines of [lines, lines.slice(0, 1)]) {
+        ctx.font = `600 ${size}px ${sans}`;
+        const bw = Math.max(...tryLines.map((l) => ctx.measureText(l).width)) + 8;
+        const bh = tryLines.length * lineH + 4;
+        box = search(cx, cy, bw, bh);
+        if (box) { lines = tryLines; break; }
+      }
+      if (!box) continue;
+      placed.push(box);
+      labels.push({ id: tp.id, cx, cy, box, lines });
+    }
+    return { labels, size, lineH, sans };
+  }
+
+  function drawLabels(ctx, g, w, h) {
+    // Placed again only when the view changes, not on every hover.
+    const key = [w, h, M.scale, M.tx, M.ty, S.lang, S.map.topics.length].join();
+    if (M.labelKey !== key) {
+      M.labels = placeLabels(ctx, g, w, h);
+      M.labelKey = key;
+    }
+    const { labels, size, lineH, sans } = M.labels;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.lineJoin = 'round';
-    const sans = 'system-ui, "Noto Sans", "Noto Sans CJK SC", sans-serif';
-    const zhFirst = S.lang === 'zh';
-    // Biggest topics first; a label that would overlap one already drawn waits for more zoom.
-    const placed = [];
-    const topics = S.map.topics.slice().sort((a, b) => b.size - a.size);
-    for (const tp of topics) {
-      const x = g.sx(tp.x), y = g.sy(tp.y);
-      const en = words(tp.label_en, n);
-      const zh = words(tp.label_zh, n);
-      const lines = zhFirst ? [zh, en] : [en, zh];
-      ctx.font = `600 ${small ? 11 : 12}px ${sans}`;
-      const half = Math.max(...lines.map((l) => ctx.measureText(l).width)) / 2 + 4;
-      const box = { x0: x - half, x1: x + half, y0: y - 16, y1: y + 16 };
-      if (placed.some((b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1)) continue;
-      placed.push(box);
-      lines.forEach((line, i) => {
-        ctx.font = `${i === 0 ? '600 ' : ''}${small ? 11 : 12}px ${sans}`;
-        const yy = y + (i === 0 ? -7 : 8);
-        ctx.strokeStyle = 'rgba(255,255,255,0.9)';
-        ctx.lineWidth = 4;
-        ctx.strokeText(line, x, yy);
+    for (const l of labels) {
+      const b = l.box;
+      const mx = (b.x0 + b.x1) / 2, my = (b.y0 + b.y1) / 2;
+      if (l.cx < b.x0 || l.cx > b.x1 || l.cy < b.y0 || l.cy > b.y1) {
+        // A label moved off its centre points back to it.
+        ctx.strokeStyle = 'rgba(27,31,36,0.55)';
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(l.cx, l.cy);
+        ctx.lineTo(Math.max(b.x0, Math.min(l.cx, b.x1)), Math.max(b.y0, Math.min(l.cy, b.y1)));
+        ctx.stroke();
+        ctx.fillStyle = topicColor(l.id);
+        ctx.beginPath();
+        ctx.arc(l.cx, l.cy, 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      ctx.fillStyle = 'rgba(255,255,255,0.86)';
+      ctx.strokeStyle = topicColor(l.id);
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.rect(b.x0 + 0.5, b.y0 + 0.5, b.x1 - b.x0 - 1, b.y1 - b.y0 - 1);
+      ctx.fill();
+      ctx.stroke();
+      l.lines.forEach((line, i) => {
+        ctx.font = `${i === 0 ? '600 ' : ''}${size}px ${sans}`;
+        const yy = my + (i - (l.lines.length - 1) / 2) * lineH;
         ctx.fillStyle = i === 0 ? '#1b1f24' : '#4a5260';
-        ctx.fillText(line, x, yy);
+        ctx.fillText(line, mx, yy);
       });
     }
+    const canvas = $('map');
+    canvas.dataset.labels = JSON.stringify(labels.map((l) => ({ id: l.id, x0: l.box.x0, y0: l.box.y0, x1: l.box.x1, y1: l.box.y1 })));
   }
 
   function nearestPoint(mx, my) {
@@ -829,6 +956,9 @@
       $('q').value = en.slice(0, 3).join(' ');
       onControlsChanged(true);
     });
+    const feedHref = `/feeds/topics/${encodeURIComponent(topic.id)}.atom`;
+    const feed = el('a', { class: 'feed', id: 'topic-subscribe', href: feedHref, type: 'application/atom+xml', title: t('subscribe_title'), text: t('subscribe') });
+    announceFeed(feedHref, `paperscope topic ${topic.id}`);
     const [first, second] = S.lang === 'zh' ? [words(zh, 6), words(en, 6)] : [words(en, 6), words(zh, 6)];
     const head = el('div', { class: 'phead' }, el('span', { class: 'swatch' }), el('div', { class: 'titles' }, el('h1', { text: first }), el('p', { class: 'title-zh', text: second })));
     head.querySelector('.swatch').style.background = topicColor(Number(topic.id));
@@ -837,6 +967,8 @@
       head,
       el('p', { class: 'meta', text: `${t('topic_size', topic.size)} · ${words(en.slice(6), 12)}` }),
       search,
+      ' ',
+      feed,
       el('h2', { text: t('topic_representative') }),
     );
     const bars = await topicBars(Number(topic.id));
@@ -847,7 +979,21 @@
 
   // ---------- reading list ----------
 
+  // "Export my list": the list's ids, in the order starred, written by the server in the
+  // chosen reference format (/api/references) and saved as a file a reference manager imports.
+  function updateExport() {
+    const format = $('export-format').value;
+    const ext = { bibtex: 'bib', 'csl-json': 'json', ris: 'ris', csv: 'csv' }[format] || 'txt';
+    const a = $('export-list');
+    const p = new URLSearchParams({ ids: S.list.map((p) => p.id).join(','), format });
+    a.href = `/api/references?${p}`;
+    a.setAttribute('download', `paperscope-references.${ext}`);
+    a.setAttribute('aria-disabled', String(!S.list.length));
+    a.classList.toggle('disabled', !S.list.length);
+  }
+
   function renderList() {
+    updateExport();
     $('list-empty').hidden = S.list.length > 0;
     fillList($('list'), S.list.map((p) => ({ arxiv_id: p.id, title_en: p.title_en, title_zh: p.title_zh, month: p.month, category: p.category })));
     $('list').dataset.count = String(S.list.length);
@@ -913,6 +1059,7 @@
       else a.removeAttribute('aria-current');
     }
     document.body.dataset.view = view;
+    if (view !== 'search' && view !== 'topic') announceFeed(null);
   }
 
   function route() {
@@ -963,6 +1110,7 @@
     for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.dataset.i18n);
     for (const n of document.querySelectorAll('[data-i18n-placeholder]')) n.placeholder = t(n.dataset.i18nPlaceholder);
     for (const n of document.querySelectorAll('[data-i18n-aria]')) n.setAttribute('aria-label', t(n.dataset.i18nAria));
+    for (const n of document.querySelectorAll('[data-i18n-title]')) n.title = t(n.dataset.i18nTitle);
     $('lang').textContent = t('lang_switch');
     $('lang').setAttribute('aria-label', t('lang_label'));
     document.title = S.lang === 'zh' ? 'paperscope · 论文搜索' : 'paperscope · paper search';
@@ -1077,6 +1225,13 @@
       $('filters-toggle').setAttribute('aria-expanded', String(open));
     });
     $('like-list').addEventListener('click', likeMyList);
+    $('export-format').addEventListener('change', updateExport);
+    $('export-list').addEventListener('click', (e) => {
+      if (!S.list.length) {
+        e.preventDefault();
+        $('list-out-title').textContent = t('list_need');
+      }
+    });
     $('new-visit').addEventListener('click', newSinceVisit);
     document.addEventListener('keydown', onKey);
     document.addEventListener('focusin', (e) => {

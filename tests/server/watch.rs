@@ -1,0 +1,88 @@
+//! `serve --watch DIR`: a digest copied into the watched folder (slowly, in chunks) is served
+//! by the running server without a restart: the live engine switches to the generation the
+//! watcher writes. The real binary, on a small index of its own.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{digest, get, paperscope, run_ok};
+
+/// Only a guard against a hang, never a measurement.
+const PATIENCE: Duration = Duration::from_secs(300);
+
+#[test]
+fn a_digest_dropped_into_the_watched_folder_is_served() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let index = tmp.path().join("index").to_string_lossy().into_owned();
+    let first = digest("2024-03-06_cs.CL_0a55959e.md");
+    run_ok(&["index", "--index", &index, &first.to_string_lossy()]);
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let mut child = paperscope()
+        .args([
+            "--json",
+            "--index",
+            &index,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--watch",
+        ])
+        .arg(&inbox)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready: Value = serde_json::from_str(&lines.next().expect("a line").expect("read"))
+        .expect("the first line is JSON");
+    let url = ready["url"]
+        .as_str()
+        .expect("url")
+        .trim_end_matches('/')
+        .to_owned();
+    let before = get(&format!("{url}/api/health")).json();
+
+    let source = digest("2024-04-03_cs.IR_59fc0cb9.md");
+    let bytes = std::fs::read(&source).expect("sample digest");
+    let mut file = std::fs::File::create(inbox.join("2024-04-03_cs.IR_59fc0cb9.md")).expect("copy");
+    for chunk in bytes.chunks(bytes.len() / 3 + 1) {
+        file.write_all(chunk).expect("chunk");
+        file.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(file);
+    let deadline = Instant::now() + PATIENCE;
+    let after = loop {
+        let health = get(&format!("{url}/api/health")).json();
+        if health["generation"] != before["generation"] {
+            break health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new generation served: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let id: String = text
+        .split("arxiv.org/abs/")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect()
+        })
+        .expect("an arXiv link in the sample");
+    let paper = get(&format!("{url}/api/papers/{id}"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        after["papers"].as_u64() > before["papers"].as_u64(),
+        "{before} -> {after}"
+    );
+    assert_eq!(paper.status, 200, "{id} served: {}", paper.body);
+}
