@@ -15,6 +15,8 @@
     since: '',
     until: '',
     sort: 'relevance',
+    // '' (meaning feedback on, the default) or 'false' (off), as the URL and the API say it.
+    feedback: '',
     results: [],
     total: 0,
     took: null,
@@ -288,6 +290,7 @@
     S.since = $('since').value;
     S.until = $('until').value;
     S.sort = $('sort').value;
+    S.feedback = $('feedback').checked ? '' : 'false';
   }
 
   function writeControls() {
@@ -297,6 +300,7 @@
     setSelect('since', S.since);
     setSelect('until', S.until);
     setSelect('sort', S.sort);
+    $('feedback').checked = S.feedback !== 'false';
   }
 
   function setSelect(id, value) {
@@ -315,6 +319,7 @@
     if (S.mode !== 'hybrid') p.set('mode', S.mode);
     for (const [k, v] of Object.entries(filterParams())) if (v) p.set(k, v);
     if (S.sort !== 'relevance') p.set('sort', S.sort);
+    if (S.feedback) p.set('feedback', S.feedback);
     const s = p.toString();
     return s ? `#/search?${s}` : '#/';
   }
@@ -365,6 +370,7 @@
         limit: PAGE,
         offset,
         sort: S.sort,
+        feedback: S.feedback,
         ...filterParams(),
       });
       if (seq !== S.seq) return;
@@ -1091,6 +1097,7 @@
         since: p.get('since') || '',
         until: p.get('until') || '',
         sort: p.get('sort') || 'relevance',
+        feedback: p.get('feedback') === 'false' ? 'false' : '',
       };
       const changed = Object.entries(wanted).some(([k, v]) => S[k].trim() !== v);
       if (changed) {
@@ -1216,6 +1223,7 @@
     applyLanguage();
     $('q').addEventListener('input', () => onControlsChanged(false));
     for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener('change', () => onControlsChanged(true));
+    $('feedback').addEventListener('change', () => onControlsChanged(true));
     for (const id of ['category', 'since', 'until', 'sort']) $(id).addEventListener('change', () => onControlsChanged(true));
     $('digest-format').addEventListener('change', updateLinks);
     $('more').addEventListener('click', () => runSearch(S.results.length));
