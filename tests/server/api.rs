@@ -300,7 +300,7 @@ fn openapi_lists_every_route() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     let taken = [
-        "q", "mode", "limit", "offset", "sort", "category", "since", "until", "alpha",
+        "q", "mode", "limit", "offset", "sort", "category", "since", "until", "alpha", "feedback",
     ];
     assert_eq!(documented, taken.into_iter().collect());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -357,6 +357,7 @@ fn bad_parameters_are_400_naming_them() {
         ("/api/search?q=x&category=xx.NOPE", 400, Some("category")),
         ("/api/search?q=x&alpha=2", 400, Some("alpha")),
         ("/api/search?q=x&alpha=nan", 400, Some("alpha")),
+        ("/api/search?q=x&feedback=maybe", 400, Some("feedback")),
         ("/api/search?q=x&sort=up", 400, Some("sort")),
         ("/api/search?q=x&limt=3", 400, Some("limt")),
         ("/api/search?q=x&&&=&a", 400, Some("a")),
