@@ -103,7 +103,8 @@ pub struct Engine {
     /// How the meaning-feedback stage of search ranks (measured defaults; an experiment may
     /// set others).
     feedback_params: FeedbackParams,
-    /// The papers' word vectors for `related`, built on its first use from the stored papers.
+    /// The papers' word vectors for `related`, read from the generation (or built from the
+    /// stored papers for an index written without them) on first use.
     word_vectors: std::sync::OnceLock<WordVectors>,
 }
 
