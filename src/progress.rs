@@ -57,3 +57,21 @@ pub fn stage<T>(
     progress.finish();
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_eta_is_the_time_left_at_the_pace_so_far() {
+        assert_eq!(super::eta(Duration::from_secs(2), 0, 40), None);
+        assert_eq!(
+            super::eta(Duration::from_secs(2), 10, 40),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            super::eta(Duration::from_secs(9), 40, 40),
+            Some(Duration::ZERO)
+        );
+    }
+}

@@ -6,36 +6,11 @@
 //! candidates and added, the cosine with a weight.
 
 use super::Meaning;
+use super::tuning::FeedbackParams;
 use crate::embed::{dot, mean_direction};
 use crate::hybrid::{Fused, Why, moments};
 use crate::paper::PaperNumber;
 use crate::vectors::views::Script;
-
-/// How the feedback stage ranks.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FeedbackParams {
-    /// Whether the stage runs only for queries that describe a need ([`describes_a_need`]).
-    pub needs_only: bool,
-    /// First results whose vectors give the feedback direction.
-    pub papers: usize,
-    /// Weight of the feedback cosine's z-score (the first stage's is 1).
-    pub weight: f32,
-    /// Papers nearest the feedback direction that join the candidates.
-    pub depth: usize,
-}
-
-impl Default for FeedbackParams {
-    /// Chosen on tests/queries.tsv and tests/queries_paraphrase_tune.tsv with
-    /// examples/sweep_feedback.rs (BENCHMARKS.md, "Meaning feedback").
-    fn default() -> Self {
-        FeedbackParams {
-            needs_only: true,
-            papers: 2,
-            weight: 0.75,
-            depth: super::FUSION_DEPTH,
-        }
-    }
-}
 
 /// Words that open a question, English and Chinese, lower case.
 const QUESTION_OPENINGS: [&str; 16] = [

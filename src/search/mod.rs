@@ -5,7 +5,8 @@
 //! - `request`: the request types, their defaults and the rules on their values;
 //! - `rank`: searching by words, meaning or both, and spelling correction;
 //! - `feedback`: the second stage of meaning search, from the first results' vectors;
-//! - `related`: papers like papers or like a text (`related_params`: how it scores);
+//! - `related`: papers like papers or like a text;
+//! - `tuning`: the measured settings of fusion, feedback and `related`;
 //! - `papers`: papers, topics, and ranked numbers turned into result records;
 //! - `response`: what every answer carries;
 //! - `live`: the engine of the live generation for a long-lived process.
@@ -15,23 +16,22 @@ mod live;
 mod papers;
 mod rank;
 mod related;
-mod related_params;
 mod request;
 mod response;
+mod tuning;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::topics::{SharedTerms, WordParams, WordVectors};
-pub use feedback::FeedbackParams;
 pub use live::LiveEngine;
 pub use papers::TopicLevel;
-pub use related_params::RelatedParams;
 pub use request::{
     DATE_SORT_DEPTH, DEFAULT_LIMIT, MAX_PAGE_LIMIT, Mode, Page, RelatedRequest, RelatedTo,
     SearchRequest, Sort, default_fusion,
 };
 pub use response::{Ranked, Ranking, RelatedWhy, SearchResponse, SearchResult, Seed};
+pub use tuning::{FUSION_DEPTH, FeedbackParams, RelatedParams};
 
 use crate::embed::{Embedder, ModelSource, dot};
 use crate::error::{Error, Result};
@@ -42,9 +42,6 @@ use crate::store::Store;
 use crate::topics::TopicModel;
 use crate::vectors::VectorIndex;
 use crate::vectors::views::{Script, ScriptViews};
-
-/// Candidates each side contributes to fusion, whatever the number of results asked for.
-pub const FUSION_DEPTH: usize = 100;
 
 /// The meaning side of an index: the embedding model and the paper vectors it made.
 pub struct Meaning {

@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use super::related_params::RelatedParams;
 use super::request::{Mode, RelatedRequest, RelatedTo};
 use super::response::{Ranked, RelatedWhy, SearchResponse, Seed};
+use super::tuning::RelatedParams;
 use super::{Engine, FUSION_DEPTH};
 use crate::embed::{dot, mean_direction};
 use crate::error::Result;
