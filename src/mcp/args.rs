@@ -218,13 +218,6 @@ impl RelatedArgs {
     /// The library's request, checked.
     pub fn request(self) -> Result<RelatedRequest> {
         let ids = self.ids.map(OneOrMany::into_vec).unwrap_or_default();
-        let ids = ids
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .collect();
         let request = RelatedRequest::from_parts(ids, self.text)?
             .filters(filters(
                 self.category,

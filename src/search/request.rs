@@ -373,9 +373,17 @@ impl RelatedRequest {
         }
     }
 
-    /// The request a front end's two optional inputs make: ids, or a text, not both and not
-    /// neither (errors name `ids` or `text`).
+    /// The request a front end's two optional inputs make: ids (each value one id or several
+    /// separated by commas, as a query string or a tool call gives them), or a text, not both
+    /// and not neither (errors name `ids` or `text`).
     pub fn from_parts(ids: Vec<String>, text: Option<String>) -> Result<Self> {
+        let ids: Vec<String> = ids
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect();
         match (ids.is_empty(), text) {
             (false, Some(_)) => Err(Error::invalid("text", "give arXiv ids or a text, not both")),
             (true, Some(text)) => Ok(Self::text(text)),

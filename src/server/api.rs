@@ -152,14 +152,7 @@ pub async fn related(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let mut params = Params::parse(raw.as_deref())?;
-    let ids: Vec<String> = params
-        .all("ids")
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .collect();
+    let ids = params.all("ids");
     let request = RelatedRequest::from_parts(ids, params.one("text")?)?
         .filters(filters(&mut params)?)
         .page(page(&mut params)?)
