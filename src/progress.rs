@@ -22,6 +22,9 @@ pub trait Progress: Sync {
     }
     /// The current stage is over.
     fn finish(&self);
+    /// A milestone worth a line of its own while work goes on (the papers became searchable by
+    /// words while the embedding continues).
+    fn note(&self, _message: &str) {}
 }
 
 /// The time left of a stage that did `done` of its `total` steps in `elapsed`, at its average

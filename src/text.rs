@@ -12,6 +12,19 @@ pub fn is_han(c: char) -> bool {
     is_cjk(c) && !matches!(c as u32, 0x3000..=0x303F | 0xFF00..=0xFFEF)
 }
 
+/// A count with thousands separated (`8,320`), as counts are read in a sentence.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// At most `max_chars` characters of `text`, with `…` when something was cut. Counts characters,
 /// not bytes, so Chinese text is never cut inside a character.
 pub fn truncate_chars(text: &str, max_chars: usize) -> String {

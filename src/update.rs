@@ -4,12 +4,15 @@
 //! any step leaves the live generation as it was.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::digest::{self, OnBadFile, Skipped, Warning, merge_duplicates};
-use crate::embed::cache::{CacheUse, Caches, EmbeddingCache, cache_file_name, embed_texts};
+use crate::embed::cache::{
+    CacheUse, Caches, EmbeddingCache, TextVectors, cache_file_name, cached_texts, embed_texts,
+    embed_texts_with,
+};
 use crate::embed::{Embedder, Recipe, mean_direction};
 use crate::error::{Error, Result};
 use crate::fulltext;
@@ -35,7 +38,22 @@ pub struct UpdateOptions {
     /// The directory of the per-user embedding cache shared by every index on the machine
     /// ([`crate::embed::cache::shared_cache_dir`] finds the usual one); `None` leaves it out.
     pub shared_cache: Option<PathBuf>,
+    /// A new index whose texts to embed (those in no cache) are more than this is committed
+    /// with its words first, then its vectors as they are made; `None` is
+    /// [`WORDS_FIRST_ABOVE`].
+    pub words_first_above: Option<usize>,
+    /// After committing the words of a new index first, return instead of embedding the rest:
+    /// the caller finishes with [`finish_embedding`] (a server that answers meanwhile).
+    pub defer_embedding: bool,
 }
+
+/// Texts to embed above which a new index is searchable by words before it is embedded: ~256
+/// texts are 10-20 s of e5 on two cores, about what committing twice saves no one.
+pub const WORDS_FIRST_ABOVE: usize = 256;
+
+/// The shortest time between two generations that add vectors while an index is embedded
+/// (longer when a commit itself takes long: see [`VectorCommits`]).
+const VECTOR_COMMIT_EVERY: Duration = Duration::from_secs(30);
 
 /// What an update did. In JSON: `changed`, `papers`, and for a write `generation`, `added`,
 /// `updated`, `embedded`.
@@ -62,6 +80,9 @@ pub enum Update {
         texts_cached: usize,
         /// Texts the model embedded.
         texts_embedded: usize,
+        /// When the papers were searchable by words before their vectors were done: the
+        /// generation that made them so and the milliseconds it took.
+        words_first: Option<(u64, u64)>,
         /// What the write had to work around, each one line (a damaged topic model refitted,
         /// an unreadable live generation left out of a rebuild).
         notices: Vec<String>,
@@ -86,6 +107,7 @@ impl Serialize for Update {
                 embedded,
                 texts_cached,
                 texts_embedded,
+                words_first,
                 notices,
             } => {
                 map.serialize_entry("changed", &true)?;
@@ -96,6 +118,10 @@ impl Serialize for Update {
                 map.serialize_entry("embedded", embedded)?;
                 map.serialize_entry("texts_cached", texts_cached)?;
                 map.serialize_entry("texts_embedded", texts_embedded)?;
+                if let Some((generation, ms)) = words_first {
+                    map.serialize_entry("words_first_generation", generation)?;
+                    map.serialize_entry("words_searchable_seconds", &(*ms as f64 / 1000.0))?;
+                }
                 if !notices.is_empty() {
                     map.serialize_entry("notices", notices)?;
                 }
@@ -236,6 +262,22 @@ fn write_papers(
     progress: &dyn Progress,
 ) -> Result<Update> {
     let dir = lock.dir();
+    let started = Instant::now();
+    let caches = CachePaths {
+        own: embedding_cache_path(dir, embedder),
+        shared: options
+            .shared_cache
+            .as_ref()
+            .map(|shared| shared.join(cache_file_name(embedder))),
+        seeds,
+    };
+    // A generation whose embedding was cut short is finished before anything else is written:
+    // new papers then meet complete vectors and topic centroids.
+    let finished = if options.rebuild {
+        None
+    } else {
+        finish_vectors(lock, &caches, embedder, progress)?
+    };
     let mut notices = Vec::new();
     let (previous, existing) = match live_generation(dir, options.rebuild) {
         Ok(Some((store, papers))) => (Some(store), papers),
@@ -275,8 +317,11 @@ fn write_papers(
     let nothing_new = added == 0 && updated == 0 && !views_missing;
     if previous.is_some() && nothing_new && !options.rebuild && notices.is_empty() {
         tidy(lock);
-        return Ok(Update::Unchanged {
-            papers: merged.len(),
+        return Ok(match finished {
+            Some(done) => done.as_update(merged.len()),
+            None => Update::Unchanged {
+                papers: merged.len(),
+            },
         });
     }
     let reuse = previous.as_ref().filter(|_| !options.rebuild);
@@ -288,30 +333,51 @@ fn write_papers(
         .filter(|&i| every_paper || !existing.get(i).is_some_and(|p| p.same_content(&merged[i])))
         .map(PaperNumber::from_index)
         .collect();
-    let caches = CachePaths {
-        own: embedding_cache_path(dir, embedder),
-        shared: options
-            .shared_cache
-            .as_ref()
-            .map(|shared| shared.join(cache_file_name(embedder))),
-        seeds,
+    // A new index with much to embed is committed with its words first (and the vectors the
+    // caches hold), then embedded: its papers are searchable by words in seconds.
+    let words_first_above = options.words_first_above.unwrap_or(WORDS_FIRST_ABOVE);
+    let (embedded, cache_use) = match reuse {
+        None => {
+            let cached = cached_papers(&caches, embedder, &merged, &changed)?;
+            if cached.texts_missing > words_first_above {
+                let usage = CacheUse {
+                    cached: cached.texts_cached,
+                    embedded: 0,
+                };
+                (cached, usage)
+            } else {
+                embed_papers(&caches, embedder, &merged, &changed, progress)?
+            }
+        }
+        Some(_) => embed_papers(&caches, embedder, &merged, &changed, progress)?,
     };
-    let (embedded, cache_use) = embed_papers(&caches, embedder, &merged, &changed, progress)?;
+    let complete = embedded.texts_missing == 0;
     release_free_memory();
-    let views = updated_views(old_views, embedder.dims(), &changed, &embedded.views);
-    let fresh = embedded.vectors;
+    let mut views = updated_views(
+        old_views,
+        embedder.dims(),
+        &embedded.numbers,
+        &embedded.views,
+    );
+    if let Some(views) = views.as_mut() {
+        views.pad_to(merged.len());
+    }
+    let fresh: Vec<(PaperNumber, Vec<f32>)> = embedded
+        .numbers
+        .iter()
+        .copied()
+        .zip(embedded.vectors)
+        .collect();
     let vectors = match reuse {
         Some(store) => {
             let mut index = store.vectors(embedder)?;
             stage(progress, "graph", fresh.len(), || {
-                index.upsert(changed.iter().copied().zip(fresh).collect(), || {
-                    progress.inc()
-                })
+                index.upsert(fresh, || progress.inc())
             });
             index
         }
         None => stage(progress, "graph", fresh.len(), || {
-            VectorIndex::build(embedder.dims(), fresh, options.vector_params, || {
+            VectorIndex::build_for(embedder.dims(), fresh, options.vector_params, || {
                 progress.inc()
             })
         }),
@@ -325,6 +391,9 @@ fn write_papers(
         &mut notices,
     );
     staging.write_changes(&stamps)?;
+    if !complete {
+        staging.set_vector_coverage(vectors.len());
+    }
     // The vector index is written and let go before the text index is built, so the graph and
     // Tantivy's writer never hold memory at the same time (2.7 GB at 100k papers together).
     vectors.save(&staging.vectors_dir())?;
@@ -378,7 +447,13 @@ fn write_papers(
         )),
     };
     if let Some(model) = &model {
-        write_topics(&staging, model, &merged, &by_paper)?;
+        // The coarse level merges topics by their vectors' centroids: it is written when
+        // every paper has a vector.
+        if complete {
+            write_topics(&staging, model, &merged, &by_paper)?;
+        } else {
+            staging.write_topics(model)?;
+        }
         failpoint("topics", &staging.vectors_dir())?;
     }
     // Every paper's row changes with the collection's document frequencies, so the rows are
@@ -388,7 +463,7 @@ fn write_papers(
         merged.len(),
         ModelInfo::of(embedder, Recipe::for_model(embedder.kind())),
     )?;
-    Ok(Update::Written {
+    let mut update = Update::Written {
         generation,
         papers: merged.len(),
         added,
@@ -396,8 +471,259 @@ fn write_papers(
         embedded: changed.len(),
         texts_cached: cache_use.cached,
         texts_embedded: cache_use.embedded,
+        words_first: None,
         notices,
+    };
+    if !complete && !options.defer_embedding {
+        failpoint("words", dir)?;
+        let words_ms = started.elapsed().as_millis() as u64;
+        progress.note(&format!(
+            "{} papers searchable by words after {:.1} s (generation {generation}); meaning \
+             covers {} so far, embedding the rest",
+            crate::text::thousands(merged.len()),
+            words_ms as f64 / 1000.0,
+            crate::text::thousands(embedded.numbers.len()),
+        ));
+        if let Some(done) = finish_vectors(lock, &caches, embedder, progress)? {
+            update = done.after(update, (generation, words_ms));
+        }
+    }
+    Ok(update)
+}
+
+/// Embeds the papers of the index in `dir` that have no vector yet (its words were committed
+/// first, by a write that was interrupted, killed or told to defer the embedding), committing
+/// generations that add vectors as they are made; `Update::Unchanged` when every paper had
+/// its vector. A server calls it in the background so that it becomes fully hybrid by itself.
+pub fn finish_embedding(
+    dir: &Path,
+    embedder: &Embedder,
+    options: &UpdateOptions,
+    progress: &dyn Progress,
+) -> Result<Update> {
+    let lock = WriteLock::acquire(dir)?;
+    let caches = CachePaths {
+        own: embedding_cache_path(dir, embedder),
+        shared: options
+            .shared_cache
+            .as_ref()
+            .map(|shared| shared.join(cache_file_name(embedder))),
+        seeds: &[],
+    };
+    Ok(match finish_vectors(&lock, &caches, embedder, progress)? {
+        Some(done) => done.as_update(done.papers),
+        None => Update::Unchanged {
+            papers: Store::open(dir)?.manifest.paper_count,
+        },
     })
+}
+
+/// What finishing an index's vectors did.
+struct Finished {
+    generation: u64,
+    papers: usize,
+    texts_cached: usize,
+    texts_embedded: usize,
+}
+
+impl Finished {
+    /// The update of a write that only finished the vectors.
+    fn as_update(&self, papers: usize) -> Update {
+        Update::Written {
+            generation: self.generation,
+            papers,
+            added: 0,
+            updated: 0,
+            embedded: 0,
+            texts_cached: self.texts_cached,
+            texts_embedded: self.texts_embedded,
+            words_first: None,
+            notices: Vec::new(),
+        }
+    }
+
+    /// `words` (a write whose words came first, at generation and milliseconds `first`) with
+    /// the vectors finished.
+    fn after(self, words: Update, first: (u64, u64)) -> Update {
+        match words {
+            Update::Written {
+                papers,
+                added,
+                updated,
+                embedded,
+                texts_cached,
+                notices,
+                ..
+            } => Update::Written {
+                generation: self.generation,
+                papers,
+                added,
+                updated,
+                embedded,
+                texts_cached: texts_cached + self.texts_cached,
+                texts_embedded: self.texts_embedded,
+                words_first: Some(first),
+                notices,
+            },
+            unchanged => unchanged,
+        }
+    }
+}
+
+/// Embeds the papers of the live generation that have no vector yet (a write that committed
+/// its words first, interrupted or still going), committing generations that add vectors
+/// as they are made, the last with the topics' centroids and coarse level made from every
+/// vector. `None` when every paper already had its vector.
+fn finish_vectors(
+    lock: &WriteLock,
+    caches: &CachePaths<'_>,
+    embedder: &Embedder,
+    progress: &dyn Progress,
+) -> Result<Option<Finished>> {
+    let dir = lock.dir();
+    if !Store::exists(dir) {
+        return Ok(None);
+    }
+    let store = Store::open(dir)?;
+    if store.manifest.vectors_complete() {
+        return Ok(None);
+    }
+    let papers = store.papers()?;
+    let vectors = store.vectors(embedder)?;
+    let missing: Vec<PaperNumber> = (0..papers.len())
+        .map(PaperNumber::from_index)
+        .filter(|&n| vectors.vector_of(n).is_none())
+        .collect();
+    let mut commits = VectorCommits {
+        lock,
+        embedder,
+        papers: &papers,
+        missing: &missing,
+        vectors,
+        views: store.script_views()?,
+        topics: store.topics()?,
+        done: vec![false; missing.len()],
+        last: Instant::now(),
+        last_took: Duration::ZERO,
+        generation: store.manifest.generation,
+        progress,
+    };
+    drop(store);
+    let recipe = Recipe::for_model(embedder.kind());
+    let per = recipe.text_count();
+    let text = |i: usize| recipe.text(&papers[missing[i / per].index()], i % per);
+    let mut open = caches.open(embedder)?;
+    let count = missing.len() * per;
+    let (all, usage) = embed_texts_with(
+        embedder,
+        open.caches(),
+        count,
+        &text,
+        progress,
+        &mut |so_far| commits.on_sync(so_far),
+    )?;
+    drop(open);
+    let all: Vec<Option<Box<[f32]>>> = all.into_iter().map(Some).collect();
+    commits.commit(&all, true)?;
+    Ok(Some(Finished {
+        generation: commits.generation,
+        papers: papers.len(),
+        texts_cached: usage.cached,
+        texts_embedded: usage.embedded,
+    }))
+}
+
+/// The generations that add vectors to an index while its missing papers are embedded.
+struct VectorCommits<'a> {
+    lock: &'a WriteLock,
+    embedder: &'a Embedder,
+    papers: &'a [Paper],
+    /// The papers that had no vector, in the order their texts are embedded.
+    missing: &'a [PaperNumber],
+    vectors: VectorIndex,
+    views: Option<ScriptViews>,
+    topics: Option<TopicModel>,
+    /// Per missing paper, whether a committed generation holds its vector.
+    done: Vec<bool>,
+    last: Instant,
+    /// How long the last commit took: commits come no more often than ten times that, so that
+    /// at 100k papers (150 MB of vectors a commit) the embedding still gets ~90% of the time.
+    last_took: Duration,
+    generation: u64,
+    progress: &'a dyn Progress,
+}
+
+impl VectorCommits<'_> {
+    /// After each sync of the embedding caches: commits what is embedded when it is time, or
+    /// when a stop was asked for (the run ends after this).
+    fn on_sync(&mut self, so_far: &TextVectors) -> Result<()> {
+        let due = self.last.elapsed() >= VECTOR_COMMIT_EVERY.max(self.last_took * 10);
+        if due || self.progress.stop_requested() {
+            self.commit(so_far, false)?;
+        }
+        Ok(())
+    }
+
+    /// Commits a generation with the vectors of every missing paper whose texts are all
+    /// embedded; the `last` one also makes the topics' centroids and coarse level again.
+    fn commit(&mut self, so_far: &TextVectors, last: bool) -> Result<()> {
+        let started = Instant::now();
+        let recipe = Recipe::for_model(self.embedder.kind());
+        let per = recipe.text_count();
+        let mut fresh = Vec::new();
+        for (k, &number) in self.missing.iter().enumerate() {
+            let texts = &so_far[k * per..(k + 1) * per];
+            if self.done[k] || texts.iter().any(Option::is_none) {
+                continue;
+            }
+            let sides: Vec<&[f32]> = texts.iter().flatten().map(|v| &v[..]).collect();
+            let paper = mean_direction(&sides);
+            if let (Recipe::Sides, [english, chinese]) = (recipe, &sides[..]) {
+                let views = self
+                    .views
+                    .get_or_insert_with(|| ScriptViews::new(self.embedder.dims()));
+                views.set(number, &ScriptViews::views_of(english, chinese, &paper));
+            }
+            fresh.push((number, paper));
+            self.done[k] = true;
+        }
+        if fresh.is_empty() && !last {
+            return Ok(());
+        }
+        self.vectors.upsert(fresh, || {});
+        if let Some(views) = self.views.as_mut() {
+            views.pad_to(self.papers.len());
+        }
+        let store = Store::open(self.lock.dir())?;
+        let mut staging = Staging::begin(self.lock)?;
+        staging.reuse_text(&store)?;
+        staging.reuse_word_vectors(&store)?;
+        if let Ok(Some(stamps)) = store.changed_in() {
+            staging.write_changes(&stamps)?;
+        }
+        self.vectors.save(&staging.vectors_dir())?;
+        if let Some(views) = &self.views {
+            views.save(&staging.vectors_dir())?;
+        }
+        let complete = self.vectors.len() == self.papers.len();
+        if let Some(model) = self.topics.as_mut() {
+            if complete {
+                let by_paper = self.vectors.by_paper(self.papers.len());
+                topics::recentre(model, &by_paper);
+                write_topics(&staging, model, self.papers, &by_paper)?;
+            } else {
+                staging.write_topics(model)?;
+            }
+        }
+        if !complete {
+            staging.set_vector_coverage(self.vectors.len());
+        }
+        failpoint("more vectors", &staging.vectors_dir())?;
+        self.generation = staging.commit(self.papers.len(), store.manifest.model.clone())?;
+        self.last = Instant::now();
+        self.last_took = started.elapsed();
+        Ok(())
+    }
 }
 
 /// Hands the heap's free pages back to the system between stages. glibc keeps what a stage
@@ -495,39 +821,28 @@ fn embed_papers(
     // Every paper has its recipe's number of texts; each is made when embedded or hashed.
     let per = recipe.text_count();
     let text = |i: usize| recipe.text(&papers[numbers[i / per].index()], i % per);
-    let (checksum, dims) = (embedder.cache_key(), embedder.dims());
-    let mut own = EmbeddingCache::open(&paths.own, checksum, dims)?;
-    let mut shared = match &paths.shared {
-        Some(path) => Some(EmbeddingCache::open(path, checksum, dims)?),
-        None => None,
-    };
-    let seeds = paths
-        .seeds
-        .iter()
-        .map(|path| EmbeddingCache::open(path, checksum, dims))
-        .collect::<Result<Vec<_>>>()?;
+    let mut open = paths.open(embedder)?;
     let count = numbers.len() * per;
-    let caches = Caches {
-        own: &mut own,
-        shared: shared.as_mut(),
-        seeds: &seeds,
-    };
-    let (vectors, cache_use) = embed_texts(embedder, caches, count, &text, progress)?;
-    drop((own, shared, seeds));
-    let mut vectors = vectors.into_iter();
-    let mut embedded = Embedded::default();
-    for _ in numbers {
-        let own: Vec<Box<[f32]>> = vectors.by_ref().take(per).collect();
-        let views: Vec<&[f32]> = own.iter().map(|v| &v[..]).collect();
-        let paper = mean_direction(&views);
-        if let (Recipe::Sides, [english, chinese]) = (recipe, &views[..]) {
-            embedded
-                .views
-                .push(ScriptViews::views_of(english, chinese, &paper));
-        }
-        embedded.vectors.push(paper);
-    }
-    Ok((embedded, cache_use))
+    let (vectors, cache_use) = embed_texts(embedder, open.caches(), count, &text, progress)?;
+    drop(open);
+    let vectors: Vec<Option<Box<[f32]>>> = vectors.into_iter().map(Some).collect();
+    Ok((Embedded::of(recipe, numbers, vectors), cache_use))
+}
+
+/// The vectors of the papers `numbers` that the caches hold for every text of the paper;
+/// nothing is embedded.
+fn cached_papers(
+    paths: &CachePaths<'_>,
+    embedder: &Embedder,
+    papers: &[Paper],
+    numbers: &[PaperNumber],
+) -> Result<Embedded> {
+    let recipe = Recipe::for_model(embedder.kind());
+    let per = recipe.text_count();
+    let text = |i: usize| recipe.text(&papers[numbers[i / per].index()], i % per);
+    let mut open = paths.open(embedder)?;
+    let found = cached_texts(embedder, open.caches(), numbers.len() * per, &text)?;
+    Ok(Embedded::of(recipe, numbers, found))
 }
 
 /// The embedding caches a write reads and fills.
@@ -540,12 +855,84 @@ struct CachePaths<'a> {
     seeds: &'a [PathBuf],
 }
 
-/// The vectors of the papers embedded by one write, and their views per query script when the
+impl CachePaths<'_> {
+    /// The caches, opened for `embedder`'s vectors.
+    fn open(&self, embedder: &Embedder) -> Result<OpenCaches> {
+        let (key, dims) = (embedder.cache_key(), embedder.dims());
+        Ok(OpenCaches {
+            own: EmbeddingCache::open(&self.own, key, dims)?,
+            shared: match &self.shared {
+                Some(path) => Some(EmbeddingCache::open(path, key, dims)?),
+                None => None,
+            },
+            seeds: self
+                .seeds
+                .iter()
+                .map(|path| EmbeddingCache::open(path, key, dims))
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+}
+
+/// The caches of one model, open.
+struct OpenCaches {
+    own: EmbeddingCache,
+    shared: Option<EmbeddingCache>,
+    seeds: Vec<EmbeddingCache>,
+}
+
+impl OpenCaches {
+    fn caches(&mut self) -> Caches<'_> {
+        Caches {
+            own: &mut self.own,
+            shared: self.shared.as_mut(),
+            seeds: &self.seeds,
+        }
+    }
+}
+
+/// The vectors of the papers a write has them for, and their views per query script when the
 /// recipe embeds the two sides apart (empty otherwise).
 #[derive(Default)]
 struct Embedded {
+    /// The papers with a vector, in order.
+    numbers: Vec<PaperNumber>,
     vectors: Vec<Vec<f32>>,
     views: Vec<[Vec<f32>; 2]>,
+    /// Texts whose vectors some cache held.
+    texts_cached: usize,
+    /// Texts of the papers asked for that have no vector yet.
+    texts_missing: usize,
+}
+
+impl Embedded {
+    /// The papers `numbers` whose texts (`recipe`'s number each, in order in `texts`) all have
+    /// a vector, each paper's vector the mean direction of its texts'.
+    fn of(recipe: Recipe, numbers: &[PaperNumber], texts: Vec<Option<Box<[f32]>>>) -> Self {
+        let per = recipe.text_count();
+        let mut embedded = Embedded::default();
+        let mut texts = texts.into_iter();
+        for &number in numbers {
+            let own: Vec<Option<Box<[f32]>>> = texts.by_ref().take(per).collect();
+            let present = own.iter().flatten().count();
+            if present < per {
+                // Its cached texts are counted by the run that makes the rest.
+                embedded.texts_missing += per - present;
+                continue;
+            }
+            embedded.texts_cached += per;
+            let views: Vec<&[f32]> = own.iter().flatten().map(|v| &v[..]).collect();
+            let paper = mean_direction(&views);
+            if let (Recipe::Sides, [english, chinese]) = (recipe, &views[..]) {
+                embedded
+                    .views
+                    .push(ScriptViews::views_of(english, chinese, &paper));
+            }
+            embedded.numbers.push(number);
+            embedded.vectors.push(paper);
+        }
+        embedded
+    }
 }
 
 /// The views of every paper after a write that embedded `numbers`: the live generation's
@@ -630,6 +1017,18 @@ pub fn refit_topics(
             format!(
                 "index {} is empty: nothing to group into topics",
                 dir.display()
+            ),
+        ));
+    }
+    if !store.manifest.vectors_complete() {
+        return Err(Error::invalid(
+            "topics",
+            format!(
+                "index {} is still being embedded ({} of {} papers have vectors): topics are \
+                 refitted once every paper has its vector (indexing again finishes them)",
+                dir.display(),
+                crate::text::thousands(store.manifest.papers_with_vectors()),
+                crate::text::thousands(papers.len())
             ),
         ));
     }

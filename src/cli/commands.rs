@@ -96,6 +96,12 @@ impl Context {
     /// anywhere else) nothing is written: the error says how to make or name an index. An
     /// index named explicitly must exist.
     fn ensure_index(&self) -> Result<()> {
+        self.ensure_index_then(false)
+    }
+
+    /// [`Context::ensure_index`]; with `defer_embedding`, a new index is ready once its words
+    /// are (the caller finishes the vectors: the server, in the background).
+    fn ensure_index_then(&self, defer_embedding: bool) -> Result<()> {
         if !self.explicit_index && !Store::exists(&self.index) {
             let data = PathBuf::from(DEFAULT_DATA);
             if digest::find_digests(std::slice::from_ref(&data))
@@ -115,7 +121,13 @@ impl Context {
                 print::dir(&self.index),
                 print::dir(&data)
             );
-            let report = index_with(self, &[PathBuf::from(DEFAULT_DATA)], false, OnBadFile::Skip)?;
+            let report = index_with(
+                self,
+                &[PathBuf::from(DEFAULT_DATA)],
+                false,
+                OnBadFile::Skip,
+                defer_embedding,
+            )?;
             eprintln!("{}", print::index_summary(&report));
         }
         Ok(())
@@ -170,6 +182,7 @@ fn index_with(
     inputs: &[PathBuf],
     rebuild: bool,
     on_bad_file: OnBadFile,
+    defer_embedding: bool,
 ) -> Result<update::IndexReport> {
     let embedder = ctx.model.load()?;
     // Ctrl-C while embedding keeps what was embedded (the next run continues from it).
@@ -177,6 +190,7 @@ fn index_with(
     let options = UpdateOptions {
         rebuild,
         shared_cache: paperscope::embed::cache::shared_cache_dir(),
+        defer_embedding,
         ..UpdateOptions::default()
     };
     let report = update::index_files_with(
@@ -242,7 +256,7 @@ pub fn index(ctx: &Context, inputs: Vec<PathBuf>, rebuild: bool, strict: bool) -
     } else {
         OnBadFile::Skip
     };
-    let report = index_with(ctx, &inputs, rebuild, on_bad_file)?;
+    let report = index_with(ctx, &inputs, rebuild, on_bad_file, false)?;
     if ctx.json {
         print::json(&report)
     } else {
@@ -329,17 +343,19 @@ pub fn stats(ctx: &Context) -> Result<()> {
     let engine = ctx.engine(Needs::Words)?;
     let stats = paperscope::stats::compute(&engine.papers()?);
     let generation = engine.store().manifest.generation;
+    let papers_with_vectors = engine.store().manifest.papers_with_vectors();
     // A cache this user cannot read does not fail the command: it is reported as unavailable.
     let cache = super::cache::usage().unwrap_or(None);
     if ctx.json {
         let mut view = serde_json::to_value(print::StatsView {
             generation,
+            papers_with_vectors,
             stats: &stats,
         })?;
         view["embedding_cache"] = serde_json::to_value(&cache)?;
         print::json(&view)
     } else {
-        print::stats(&stats, generation);
+        print::stats(&stats, generation, papers_with_vectors);
         super::cache::print_usage(cache.as_ref());
         Ok(())
     }
@@ -638,7 +654,7 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr, watch: Option<&Path>) ->
         // The directory is checked, and what it holds indexed, before the server opens.
         check_watch_dir(dir)?;
     }
-    ctx.ensure_index()?;
+    ctx.ensure_index_then(true)?;
     let state = paperscope::server::AppState::open(&ctx.index, &ctx.model)?;
     let engine = state.engine();
     if engine.meaning_error().is_some() {
@@ -647,6 +663,9 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr, watch: Option<&Path>) ->
     let listener = paperscope::server::bind(bind)?;
     let url = format!("http://{}/", listener.local_addr()?);
     print::serving(ctx.json, &url, &engine)?;
+    if !engine.store().manifest.vectors_complete() {
+        finish_in_background(ctx, engine.store().manifest.papers_with_vectors());
+    }
     drop(engine);
     if let Some(dir) = watch {
         let embedder = ctx.model.load()?;
@@ -665,6 +684,49 @@ pub fn serve(ctx: &Context, bind: std::net::SocketAddr, watch: Option<&Path>) ->
     }
     paperscope::server::run(listener, state)?;
     Ok(())
+}
+
+/// Embeds what the served index lacks on a thread of its own, so a lab's server becomes fully
+/// hybrid without anyone running a command; a writer holding the lock (an `index` run) is
+/// waited for, and whatever it leaves unfinished is taken up.
+fn finish_in_background(ctx: &Context, covered: usize) {
+    let (index, model) = (ctx.index.clone(), ctx.model.clone());
+    std::thread::spawn(move || {
+        let embedder = match model.load() {
+            Ok(embedder) => embedder,
+            Err(e) => return eprintln!("error: cannot embed the rest of the index: {e}"),
+        };
+        eprintln!(
+            "Meaning covers {} papers so far: embedding the rest in the background.",
+            print::count(covered)
+        );
+        let options = UpdateOptions {
+            shared_cache: paperscope::embed::cache::shared_cache_dir(),
+            ..UpdateOptions::default()
+        };
+        loop {
+            match update::finish_embedding(
+                &index,
+                &embedder,
+                &options,
+                &paperscope::progress::Quiet,
+            ) {
+                Ok(update::Update::Written {
+                    generation, papers, ..
+                }) => {
+                    return eprintln!(
+                        "Meaning covers all {} papers now (generation {generation}).",
+                        print::count(papers)
+                    );
+                }
+                Ok(update::Update::Unchanged { .. }) => return,
+                Err(paperscope::Error::IndexLocked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                }
+                Err(e) => return eprintln!("error: embedding the rest of the index: {e}"),
+            }
+        }
+    });
 }
 
 fn check_watch_dir(dir: &Path) -> Result<()> {

@@ -137,15 +137,7 @@ pub fn dir(path: &std::path::Path) -> String {
 
 /// A count with thousands separated (`8,320`), as the counts of a summary are read.
 pub fn count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    paperscope::text::thousands(n)
 }
 
 /// Prints `value` as one pretty JSON document.
@@ -192,8 +184,17 @@ pub fn index_summary(report: &IndexReport) -> String {
             embedded,
             texts_cached,
             texts_embedded,
+            words_first,
             ..
         } => {
+            let words = match words_first {
+                Some((first, ms)) => format!(
+                    "\nSearchable by words after {:.1} s (generation {first}), by meaning when \
+                     every vector was made.",
+                    ms as f64 / 1000.0
+                ),
+                None => String::new(),
+            };
             let vectors = if embedded == 0 {
                 String::new()
             } else if texts_cached > 0 {
@@ -211,7 +212,7 @@ pub fn index_summary(report: &IndexReport) -> String {
                 )
             };
             format!(
-                "Wrote generation {generation} of index {index}: {} papers ({} added, {} updated) in {:.1} s.{vectors}",
+                "Wrote generation {generation} of index {index}: {} papers ({} added, {} updated) in {:.1} s.{words}{vectors}",
                 count(papers),
                 count(added),
                 count(updated),
@@ -625,18 +626,28 @@ pub fn paper(p: &Paper) {
 pub struct StatsView<'a> {
     /// The index's live generation (what `export --since-generation` counts from).
     pub generation: u64,
+    /// Papers with a vector (fewer than `papers` while the index is still being embedded).
+    pub papers_with_vectors: usize,
     /// The counts.
     #[serde(flatten)]
     pub stats: &'a paperscope::stats::Stats,
 }
 
-pub fn stats(s: &paperscope::stats::Stats, generation: u64) {
+pub fn stats(s: &paperscope::stats::Stats, generation: u64, papers_with_vectors: usize) {
     println!(
         "{} papers ({} with a Chinese abstract, {} with an English one), index generation {generation}",
         count(s.papers),
         count(s.with_chinese_abstract),
         count(s.with_english_abstract)
     );
+    if papers_with_vectors < s.papers {
+        println!(
+            "Meaning covers {} of {} papers: the rest are searchable by words while they are \
+             embedded (`paperscope index` or `paperscope serve` finishes them)",
+            count(papers_with_vectors),
+            count(s.papers)
+        );
+    }
     println!("\nBy category:");
     let mut categories: Vec<_> = s.by_category.iter().collect();
     categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

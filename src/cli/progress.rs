@@ -37,6 +37,7 @@ pub fn stop_on_signals() {
 pub struct Bars {
     bar: Mutex<ProgressBar>,
     hidden: bool,
+    quiet: bool,
 }
 
 impl Bars {
@@ -45,6 +46,7 @@ impl Bars {
         Bars {
             bar: Mutex::new(ProgressBar::hidden()),
             hidden: quiet || !std::io::stderr().is_terminal(),
+            quiet,
         }
     }
 }
@@ -97,6 +99,16 @@ impl Progress for Bars {
     fn finish(&self) {
         if let Ok(bar) = self.bar.lock() {
             bar.finish_and_clear();
+        }
+    }
+
+    fn note(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.bar.lock() {
+            Ok(bar) => bar.suspend(|| eprintln!("{message}")),
+            Err(_) => eprintln!("{message}"),
         }
     }
 }

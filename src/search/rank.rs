@@ -94,6 +94,8 @@ impl Engine {
                 .as_deref()
                 .unwrap_or("the vector index is not loaded");
             warnings.push(format!("{why}; answering with BM25 only"));
+        } else if let Some(note) = self.coverage_note(effective) {
+            warnings.push(note);
         }
         Ok(SearchResponse {
             query: query.raw,
@@ -108,6 +110,29 @@ impl Engine {
             seeds: Vec::new(),
             results,
             warnings,
+        })
+    }
+
+    /// What a search by meaning cannot see while the index's vectors are still being made
+    /// (words come first): `None` once every paper has its vector, or for words alone.
+    fn coverage_note(&self, mode: Mode) -> Option<String> {
+        let manifest = &self.store.manifest;
+        if mode == Mode::Bm25 || manifest.vectors_complete() {
+            return None;
+        }
+        let (covered, papers) = (manifest.papers_with_vectors(), manifest.paper_count);
+        let covers = format!(
+            "meaning covers {} of {} papers (their vectors are still being made)",
+            crate::text::thousands(covered),
+            crate::text::thousands(papers)
+        );
+        Some(match mode {
+            Mode::Vector => format!(
+                "{covers}: the other {} cannot be found by meaning yet; a search by words \
+                 (bm25 or hybrid) finds them",
+                crate::text::thousands(papers - covered)
+            ),
+            _ => format!("{covers}: the others are found by their words only"),
         })
     }
 

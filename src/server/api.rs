@@ -282,7 +282,9 @@ pub async fn stats(
         let stats = state.stats(engine)?;
         let mut body = serde_json::to_value(&*stats)
             .map_err(|_| ApiError::internal("the counts could not be written as JSON"))?;
-        body["generation"] = engine.store().manifest.generation.into();
+        let manifest = &engine.store().manifest;
+        body["generation"] = manifest.generation.into();
+        body["papers_with_vectors"] = manifest.papers_with_vectors().into();
         Ok(Json(body))
     })
     .await
@@ -346,6 +348,9 @@ pub struct Health {
     pub papers: usize,
     /// Whether vector and hybrid searches are available.
     pub vectors: bool,
+    /// Papers with a vector: fewer than `papers` while the index is still being embedded
+    /// (its words were searchable first; the server embeds the rest).
+    pub papers_with_vectors: usize,
     /// Why not, when they are not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vectors_error: Option<String>,
@@ -365,6 +370,7 @@ pub async fn health(
             generation: engine.store().manifest.generation,
             papers: engine.store().manifest.paper_count,
             vectors: engine.meaning().is_some(),
+            papers_with_vectors: engine.store().manifest.papers_with_vectors(),
             vectors_error: engine.meaning_error().map(str::to_string),
         }))
     })

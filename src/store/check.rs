@@ -96,6 +96,14 @@ fn check_into(dir: &Path, report: &mut CheckReport) {
     report.generation = Some(manifest.generation);
     report.papers = Some(manifest.paper_count);
     let generation = dir.join(&manifest.generation_dir);
+    if !manifest.vectors_complete() {
+        report.notes.push(format!(
+            "meaning covers {} of {} papers: the rest are still to be embedded (the next write \
+             to the index, or a server on it, embeds them)",
+            crate::text::thousands(manifest.papers_with_vectors()),
+            crate::text::thousands(manifest.paper_count)
+        ));
+    }
     if manifest.files.is_empty() {
         report.notes.push(format!(
             "format {} records no checksums: files are checked from the next write on",

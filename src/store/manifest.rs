@@ -46,6 +46,24 @@ pub struct Manifest {
     /// Every file of the generation as committed (empty before format 4).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileRecord>,
+    /// Papers with a vector while the write that made the generation is still embedding the
+    /// rest (words are searchable first); absent once every paper has its vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_coverage: Option<usize>,
+}
+
+impl Manifest {
+    /// Papers with a vector: all of them unless the generation was committed before its
+    /// embedding was done.
+    pub fn papers_with_vectors(&self) -> usize {
+        self.vector_coverage
+            .map_or(self.paper_count, |n| n.min(self.paper_count))
+    }
+
+    /// Whether every paper has its vector.
+    pub fn vectors_complete(&self) -> bool {
+        self.papers_with_vectors() == self.paper_count
+    }
 }
 
 /// One file of a generation as it was committed.

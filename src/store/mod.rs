@@ -295,15 +295,19 @@ impl Store {
             ));
         }
         let papers = self.manifest.paper_count;
-        let all_present =
-            (0..papers).all(|i| index.vector_of(PaperNumber::from_index(i)).is_some());
-        if index.len() != papers || !all_present {
+        let covered = self.manifest.papers_with_vectors();
+        let present = (0..papers)
+            .filter(|&i| index.vector_of(PaperNumber::from_index(i)).is_some())
+            .count();
+        if index.len() != covered || present != covered {
+            let expected = if covered == papers {
+                format!("the {papers} papers 0..{papers}")
+            } else {
+                format!("{covered} of the {papers} papers 0..{papers}")
+            };
             return Err(self.damaged(
                 &meta,
-                format!(
-                    "holds vectors of {} papers, not of the {papers} papers 0..{papers}",
-                    index.len()
-                ),
+                format!("holds vectors of {} papers, not of {expected}", index.len()),
             ));
         }
         Ok(index)

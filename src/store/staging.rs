@@ -32,6 +32,8 @@ pub struct Staging<'lock> {
     /// Files taken from the live generation that a writer may have dropped since (Tantivy's
     /// segments, merged away or no longer referenced): those still there must match.
     reused_if_kept: Vec<FileRecord>,
+    /// Papers with a vector when the generation is committed before its embedding is done.
+    vector_coverage: Option<usize>,
 }
 
 impl<'lock> Staging<'lock> {
@@ -54,6 +56,7 @@ impl<'lock> Staging<'lock> {
             committed: false,
             reused: Vec::new(),
             reused_if_kept: Vec::new(),
+            vector_coverage: None,
         };
         failpoint("staging", &staging.path)?;
         Ok(staging)
@@ -107,6 +110,25 @@ impl<'lock> Staging<'lock> {
         self.reuse(previous, VECTORS_DIR)
     }
 
+    /// Takes the live generation's word vectors as they are (the papers did not change).
+    pub fn reuse_word_vectors(&mut self, previous: &Store) -> Result<()> {
+        let Some(record) = previous
+            .manifest
+            .files
+            .iter()
+            .find(|r| r.path == WORD_VECTORS_FILE)
+        else {
+            return Ok(());
+        };
+        let source = previous.generation_path().join(WORD_VECTORS_FILE);
+        let target = self.path.join(WORD_VECTORS_FILE);
+        if fs::hard_link(&source, &target).is_err() {
+            fs::copy(&source, &target).map_err(|e| Error::write(&target, e))?;
+        }
+        self.reused.push(record.clone());
+        Ok(())
+    }
+
     fn reuse(&mut self, previous: &Store, part: &str) -> Result<()> {
         let prefix = format!("{part}/");
         self.reused.extend(
@@ -121,6 +143,12 @@ impl<'lock> Staging<'lock> {
             &previous.generation_path().join(part),
             &self.path.join(part),
         )
+    }
+
+    /// Records that only `papers` papers have a vector in this generation (the embedding of
+    /// the others goes on in later generations).
+    pub fn set_vector_coverage(&mut self, papers: usize) {
+        self.vector_coverage = Some(papers);
     }
 
     /// Writes the generation's topic model.
@@ -184,6 +212,7 @@ impl<'lock> Staging<'lock> {
             generation_dir: name.clone(),
             model,
             files,
+            vector_coverage: self.vector_coverage.filter(|&n| n < paper_count),
         };
         write_json_atomically(&dir.join(MANIFEST), &manifest)?;
         remove_stale(&dir, &name, previous.as_deref());

@@ -150,6 +150,9 @@ pub(super) fn describe(
             let own: Vec<&[f32]> = members
                 .iter()
                 .filter_map(|&i| vectors.get(i).map(Vec::as_slice))
+                // A paper whose vector is not made yet has none; the centroid is made again
+                // from every member once they all have one (`recentre`).
+                .filter(|v| !v.is_empty())
                 .collect();
             Topic {
                 id: c,

@@ -193,6 +193,28 @@ pub(crate) fn extend(model: &mut TopicModel, papers: &[Paper], vectors: &[Vec<f3
     changed
 }
 
+/// Makes each topic's centroid again from its members' `vectors` (paper-number order), as a
+/// fit makes it: members most central first, so the sum runs in the same order. For a model
+/// fitted while some papers had no vector yet (words first), once they all have one.
+pub(crate) fn recentre(model: &mut TopicModel, vectors: &[Vec<f32>]) {
+    for topic in &mut model.topics {
+        let mut members: Vec<(usize, f32)> = model
+            .assignments
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.nearest == topic.id)
+            .map(|(i, a)| (i, a.closeness))
+            .collect();
+        members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let own: Vec<&[f32]> = members
+            .iter()
+            .filter_map(|&(i, _)| vectors.get(i).map(Vec::as_slice))
+            .filter(|v| !v.is_empty())
+            .collect();
+        topic.centroid = crate::embed::mean_direction(&own);
+    }
+}
+
 /// The reference labels for NMI/ARI: a paper's primary category where the digest names it,
 /// grouped as the sample listings are (cs.* and stat.* by category, other archives whole).
 pub(crate) fn category_group(p: &Paper) -> Option<String> {

@@ -177,9 +177,20 @@ impl VectorIndex {
         params: VectorParams,
         on_insert: impl Fn() + Sync,
     ) -> Self {
-        let slot_paper: Vec<u32> = (0..vectors.len() as u32).collect();
-        let mut flat = huge_pages(vectors.iter().map(Vec::len).sum());
-        flat.extend(vectors.into_iter().flatten());
+        let numbered = (0..vectors.len()).map(PaperNumber::from_index).zip(vectors);
+        Self::build_for(dims, numbered.collect(), params, on_insert)
+    }
+
+    /// A new index holding the vectors of the papers named (others have none yet).
+    pub fn build_for(
+        dims: usize,
+        vectors: Vec<(PaperNumber, Vec<f32>)>,
+        params: VectorParams,
+        on_insert: impl Fn() + Sync,
+    ) -> Self {
+        let slot_paper: Vec<u32> = vectors.iter().map(|(paper, _)| paper.0).collect();
+        let mut flat = huge_pages(vectors.iter().map(|(_, v)| v.len()).sum());
+        flat.extend(vectors.into_iter().flat_map(|(_, v)| v));
         let mut index = VectorIndex {
             dims,
             params,

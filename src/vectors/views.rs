@@ -96,6 +96,17 @@ impl ScriptViews {
         }
     }
 
+    /// Grows the table to `papers` papers with zero views (papers whose vectors are not made
+    /// yet: nothing finds them by meaning, so their views are never read).
+    pub fn pad_to(&mut self, papers: usize) {
+        let end = papers * self.dims;
+        for table in [&mut self.latin, &mut self.han] {
+            if table.len() < end {
+                table.resize(end, f16::ZERO);
+            }
+        }
+    }
+
     /// Papers with views.
     pub fn len(&self) -> usize {
         self.latin.len() / self.dims.max(1)

@@ -120,18 +120,45 @@ fn kept_of(stderr: &str) -> (usize, usize) {
     (number(kept), number(total))
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM while `index` embeds: the process syncs what it embedded, says
-/// how much it kept and how to go on, and exits non-zero; the next run takes those texts from
-/// the cache (its own "kept" starts from them) instead of embedding them again.
+/// What a kill or a stop left: the papers (all of them once the words are committed), the
+/// papers with vectors, and the BM25 answers.
+struct Left {
+    papers: u64,
+    with_vectors: u64,
+    words: serde_json::Value,
+}
+
+fn left(index: &str) -> Option<Left> {
+    if !Path::new(index).join("manifest.json").exists() {
+        return None;
+    }
+    let stats = run_json(&["--json", "--index", index, "stats"]);
+    let count = |key: &str| {
+        stats[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {stats}"))
+    };
+    Some(Left {
+        papers: count("papers"),
+        with_vectors: count("papers_with_vectors"),
+        words: answers(index),
+    })
+}
+
+/// A new index of ~740 texts, none cached, stopped while it embeds: by Ctrl-C (SIGINT) and
+/// SIGTERM, which sync what was embedded, commit it, say how much was kept and how to go on,
+/// and exit 130; then by SIGKILL at moments spread over the embedding. After every stop the
+/// words are searchable (every paper, the same BM25 answers as the finished index), hybrid
+/// search says how much meaning covers, coverage never shrinks, and the next run completes
+/// the index without embedding again what was kept.
 #[test]
-fn an_interrupted_index_keeps_what_it_embedded_and_says_so() {
+fn a_new_index_stopped_while_embedding_answers_by_words_and_the_next_run_completes_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     // Digests with no shipped cache beside them, and an empty shared cache: all is embedded.
     let digests = tmp.path().join("digests");
     std::fs::create_dir(&digests).expect("digests dir");
-    // ~740 texts: each interrupted run stops at its first sync (256 texts or 3 s) with texts
-    // left to embed, even on a fast machine with the integer kernels (a round of ~100 texts
-    // finished within 3 s and was signalled after its last sync, too late to interrupt).
+    // ~740 texts: each interrupted run stops at a sync (256 texts or 3 s) with texts left to
+    // embed, even on a fast machine with the integer kernels.
     for name in [
         "2023-08-31_cs.AI_dde2c3e0.md",
         "2023-04-20_cs.LG_dd1c3020.md",
@@ -140,18 +167,23 @@ fn an_interrupted_index_keeps_what_it_embedded_and_says_so() {
         std::fs::copy(digest(name), digests.join(name)).expect("copy");
     }
     let index = tmp.path().join("index");
+    let index_arg = index.to_string_lossy().into_owned();
     let cache = index.join("cache");
-    let mut kept_before = 0;
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        let synced = dir_bytes(&cache);
-        let mut child = paperscope()
+    let start = || {
+        paperscope()
             .env("PAPERSCOPE_CACHE", tmp.path().join("shared"))
-            .args(["index", "--index", &index.to_string_lossy()])
+            .args(["index", "--index", &index_arg])
             .arg(&digests)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("index starts");
+            .expect("index starts")
+    };
+    let mut seen: Vec<Left> = Vec::new();
+    let mut first_total = None;
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let synced = dir_bytes(&cache);
+        let mut child = start();
         // Signalled once its first vectors of this run are synced.
         while dir_bytes(&cache) == synced {
             if child.try_wait().expect("child").is_some() {
@@ -173,18 +205,52 @@ fn an_interrupted_index_keeps_what_it_embedded_and_says_so() {
             "{err}"
         );
         let (kept, total) = kept_of(&err);
-        assert!(kept > kept_before && kept < total, "{kept} of {total}");
-        kept_before = kept;
+        assert!(kept > 0 && kept < total, "{kept} of {total}");
+        first_total.get_or_insert((kept, total));
+        let now = left(&index_arg).expect("the words were committed before the embedding");
+        assert!(
+            now.with_vectors < now.papers,
+            "stopped with every vector made"
+        );
+        let hybrid = run_json(&["--json", "--index", &index_arg, "search", "retrieval"]);
+        let warnings = hybrid["warnings"].to_string();
+        assert!(warnings.contains("meaning covers"), "{hybrid}");
+        seen.push(now);
     }
-    // Nothing was committed by the interrupted runs, and the last one completes the index.
-    assert!(!index.join("manifest.json").exists());
+    // SIGKILL anywhere: during the start, the embedding, a commit of vectors.
+    for delay in [0.2, 1.5, 3.0, 5.0, 8.0] {
+        let mut child = start();
+        std::thread::sleep(Duration::from_secs_f64(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        seen.push(left(&index_arg).expect("the index stays"));
+    }
     let output = paperscope()
         .env("PAPERSCOPE_CACHE", tmp.path().join("shared"))
-        .args(["--json", "index", "--index", &index.to_string_lossy()])
+        .args(["--json", "index", "--index", &index_arg])
         .arg(&digests)
         .output()
         .expect("index runs");
     assert!(output.status.success(), "{}", stderr(&output));
     let done: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert!(done["texts_cached"].as_u64().expect("texts_cached") >= kept_before as u64);
+    let end = left(&index_arg).expect("complete");
+    assert_eq!(end.with_vectors, end.papers, "{done}");
+    assert_hybrid_is_whole(&index_arg);
+    for (round, now) in seen.iter().enumerate() {
+        assert_eq!(now.papers, end.papers, "round {round}");
+        assert_eq!(now.words, end.words, "round {round}: other BM25 answers");
+    }
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].with_vectors <= w[1].with_vectors),
+        "coverage shrank: {:?}",
+        seen.iter().map(|l| l.with_vectors).collect::<Vec<_>>()
+    );
+    // What the first stop kept was not embedded again.
+    let (kept, total) = first_total.expect("stopped");
+    let embedded = done["texts_embedded"].as_u64().expect("texts_embedded") as usize;
+    assert!(
+        embedded <= total - kept,
+        "{embedded} embedded, {kept} of {total} kept before"
+    );
 }

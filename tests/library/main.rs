@@ -8,3 +8,4 @@ mod layers;
 mod parse_data;
 mod render_roundtrip;
 mod vectors;
+mod words_first;

@@ -86,3 +86,79 @@ fn a_digest_dropped_into_the_watched_folder_is_served() {
     );
     assert_eq!(paper.status, 200, "{id} served: {}", paper.body);
 }
+
+/// A server started on an index whose words were committed but whose vectors were not (a
+/// write stopped while embedding) embeds the rest in the background, without a command, and
+/// serves each generation that adds vectors: `/api/health` and `/api/stats` count the papers
+/// with vectors until they are all of them. (The static model: the point is the pipeline.)
+#[test]
+fn a_server_finishes_the_embedding_of_its_index_by_itself() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let index = tmp.path().join("index").to_string_lossy().into_owned();
+    let digests: Vec<String> = [
+        "2024-03-06_cs.CL_0a55959e.md",
+        "2023-08-31_cs.AI_dde2c3e0.md",
+    ]
+    .iter()
+    .map(|name| digest(name).to_string_lossy().into_owned())
+    .collect();
+    // No cache beside these copies' paths holds their static vectors: all are embedded, so
+    // the words are committed first; the stop after the first sync leaves no vector.
+    let copies = tmp.path().join("digests");
+    std::fs::create_dir_all(&copies).expect("copies");
+    for source in &digests {
+        let name = std::path::Path::new(source).file_name().expect("name");
+        std::fs::copy(source, copies.join(name)).expect("copy");
+    }
+    let stopped = paperscope()
+        .env("PAPERSCOPE_FAIL_AT", "embedding")
+        .args(["--model", "static", "index", "--index", &index])
+        .arg(&copies)
+        .output()
+        .expect("index runs");
+    assert!(!stopped.status.success());
+    let before = crate::support::run_json(&["--json", "--index", &index, "stats"]);
+    assert!(before["papers"].as_u64() > Some(200), "{before}");
+    assert_eq!(before["papers_with_vectors"], 0, "{before}");
+    let mut child = paperscope()
+        .args([
+            "--json",
+            "--model",
+            "static",
+            "--index",
+            &index,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready: Value = serde_json::from_str(&lines.next().expect("a line").expect("read"))
+        .expect("the first line is JSON");
+    let url = ready["url"]
+        .as_str()
+        .expect("url")
+        .trim_end_matches('/')
+        .to_owned();
+    let deadline = Instant::now() + PATIENCE;
+    let done = loop {
+        let health = get(&format!("{url}/api/health")).json();
+        if health["papers_with_vectors"] == health["papers"] {
+            break health;
+        }
+        assert!(Instant::now() < deadline, "never finished: {health}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stats = get(&format!("{url}/api/stats")).json();
+    let search = get(&format!("{url}/api/search?q=language%20agents&mode=vector")).json();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(done["papers"], before["papers"], "{done}");
+    assert!(done["generation"].as_u64() > before["generation"].as_u64());
+    assert_eq!(stats["papers_with_vectors"], stats["papers"], "{stats}");
+    assert!(search.get("warnings").is_none(), "{search}");
+    assert!(!search["results"].as_array().expect("results").is_empty());
+}

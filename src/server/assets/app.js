@@ -382,12 +382,20 @@
       S.took = body.took_ms;
       S.fusion = body.fusion || '';
       S.modeUsed = body.mode;
-      status('');
+      status(coverageNote());
       renderResults();
       drawMap();
     } catch (err) {
       if (seq === S.seq) fail(err);
     }
+  }
+
+  // While the server is still embedding the index (words came first), what meaning covers.
+  function coverageNote() {
+    const st = S.stats;
+    if (!st || st.papers_with_vectors === undefined || st.papers_with_vectors >= st.papers) return '';
+    const n = (x) => x.toLocaleString('en-US');
+    return t('coverage', n(st.papers_with_vectors), n(st.papers));
   }
 
   // The feed of the current search (the same words, mode and filters; always newest first),
@@ -1262,6 +1270,7 @@
       S.stats = await api('/api/stats');
       fillFilters(S.stats);
       rememberVisit(S.stats);
+      status(coverageNote());
     } catch (err) {
       fail(err);
     }
