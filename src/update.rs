@@ -263,14 +263,7 @@ fn write_papers(
 ) -> Result<Update> {
     let dir = lock.dir();
     let started = Instant::now();
-    let caches = CachePaths {
-        own: embedding_cache_path(dir, embedder),
-        shared: options
-            .shared_cache
-            .as_ref()
-            .map(|shared| shared.join(cache_file_name(embedder))),
-        seeds,
-    };
+    let caches = CachePaths::of(dir, embedder, &options, seeds);
     // A generation whose embedding was cut short is finished before anything else is written:
     // new papers then meet complete vectors and topic centroids.
     let finished = if options.rebuild {
@@ -502,14 +495,7 @@ pub fn finish_embedding(
     progress: &dyn Progress,
 ) -> Result<Update> {
     let lock = WriteLock::acquire(dir)?;
-    let caches = CachePaths {
-        own: embedding_cache_path(dir, embedder),
-        shared: options
-            .shared_cache
-            .as_ref()
-            .map(|shared| shared.join(cache_file_name(embedder))),
-        seeds: &[],
-    };
+    let caches = CachePaths::of(dir, embedder, options, &[]);
     Ok(match finish_vectors(&lock, &caches, embedder, progress)? {
         Some(done) => done.as_update(done.papers),
         None => Update::Unchanged {
@@ -855,7 +841,19 @@ struct CachePaths<'a> {
     seeds: &'a [PathBuf],
 }
 
-impl CachePaths<'_> {
+impl<'a> CachePaths<'a> {
+    /// The caches a write to the index in `dir` reads and fills.
+    fn of(dir: &Path, embedder: &Embedder, options: &UpdateOptions, seeds: &'a [PathBuf]) -> Self {
+        CachePaths {
+            own: embedding_cache_path(dir, embedder),
+            shared: options
+                .shared_cache
+                .as_ref()
+                .map(|shared| shared.join(cache_file_name(embedder))),
+            seeds,
+        }
+    }
+
     /// The caches, opened for `embedder`'s vectors.
     fn open(&self, embedder: &Embedder) -> Result<OpenCaches> {
         let (key, dims) = (embedder.cache_key(), embedder.dims());

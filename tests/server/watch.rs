@@ -13,25 +13,9 @@ use crate::support::{digest, get, paperscope, run_ok};
 /// Only a guard against a hang, never a measurement.
 const PATIENCE: Duration = Duration::from_secs(300);
 
-#[test]
-fn a_digest_dropped_into_the_watched_folder_is_served() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let index = tmp.path().join("index").to_string_lossy().into_owned();
-    let first = digest("2024-03-06_cs.CL_0a55959e.md");
-    run_ok(&["index", "--index", &index, &first.to_string_lossy()]);
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let mut child = paperscope()
-        .args([
-            "--json",
-            "--index",
-            &index,
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--watch",
-        ])
-        .arg(&inbox)
+/// Starts `serve --json ...` and waits for the address it prints: the child and its URL.
+fn serve(mut command: std::process::Command) -> (std::process::Child, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -44,6 +28,33 @@ fn a_digest_dropped_into_the_watched_folder_is_served() {
         .expect("url")
         .trim_end_matches('/')
         .to_owned();
+    // The rest of stdout (watch events) is read to the end, so the server never writes into a
+    // closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[test]
+fn a_digest_dropped_into_the_watched_folder_is_served() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let index = tmp.path().join("index").to_string_lossy().into_owned();
+    let first = digest("2024-03-06_cs.CL_0a55959e.md");
+    run_ok(&["index", "--index", &index, &first.to_string_lossy()]);
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let mut command = paperscope();
+    command
+        .args([
+            "--json",
+            "--index",
+            &index,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--watch",
+        ])
+        .arg(&inbox);
+    let (mut child, url) = serve(command);
     let before = get(&format!("{url}/api/health")).json();
 
     let source = digest("2024-04-03_cs.IR_59fc0cb9.md");
@@ -120,29 +131,18 @@ fn a_server_finishes_the_embedding_of_its_index_by_itself() {
     let before = crate::support::run_json(&["--json", "--index", &index, "stats"]);
     assert!(before["papers"].as_u64() > Some(200), "{before}");
     assert_eq!(before["papers_with_vectors"], 0, "{before}");
-    let mut child = paperscope()
-        .args([
-            "--json",
-            "--model",
-            "static",
-            "--index",
-            &index,
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let ready: Value = serde_json::from_str(&lines.next().expect("a line").expect("read"))
-        .expect("the first line is JSON");
-    let url = ready["url"]
-        .as_str()
-        .expect("url")
-        .trim_end_matches('/')
-        .to_owned();
+    let mut command = paperscope();
+    command.args([
+        "--json",
+        "--model",
+        "static",
+        "--index",
+        &index,
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (mut child, url) = serve(command);
     let deadline = Instant::now() + PATIENCE;
     let done = loop {
         let health = get(&format!("{url}/api/health")).json();
