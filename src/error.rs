@@ -66,6 +66,23 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Something that needs every paper's vector, asked of an index still being embedded (its
+    /// words were committed first).
+    #[error(
+        "{needs} needs every paper's vector, and index {} has {covered} of {papers} so far: the \
+         next write to it (`paperscope index`) or a server on it embeds the rest",
+        path.display()
+    )]
+    VectorsIncomplete {
+        /// The index directory.
+        path: PathBuf,
+        /// What was asked ("an export", "merging the coarse topics", "a topic refit").
+        needs: &'static str,
+        /// Papers with a vector.
+        covered: usize,
+        /// Papers in the index.
+        papers: usize,
+    },
     /// Another process holds the index's writer lock.
     #[error("index {} is locked by pid {pid} (another `paperscope index` is running)", path.display())]
     IndexLocked {

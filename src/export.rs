@@ -186,6 +186,7 @@ pub fn export(
             format!("{since} is after the index's generation {generation} (give 0..={generation})"),
         ));
     }
+    store.require_all_vectors("an export")?;
     let meaning = engine.meaning().ok_or_else(|| {
         Error::invalid(
             "index",

@@ -1018,18 +1018,7 @@ pub fn refit_topics(
             ),
         ));
     }
-    if !store.manifest.vectors_complete() {
-        return Err(Error::invalid(
-            "topics",
-            format!(
-                "index {} is still being embedded ({} of {} papers have vectors): topics are \
-                 refitted once every paper has its vector (indexing again finishes them)",
-                dir.display(),
-                crate::text::thousands(store.manifest.papers_with_vectors()),
-                crate::text::thousands(papers.len())
-            ),
-        ));
-    }
+    store.require_all_vectors("a topic refit")?;
     let vectors = store.vectors(embedder)?;
     let by_paper = vectors.by_paper(papers.len());
     // A damaged topic model is what a refit replaces: fit afresh instead of failing.

@@ -88,6 +88,8 @@ impl Engine {
                 Some(coarse) => Ok(coarse),
                 // An index written without the coarse level merges it here, on every read.
                 None => {
+                    self.store
+                        .require_all_vectors("merging the coarse topics")?;
                     let (_, vectors) = self.need_meaning()?;
                     let papers = self.papers()?;
                     let by_paper = vectors.by_paper(papers.len());

@@ -81,6 +81,13 @@ impl From<Error> for ApiError {
             Error::UnknownId { .. } | Error::UnknownVersion { .. } => {
                 ApiError::not_found(Some("id"), error.to_string())
             }
+            Error::VectorsIncomplete { .. } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body: ErrorBody {
+                    error: error.to_string(),
+                    parameter: None,
+                },
+            },
             other => ApiError::internal(other.to_string()),
         }
     }

@@ -116,6 +116,19 @@ impl Store {
         &self.dir
     }
 
+    /// Refuses what `needs` every paper's vector while the index is still being embedded.
+    pub fn require_all_vectors(&self, needs: &'static str) -> Result<()> {
+        if self.manifest.vectors_complete() {
+            return Ok(());
+        }
+        Err(Error::VectorsIncomplete {
+            path: self.dir.clone(),
+            needs,
+            covered: self.manifest.papers_with_vectors(),
+            papers: self.manifest.paper_count,
+        })
+    }
+
     pub(in crate::store) fn generation_path(&self) -> PathBuf {
         self.dir.join(&self.manifest.generation_dir)
     }

@@ -116,11 +116,18 @@ fn words_come_first_and_the_finished_index_is_the_one_built_in_one_go() {
         "{:?}",
         vector.warnings
     );
+    let coarse = engine.topics(paperscope::search::TopicLevel::Coarse);
+    assert!(
+        coarse.is_err_and(|e| e.to_string().contains("has 0 of")),
+        "coarse topics of an index being embedded"
+    );
     drop(engine);
     // A refit would fit topics on missing vectors: refused, naming why.
     let refit = update::refit_topics(later.path(), &embedder, Default::default(), &Quiet);
     assert!(
-        refit.is_err_and(|e| e.to_string().contains("still being embedded")),
+        refit.is_err_and(|e| e
+            .to_string()
+            .contains("a topic refit needs every paper's vector")),
         "a refit of an index being embedded"
     );
 
