@@ -81,9 +81,9 @@ fn an_interrupted_index_resumes_without_embedding_what_it_finished() {
     );
 
     // The same digests where they lie in data/, beside the seed of data/embeddings: vectors a
-    // run that was never interrupted embedded (`tools/seed_cache.sh`), without embedding the
-    // ~500 texts a second time here (they were half this test's time). The integer kernels give
-    // the seed's vectors bit for bit (AVX2 and AVX-512 alike), the f32 one has its own seed.
+    // run that was never interrupted embedded (`tools/seed_cache.sh`), rather than embedding
+    // the ~500 texts a second time (half of this test's time). The integer kernels give the
+    // seed's vectors bit for bit (AVX2 and AVX-512 alike); the f32 kernel has a seed of its own.
     let clean = tmp.path().join("clean").to_string_lossy().into_owned();
     let mut args = vec![
         "--json".to_owned(),

@@ -132,8 +132,8 @@ fn an_interrupted_index_keeps_what_it_embedded_and_says_so() {
     // ~490 texts, all embedded once over the three runs (the test's cost): each interrupted
     // run is signalled at its first sync (3 s, or 256 texts on a machine embedding over ~85
     // texts/s) and keeps that and the step in flight (32 texts on 2 threads); two such rounds
-    // on a 2-core machine keep ~100-250 of them, leaving texts for the last run. (A set of ~100
-    // texts finished within 3 s and was signalled too late; ~740 cost the last run 50% more.)
+    // on a 2-core machine keep ~100-250 of them, leaving texts for the last run. Fewer (~100)
+    // can all be embedded within 3 s, signalled too late; more only add to the last run's work.
     for name in [
         "2023-08-31_cs.AI_dde2c3e0.md",
         "2023-04-20_cs.LG_dd1c3020.md",

@@ -118,10 +118,10 @@ fn small() -> &'static (tempfile::TempDir, String) {
     SMALL.get_or_init(small_index)
 }
 
-/// An index of one digest of eight papers, embedded from the seed beside `data/digests`: for
-/// the evaluations that embed every paper's texts as queries (`eval crosslingual` on the small
-/// index embedded 436 texts a run, ~18 s of the ~50 s this test took). Its answer still names
-/// how many queries ran, which tells stride 1 from any other on eight papers.
+/// An index of one digest of eight papers, its vectors from the seed beside `data/digests`: for
+/// `eval crosslingual`, which embeds every paper's texts as queries (436 texts a run on the
+/// small index, ~18 s). Its answer names how many queries ran, which tells stride 1 from any
+/// other stride on eight papers.
 fn tiny() -> &'static (tempfile::TempDir, String) {
     static TINY: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
     TINY.get_or_init(|| {
