@@ -118,6 +118,21 @@ fn small() -> &'static (tempfile::TempDir, String) {
     SMALL.get_or_init(small_index)
 }
 
+/// An index of one digest of eight papers, its vectors from the seed beside `data/digests`: for
+/// `eval crosslingual`, which embeds every paper's texts as queries (436 texts a run on the
+/// small index, ~18 s). Its answer names how many queries ran, which tells stride 1 from any
+/// other stride on eight papers.
+fn tiny() -> &'static (tempfile::TempDir, String) {
+    static TINY: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
+    TINY.get_or_init(|| {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("index").to_string_lossy().into_owned();
+        let one = digest("2024-06-21_cs.IR_460beb39.md");
+        run_ok(&["index", "--index", &dir, &one.to_string_lossy()]);
+        (tmp, dir)
+    })
+}
+
 /// Checks one stated default of `command`; `false` when there is no check for it.
 fn check(command: &str, flag: &str, stated: &str) -> bool {
     let shared = shared_index();
@@ -264,7 +279,16 @@ fn check(command: &str, flag: &str, stated: &str) -> bool {
             let first = stated.split(' ').next().unwrap_or_default();
             assert_fails_naming(&output, first);
         }
-        ("eval crosslingual" | "eval ann", "--stride") | ("eval topics", "--representation") => {
+        ("eval crosslingual", "--stride") => {
+            let (_, tiny) = tiny();
+            let base = ["--json", "--index", tiny.as_str(), "eval", "crosslingual"];
+            let without = answer(&base);
+            let with = answer(&[&base[..], &[flag, stated]].concat());
+            assert_eq!(without, with, "without {flag} is not {flag} {stated}");
+            let papers: Value = serde_json::from_str(&without).expect("json");
+            assert_eq!(papers["papers"], 8, "{without}");
+        }
+        ("eval ann", "--stride") | ("eval topics", "--representation") => {
             let sub = command.split(' ').nth(1).unwrap_or_default();
             same_without(&["--json", "--index", small, "eval", sub], flag, stated);
         }

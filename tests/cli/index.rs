@@ -102,7 +102,10 @@ fn truncated_entry_is_skipped_with_a_warning_and_the_rest_indexed() {
     let entries_before = text.lines().filter(|l| l.starts_with("[^")).count();
     let line = text.lines().count() + 2;
     text.push_str("\n[^999]: 被截断的条目\n\n    A Truncated Entry With No URL\n");
-    let file = write(tmp.path(), "truncated.md", text.as_bytes());
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir(&digests).expect("digests dir");
+    link_seed(tmp.path());
+    let file = write(&digests, "truncated.md", text.as_bytes());
     let index = tmp.path().join("index");
     let output = run(&[
         "--json",

@@ -74,6 +74,7 @@ fn directory_with_bad_files() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("digests");
     std::fs::create_dir(&dir).expect("dir");
+    link_seed(tmp.path());
     std::fs::copy(digest(GOOD), dir.join(GOOD)).expect("copy sample");
     write(&dir, "empty.md", b"");
     write(
@@ -307,7 +308,8 @@ fn a_table_row_of_another_digest_does_not_fill_an_entry() {
     damaged.remove(title_at);
     let text = format!("{}\n{second}", damaged.join("\n"));
     let tmp = tempfile::tempdir().expect("tmp");
-    let file = write(tmp.path(), "two-digests.md", text.as_bytes());
+    link_seed(tmp.path());
+    let file = write(tmp.path(), "digests/two-digests.md", text.as_bytes());
     let index = tmp.path().join("index").to_string_lossy().into_owned();
     let output = run(&["index", "--index", &index, &file.to_string_lossy()]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -1,6 +1,6 @@
 //! `--format csl-json` and `--format ris`, read back by the libraries reference managers'
 //! tools are built on (`citeproc-py` renders the CSL-JSON in a citation style, `rispy` reads the
-//! RIS), from PyPI in a virtualenv (`support::python_with`): every paper arrives, in order, with
+//! RIS), from PyPI in a virtualenv (`support::python`): every paper arrives, in order, with
 //! its arXiv id, URL, month and category, and both titles.
 
 use serde_json::Value;

@@ -2,9 +2,10 @@
 //! the shared index of `data/`: the engines load `export --format milvus|qdrant` and answer
 //! paperscope's queries as `paperscope search` does, so the distributed path cannot rot unseen.
 //!
-//! The script makes a virtualenv from PyPI under the target directory the first time (about a
-//! minute), then reuses it. Skipped (with a message) only when python3 cannot make a virtualenv
-//! outside CI; `.ci/run` installs python3-venv, and with `CI` set its absence fails the test.
+//! The engines run in the tests' one virtualenv (`support::python`, shared with the read-back
+//! tests, made once per target directory); skipped (with a message) only when python3 cannot
+//! make a virtualenv outside CI; `.ci/run` installs python3-venv, and with `CI` set its absence
+//! fails the test.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,25 +19,14 @@ const BM25_FLOOR: f64 = 0.7;
 
 #[test]
 fn export_round_trip_into_milvus_lite_and_qdrant() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let venv = Command::new(&python)
-        .args(["-c", "import ensurepip, venv"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !venv {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{python} cannot make a virtualenv in CI: .ci/run installs python3-venv"
-        );
-        eprintln!(
-            "SKIPPED export_round_trip_into_milvus_lite_and_qdrant: {python} cannot make a virtualenv (apt-get install python3-venv)"
-        );
+    let Some(python) = python() else {
+        eprintln!("SKIPPED export_round_trip_into_milvus_lite_and_qdrant: no virtualenv");
         return;
-    }
+    };
     let index = shared_index();
     let output = Command::new("bash")
         .arg(repo().join("tests/roundtrip/run.sh"))
-        .env("PYTHON", &python)
+        .env("ROUNDTRIP_PYTHON", &python)
         .env("PAPERSCOPE_BIN", env!("CARGO_BIN_EXE_paperscope"))
         .env("ROUNDTRIP_INDEX", index)
         .env(

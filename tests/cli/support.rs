@@ -75,3 +75,12 @@ pub fn index_one_more(index: &str) -> serde_json::Value {
     let more = digest("2024-04-03_cs.IR_59fc0cb9.md");
     run_json(&["--json", "index", "--index", index, &more.to_string_lossy()])
 }
+
+/// Links `dir/embeddings` to the seed of `data/` (`data/embeddings`), so that digests written
+/// into `dir/digests/` take the vectors of data/'s texts from it, as `data/digests` does: a
+/// test of parsing or of the write path then embeds only the texts it made up, not the ~250 of
+/// a copied digest (~15 CPU-s each on two cores).
+pub fn link_seed(dir: &std::path::Path) {
+    std::os::unix::fs::symlink(repo().join("data/embeddings"), dir.join("embeddings"))
+        .expect("link the seed");
+}

@@ -1,5 +1,5 @@
 //! The Atom feeds, read by a real feed library (Python's `feedparser`, from PyPI in a
-//! virtualenv: `support::python_with`) from the real server: valid Atom 1.0, entry ids the
+//! virtualenv: `support::python`) from the real server: valid Atom 1.0, entry ids the
 //! arXiv URLs, newest first by the digest day, only papers that match, and links to arXiv and
 //! to the page. What the feed holds is checked against what the API answers.
 

@@ -1,6 +1,6 @@
 //! `/api/references`, what the page's "export my list" downloads: the papers named, in order,
 //! in each reference format, read back by `rispy` and `citeproc-py` (from PyPI, in a
-//! virtualenv: `support::python_with`).
+//! virtualenv: `support::python`).
 
 use crate::support::{get, get_json, read_back, shared_server};
 

@@ -169,18 +169,19 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// The PyPI packages the read-back tests use (`tests/python/read_back.py`): the libraries
-/// reference managers' and feed readers' own tools are built on, pinned.
-pub const READ_BACK_PACKAGES: &[&str] =
-    &["citeproc-py==0.11.1", "rispy==0.10.0", "feedparser==6.0.14"];
-
-/// A Python with `packages` from PyPI, in a virtualenv `venv-<name>` under the target
-/// directory, made the first time (under a file lock, so two test binaries make it once) and
-/// reused while the package list is the same, as the export round trip makes its own
-/// (`tests/roundtrip/run.sh`). `None`, with a message, only when `$PYTHON` (default python3)
+/// The Python of the tests' one virtualenv (`tests/python/requirements.txt`: the read-back
+/// libraries and the export round trip's engines), `venv-python` under the target directory,
+/// made by `tests/python/venv.sh` the first time (under a file lock, so the test binaries and
+/// `.ci/run`, which starts it while cargo compiles, make it once) and reused while the
+/// requirements are the same. `None`, with a message, only when `$PYTHON` (default python3)
 /// cannot make a virtualenv outside CI; `.ci/run` installs python3-venv, and with `CI` set its
 /// absence fails the test.
-pub fn python_with(name: &str, packages: &[&str]) -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
+    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PYTHON.get_or_init(make_python).clone()
+}
+
+fn make_python() -> Option<PathBuf> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let venv_ok = Command::new(&python)
         .args(["-c", "import ensurepip, venv"])
@@ -194,42 +195,26 @@ pub fn python_with(name: &str, packages: &[&str]) -> Option<PathBuf> {
         eprintln!("SKIPPED: {python} cannot make a virtualenv (apt-get install python3-venv)");
         return None;
     }
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    fs::create_dir_all(tmp).expect("CARGO_TARGET_TMPDIR can be created");
-    let venv = tmp.join(format!("venv-{name}"));
-    let lock = File::create(tmp.join(format!("venv-{name}.lock"))).expect("lock file");
-    lock.lock().expect("lock on the virtualenv");
-    let marker = venv.join(".installed");
-    let wanted = packages.join("\n");
-    let bin = venv.join("bin/python");
-    if fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) || !bin.is_file() {
-        let _ = fs::remove_dir_all(&venv);
-        let made = Command::new(&python)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .output()
-            .expect("python runs");
-        assert!(made.status.success(), "venv: {}", stderr(&made));
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(packages)
-            .output()
-            .expect("pip runs");
-        assert!(
-            installed.status.success(),
-            "pip install {packages:?}: {}",
-            stderr(&installed)
-        );
-        fs::write(&marker, &wanted).expect("marker written");
-    }
-    Some(bin)
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-python");
+    let made = Command::new("bash")
+        .arg(repo().join("tests/python/venv.sh"))
+        .arg(&venv)
+        .env("PYTHON", &python)
+        .output()
+        .expect("bash runs");
+    assert!(
+        made.status.success(),
+        "tests/python/venv.sh: {}",
+        stderr(&made)
+    );
+    Some(PathBuf::from(stdout(&made).trim()))
 }
 
 /// What `tests/python/read_back.py` understood of `target` (a file, or a feed's URL) read as
-/// `kind` (`csl-json`, `ris`, `atom`), with the libraries of [`READ_BACK_PACKAGES`]; `None`
-/// when there is no Python to read it with (see [`python_with`]).
+/// `kind` (`csl-json`, `ris`, `atom`), with the libraries of `tests/python/requirements.txt`;
+/// `None` when there is no Python to read it with (see [`python`]).
 pub fn read_back(kind: &str, target: &str) -> Option<serde_json::Value> {
-    let python = python_with("read-back", READ_BACK_PACKAGES)?;
+    let python = python()?;
     let output = Command::new(python)
         .arg(repo().join("tests/python/read_back.py"))
         .args([kind, target])
