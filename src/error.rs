@@ -84,7 +84,7 @@ pub enum Error {
         papers: usize,
     },
     /// Another process holds the index's writer lock.
-    #[error("index {} is locked by pid {pid} (another `paperscope index` is running)", path.display())]
+    #[error("index {} is locked by pid {pid} (another paperscope process is writing to it: an index run, a topic refit, or a server embedding its vectors)", path.display())]
     IndexLocked {
         /// The index directory.
         path: PathBuf,

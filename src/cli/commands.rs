@@ -704,13 +704,19 @@ fn finish_in_background(ctx: &Context, covered: usize) {
             shared_cache: paperscope::embed::cache::shared_cache_dir(),
             ..UpdateOptions::default()
         };
+        // Half the cores (at least one): the server's queries keep the others.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get() / 2)
+            .max(1);
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) => pool,
+            Err(e) => return eprintln!("error: cannot embed the rest of the index: {e}"),
+        };
         loop {
-            match update::finish_embedding(
-                &index,
-                &embedder,
-                &options,
-                &paperscope::progress::Quiet,
-            ) {
+            let finished = pool.install(|| {
+                update::finish_embedding(&index, &embedder, &options, &paperscope::progress::Quiet)
+            });
+            match finished {
                 Ok(update::Update::Written {
                     generation, papers, ..
                 }) => {
