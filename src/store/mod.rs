@@ -78,6 +78,13 @@ impl Store {
         dir.join(MANIFEST).is_file()
     }
 
+    /// Whether the index in `dir` has papers without vectors yet, from its manifest alone (a
+    /// write asks before every commit; opening the store would check the text index in full).
+    /// An unreadable manifest says no: opening the index then reports it.
+    pub fn being_embedded(dir: &Path) -> bool {
+        read_manifest(dir).is_ok_and(|m| !m.vectors_complete())
+    }
+
     /// Opens the live generation of the index in `dir`, after checking its text files against
     /// the manifest and the paper counts against each other. When the generation the manifest
     /// named cannot be opened because a writer replaced it meanwhile, the manifest is read

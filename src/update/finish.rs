@@ -104,13 +104,10 @@ pub(super) fn finish_vectors(
     progress: &dyn Progress,
 ) -> Result<Option<Finished>> {
     let dir = lock.dir();
-    if !Store::exists(dir) {
+    if !Store::being_embedded(dir) {
         return Ok(None);
     }
     let store = Store::open(dir)?;
-    if store.manifest.vectors_complete() {
-        return Ok(None);
-    }
     let papers = store.papers()?;
     let vectors = store.vectors(embedder)?;
     let missing: Vec<PaperNumber> = (0..papers.len())
