@@ -404,9 +404,14 @@ mod avx512 {
 
     use super::{BLOCK, GROUP_ROWS, PackedMatrix, QUAD, QuantRows8};
 
-    /// Tokens per tile: 8 integer and 8 f32 accumulators, a weight vector, the scales and a
-    /// token vector: 19 of the 32 registers; each quad loaded serves 8 tokens.
+    /// Tokens per tile of one group: 8 integer and 8 f32 accumulators, a weight vector, the
+    /// scales and a token vector: 19 of the 32 registers; each quad loaded serves 8 tokens.
     const TOKENS: usize = 8;
+    /// Tokens per tile of two groups: a token's 4 bytes, broadcast once, feed one `vpdpbusd`
+    /// of each group, so the loads per product fall from 1 1/8 to 2/3 (measured: +20-30%
+    /// texts per CPU-second). 12 integer and 12 f32 accumulators, 2 quads, 2 scale vectors
+    /// and a token: 29 of the 32 registers.
+    const PAIR_TOKENS: usize = 6;
 
     /// # Safety
     /// AVX-512F/BW/VNNI; as [`super::product`].
@@ -419,26 +424,136 @@ mod avx512 {
         y_stride: usize,
     ) {
         let first = groups.start;
-        for g in groups {
+        let mut g = groups.start;
+        while g + 1 < groups.end {
             let mut t = 0;
             while t < x.nrows() {
-                let n = (x.nrows() - t).min(TOKENS);
-                // SAFETY: rows t..t + n, the group's 16 columns: inside y (caller).
-                let out = unsafe { y.add(t * y_stride + (g - first) * GROUP_ROWS) };
-                // SAFETY: as above; g is a group of w, t + n <= rows of x.
+                let n = (x.nrows() - t).min(PAIR_TOKENS);
+                // SAFETY: rows t..t + n, the 32 columns of groups g and g + 1: inside y (the
+                // caller's promise); both are groups of w, t + n <= rows of x.
                 unsafe {
+                    let out = y.add(t * y_stride + (g - first) * GROUP_ROWS);
                     match n {
-                        8 => tile::<8>(x, w, g, t, out, y_stride),
-                        7 => tile::<7>(x, w, g, t, out, y_stride),
-                        6 => tile::<6>(x, w, g, t, out, y_stride),
-                        5 => tile::<5>(x, w, g, t, out, y_stride),
-                        4 => tile::<4>(x, w, g, t, out, y_stride),
-                        3 => tile::<3>(x, w, g, t, out, y_stride),
-                        2 => tile::<2>(x, w, g, t, out, y_stride),
-                        _ => tile::<1>(x, w, g, t, out, y_stride),
+                        6 => pair::<6>(x, w, g, t, out, y_stride),
+                        5 => pair::<5>(x, w, g, t, out, y_stride),
+                        4 => pair::<4>(x, w, g, t, out, y_stride),
+                        3 => pair::<3>(x, w, g, t, out, y_stride),
+                        2 => pair::<2>(x, w, g, t, out, y_stride),
+                        _ => pair::<1>(x, w, g, t, out, y_stride),
                     }
                 }
                 t += n;
+            }
+            g += 2;
+        }
+        if g < groups.end {
+            // SAFETY: the caller's promises, for the one group left.
+            unsafe { single(x, w, g, first, y, y_stride) };
+        }
+    }
+
+    /// Every token against the 16 rows of group `g` (the odd group at the end of a range).
+    ///
+    /// # Safety
+    /// As [`product`], for group `g`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn single(
+        x: &QuantRows8,
+        w: &PackedMatrix,
+        g: usize,
+        first: usize,
+        y: *mut f32,
+        y_stride: usize,
+    ) {
+        let mut t = 0;
+        while t < x.nrows() {
+            let n = (x.nrows() - t).min(TOKENS);
+            // SAFETY: rows t..t + n, the group's 16 columns: inside y (caller).
+            let out = unsafe { y.add(t * y_stride + (g - first) * GROUP_ROWS) };
+            // SAFETY: as above; g is a group of w, t + n <= rows of x.
+            unsafe {
+                match n {
+                    8 => tile::<8>(x, w, g, t, out, y_stride),
+                    7 => tile::<7>(x, w, g, t, out, y_stride),
+                    6 => tile::<6>(x, w, g, t, out, y_stride),
+                    5 => tile::<5>(x, w, g, t, out, y_stride),
+                    4 => tile::<4>(x, w, g, t, out, y_stride),
+                    3 => tile::<3>(x, w, g, t, out, y_stride),
+                    2 => tile::<2>(x, w, g, t, out, y_stride),
+                    _ => tile::<1>(x, w, g, t, out, y_stride),
+                }
+            }
+            t += n;
+        }
+    }
+
+    /// Tokens `t..t + N` against the 32 rows of groups `g` and `g + 1`: [`tile`] for two
+    /// groups at once, the same arithmetic for each output (so the same bits).
+    ///
+    /// # Safety
+    /// AVX-512F/BW/VNNI; groups `g` and `g + 1` of `w` exist, `t + N <= x.nrows()`, and `out`
+    /// is valid for `N` rows of 32 floats, `y_stride` apart.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn pair<const N: usize>(
+        x: &QuantRows8,
+        w: &PackedMatrix,
+        g: usize,
+        t: usize,
+        out: *mut f32,
+        y_stride: usize,
+    ) {
+        let blocks = w.cols / BLOCK;
+        let gb = w.group_bytes();
+        let (wg0, wg1) = (&w.w[g * gb..][..gb], &w.w[(g + 1) * gb..][..gb]);
+        let sb = blocks * GROUP_ROWS;
+        let (sg0, sg1) = (&w.scales[g * sb..][..sb], &w.scales[(g + 1) * sb..][..sb]);
+        let xq = &x.q[t * x.cols..][..N * x.cols];
+        let xs = &x.scales[t * blocks..][..N * blocks];
+        let xc = &x.corr[t * blocks..][..N * blocks];
+        let xp = xq.as_ptr();
+        let mut acc0 = [_mm512_setzero_ps(); N];
+        let mut acc1 = [_mm512_setzero_ps(); N];
+        for b in 0..blocks {
+            let mut s0 = [_mm512_setzero_si512(); N];
+            for (n, s) in s0.iter_mut().enumerate() {
+                *s = _mm512_set1_epi32(xc[n * blocks + b]);
+            }
+            let mut s1 = s0;
+            let wb0 = &wg0[b * BLOCK * GROUP_ROWS..][..BLOCK * GROUP_ROWS];
+            let wb1 = &wg1[b * BLOCK * GROUP_ROWS..][..BLOCK * GROUP_ROWS];
+            for j in 0..BLOCK / 4 {
+                // SAFETY: one quad of each group: 64 of each block's 512 bytes.
+                let w0 = unsafe { _mm512_loadu_si512(wb0[j * QUAD..].as_ptr().cast()) };
+                // SAFETY: as above.
+                let w1 = unsafe { _mm512_loadu_si512(wb1[j * QUAD..].as_ptr().cast()) };
+                for n in 0..N {
+                    // SAFETY: 4 bytes of token n's block b (xq holds N rows of cols).
+                    let four = unsafe {
+                        xp.add(n * x.cols + b * BLOCK + j * 4)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    let xv = _mm512_set1_epi32(four);
+                    s0[n] = _mm512_dpbusd_epi32(s0[n], w0, xv);
+                    s1[n] = _mm512_dpbusd_epi32(s1[n], w1, xv);
+                }
+            }
+            // SAFETY: each group's 16 scales of block b.
+            let ws0 = unsafe { _mm512_loadu_ps(sg0[b * GROUP_ROWS..].as_ptr()) };
+            // SAFETY: as above.
+            let ws1 = unsafe { _mm512_loadu_ps(sg1[b * GROUP_ROWS..].as_ptr()) };
+            for n in 0..N {
+                let xsv = _mm512_set1_ps(xs[n * blocks + b]);
+                let (d0, d1) = (_mm512_mul_ps(ws0, xsv), _mm512_mul_ps(ws1, xsv));
+                acc0[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[n]), d0, acc0[n]);
+                acc1[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[n]), d1, acc1[n]);
+            }
+        }
+        for n in 0..N {
+            // SAFETY: row t + n, the 32 columns of the two groups: inside out (the promise).
+            unsafe {
+                _mm512_storeu_ps(out.add(n * y_stride), acc0[n]);
+                _mm512_storeu_ps(out.add(n * y_stride + GROUP_ROWS), acc1[n]);
             }
         }
     }
