@@ -17,6 +17,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 pub(crate) mod activations;
+pub(crate) mod attention;
 pub(crate) mod int8;
 
 pub use int8::Int8Level;
@@ -54,11 +55,13 @@ impl PassageKernel {
 
     /// What the vectors' cache key adds for this kernel: 8-bit activations change the vectors
     /// (cosine >= 0.99 to f32's), so they never share a cache with the f32 path's. Every integer
-    /// level computes the same integer sums, so they share one.
+    /// level gives the same bits, so they share one. `v2`: the integer path's attention, layer
+    /// norm and their sums run in fixed lanes since, which moved its vectors by float rounding
+    /// (cosine to the first version's >= 0.99999), and a cache never mixes the two.
     pub fn key_suffix(self) -> &'static str {
         match self {
             PassageKernel::F32 => "",
-            PassageKernel::Int8(_) => "-8",
+            PassageKernel::Int8(_) => "-8v2",
         }
     }
 }

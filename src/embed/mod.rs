@@ -191,7 +191,7 @@ impl Embedder {
 
     /// What embedding caches key this embedder's passage vectors by: the weights' checksum,
     /// and for e5 the passage kernel when its vectors differ from the f32 path's
-    /// (`crc32:b2626eda-8` for the integer kernels), so a cache never mixes the two. An index
+    /// (`crc32:b2626eda-8v2` for the integer kernels), so a cache never mixes the two. An index
     /// records the checksum alone: vectors of either kernel answer the same queries (cosine to
     /// each other at least 0.9999), so an index built on a CPU without AVX2 (or before the
     /// integer kernels) is searched, and added to, by this one.

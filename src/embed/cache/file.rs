@@ -45,8 +45,9 @@ pub fn text_key(checksum: &str, text: &str) -> TextKey {
     key
 }
 
-/// The file name of `embedder`'s cache in a cache directory: the model id for people, a
-/// prefix of the weights' checksum so that two builds of one model never share a file.
+/// The file name of `embedder`'s cache in a cache directory: the model id for people, then its
+/// cache key (the weights' checksum and the kernel's suffix, 24 characters at most) so that two
+/// builds of one model, or two kernel versions, never share a file.
 pub fn cache_file_name(embedder: &Embedder) -> String {
     let portable = |s: &str| -> String {
         s.chars()
@@ -56,7 +57,7 @@ pub fn cache_file_name(embedder: &Embedder) -> String {
             })
             .collect()
     };
-    let checksum: String = portable(embedder.cache_key()).chars().take(16).collect();
+    let checksum: String = portable(embedder.cache_key()).chars().take(24).collect();
     format!("{}-{checksum}.vecache", portable(embedder.model_id()))
 }
 

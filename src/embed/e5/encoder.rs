@@ -13,6 +13,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 
 use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
+use crate::embed::kernel::attention::{self, AttentionScratch, HeadColumns};
 use crate::embed::kernel::int8::{PackedMatrix, QuantRows8};
 use crate::embed::kernel::{self, PassageKernel, QuantMatrix, WeightRows, activations};
 
@@ -157,6 +158,7 @@ pub(in crate::embed) struct Scratch {
     tmp: Vec<f32>,
     mid: Vec<f32>,
     scores: Vec<f32>,
+    heads: AttentionScratch,
     q8: QuantRows8,
 }
 
@@ -280,7 +282,6 @@ impl Encoder {
     ) {
         let h = self.hidden;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
-        self.embed_tokens(seqs, &mut scratch.x, total);
         let quant = if total <= FEW_ROWS {
             self.query_layers()
         } else {
@@ -291,6 +292,7 @@ impl Encoder {
         } else {
             None
         };
+        self.embed_tokens(seqs, &mut scratch.x, total, packed.and(int8_level()));
         for (l, layer) in self.layers.iter().enumerate() {
             let packed = packed.map(|p| &p[l]);
             self.layer(layer, quant.map(|q| &q[l]), packed, seqs, total, scratch);
@@ -340,8 +342,14 @@ impl Encoder {
         layers.as_deref()
     }
 
-    /// Word + position + type embeddings, LayerNorm.
-    fn embed_tokens(&self, seqs: &[&[u32]], x: &mut Vec<f32>, total: usize) {
+    /// Word + position + type embeddings, LayerNorm (`fast`: the integer path's level).
+    fn embed_tokens(
+        &self,
+        seqs: &[&[u32]],
+        x: &mut Vec<f32>,
+        total: usize,
+        fast: Option<kernel::Int8Level>,
+    ) {
         let h = self.hidden;
         x.clear();
         x.resize(total * h, 0.0);
@@ -355,7 +363,7 @@ impl Encoder {
                 }
             }
         }
-        add_layer_norm(x, None, &self.ln, h, self.eps);
+        self.layer_norm(fast, x, None, &self.ln);
     }
 
     fn layer(
@@ -380,7 +388,11 @@ impl Encoder {
             &layer.qkv_b,
             qkv,
         );
-        self.attention(seqs, sc, packed.and(int8_level()));
+        let fast = packed.and(int8_level());
+        match fast {
+            Some(level) => self.attention_int8(level, seqs, sc),
+            None => self.attention(seqs, sc),
+        }
         let ctx = ArrayView2::from_shape((total, h), &sc.ctx[..]).expect("ctx is total x hidden");
         let tmp = matrix(&mut sc.tmp, total, h);
         let p = packed.map(|p| &p.ao);
@@ -393,7 +405,7 @@ impl Encoder {
             &layer.ao_b,
             tmp,
         );
-        add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.aln, h, self.eps);
+        self.layer_norm(fast, &mut sc.x, Some(&sc.tmp), &layer.aln);
         let x = ArrayView2::from_shape((total, h), &sc.x[..]).expect("x is total x hidden");
         let mid = matrix(&mut sc.mid, total, ff);
         let p = packed.map(|p| &p.fi);
@@ -406,7 +418,7 @@ impl Encoder {
             &layer.fi_b,
             mid,
         );
-        match packed.and(int8_level()) {
+        match fast {
             Some(level) => activations::gelu(level, &mut sc.mid),
             None => sc.mid.iter_mut().for_each(|v| *v = gelu(*v)),
         }
@@ -422,12 +434,61 @@ impl Encoder {
             &layer.fo_b,
             tmp,
         );
-        add_layer_norm(&mut sc.x, Some(&sc.tmp), &layer.oln, h, self.eps);
+        self.layer_norm(fast, &mut sc.x, Some(&sc.tmp), &layer.oln);
     }
 
-    /// Scaled dot-product attention of each text's tokens among themselves, head by head.
-    /// `fast`: the integer path's level, whose vectorised softmax then runs.
-    fn attention(&self, seqs: &[&[u32]], sc: &mut Scratch, fast: Option<kernel::Int8Level>) {
+    /// `x` plus `residual` when given, layer-normalised by `ln`: the integer path's vectorised
+    /// kernel when `fast`, else the f32 path's own (whose vectors, and cache key, stay as
+    /// they were).
+    fn layer_norm(
+        &self,
+        fast: Option<kernel::Int8Level>,
+        x: &mut [f32],
+        residual: Option<&[f32]>,
+        ln: &[Vec<f32>; 2],
+    ) {
+        match fast {
+            Some(level) => activations::layer_norm(level, x, residual, [&ln[0], &ln[1]], self.eps),
+            None => add_layer_norm(x, residual, ln, self.hidden, self.eps),
+        }
+    }
+
+    /// [`Self::attention`] through the integer path's head kernel (no GEMM packing).
+    fn attention_int8(&self, level: kernel::Int8Level, seqs: &[&[u32]], sc: &mut Scratch) {
+        let h = self.hidden;
+        let hd = h / self.heads;
+        let total: usize = seqs.iter().map(|s| s.len()).sum();
+        sc.ctx.resize(total * h, 0.0);
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut start = 0;
+        for seq in seqs {
+            let (a, b) = (start, start + seq.len());
+            let rows = &sc.qkv[a * 3 * h..b * 3 * h];
+            let out = &mut sc.ctx[a * h..b * h];
+            for head in 0..self.heads {
+                let c = head * hd;
+                let cols = HeadColumns {
+                    query: c,
+                    key: h + c,
+                    value: 2 * h + c,
+                    width: hd,
+                };
+                attention::attend(
+                    level,
+                    (rows, 3 * h),
+                    cols,
+                    scale,
+                    (&mut *out, h, c),
+                    &mut sc.heads,
+                );
+            }
+            start = b;
+        }
+    }
+
+    /// Scaled dot-product attention of each text's tokens among themselves, head by head
+    /// (the f32 path).
+    fn attention(&self, seqs: &[&[u32]], sc: &mut Scratch) {
         let h = self.hidden;
         let hd = h / self.heads;
         let total: usize = seqs.iter().map(|s| s.len()).sum();
@@ -444,10 +505,7 @@ impl Encoder {
                 let v = qkv.slice(s![a..b, 2 * h + c..2 * h + c + hd]);
                 let mut scores = matrix(&mut sc.scores, seq.len(), seq.len());
                 general_mat_mul(1.0, &q, &k.t(), 0.0, &mut scores);
-                match (fast, scores.as_slice_mut()) {
-                    (Some(level), Some(m)) => activations::softmax_rows(level, m, seq.len(), scale),
-                    _ => softmax_rows(scores.view_mut(), scale),
-                }
+                softmax_rows(scores.view_mut(), scale);
                 let mut out = ctx.slice_mut(s![a..b, c..c + hd]);
                 general_mat_mul(1.0, &scores.view(), &v, 0.0, &mut out);
             }
