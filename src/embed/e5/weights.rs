@@ -15,6 +15,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::encoder::{Encoder, Layer, Scratch, TokenTable};
 use super::q4::{BLOCK, BLOCK_BYTES, dequantize_block};
 use super::tokenizer::Tokenizer;
+use crate::embed::kernel::{PassageKernel, passage_kernel};
 use crate::embed::loaded::{Loaded, model_error};
 use crate::error::Result;
 
@@ -26,11 +27,23 @@ pub const MAX_PASSAGE_TOKENS: usize = 128;
 /// The model shipped in the binary.
 static SHIPPED: &[u8] = include_bytes!("../../../data/model/e5/model.safetensors");
 
-/// Tokens per batch of texts run through the encoder together: a text of the 128-token cut, or
-/// a few short ones. The integer products run at full speed from a few rows, and a batch's
+/// Tokens per batch of texts run through the encoder together on the integer kernels: a text of
+/// the 128-token cut, or a few short ones. They run at full speed from a few rows, and a batch's
 /// activations then stay in L2 while the weights stream past (at 1,024 tokens the feed-forward
 /// layer's 6 MB did not: 27 -> 33-41 texts/s on two cores, measured with `e5_kernels speed`).
-const BATCH_TOKENS: usize = 128;
+const INT8_BATCH_TOKENS: usize = 128;
+
+/// Tokens per batch on the f32 path: its GEMM packs the weights for each product, which pays
+/// off over many rows (at 128 tokens it ran 25% slower).
+const F32_BATCH_TOKENS: usize = 1024;
+
+/// Tokens per batch for this process's passage kernel.
+fn batch_tokens() -> usize {
+    match passage_kernel() {
+        PassageKernel::F32 => F32_BATCH_TOKENS,
+        PassageKernel::Int8(_) => INT8_BATCH_TOKENS,
+    }
+}
 
 /// Which prefix a text takes (e5 was trained with them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +273,7 @@ impl E5Model {
     }
 
     /// Many texts' vectors, in order: tokenized in parallel, sorted by length, run in batches of
-    /// about [`BATCH_TOKENS`] tokens (no padding: a batch is its texts' tokens end to end).
+    /// about [`batch_tokens`] tokens (no padding: a batch is its texts' tokens end to end).
     pub(in crate::embed) fn embed_many<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
@@ -273,7 +286,7 @@ impl E5Model {
             .collect();
         let mut order: Vec<usize> = (0..inputs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].len()));
-        let batches = batches(&order, |i| inputs[i].len());
+        let batches = batches(&order, |i| inputs[i].len(), batch_tokens());
         let done: Vec<(Vec<usize>, Vec<Vec<f32>>)> = batches
             .into_par_iter()
             .map_init(Scratch::default, |scratch, batch| {
@@ -294,13 +307,13 @@ impl E5Model {
     }
 }
 
-/// Consecutive runs of `order` whose lengths add up to about [`BATCH_TOKENS`] (at least one text).
-fn batches(order: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+/// Consecutive runs of `order` whose lengths add up to at most `limit` (at least one text).
+fn batches(order: &[usize], len: impl Fn(usize) -> usize, limit: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut tokens = 0;
     for &i in order {
         match out.last_mut() {
-            Some(batch) if tokens + len(i) <= BATCH_TOKENS => batch.push(i),
+            Some(batch) if tokens + len(i) <= limit => batch.push(i),
             _ => {
                 out.push(vec![i]);
                 tokens = 0;
