@@ -43,19 +43,6 @@ fn max_of(v: &[f32]) -> f32 {
     lanes.iter().fold(tail, |a, &b| a.max(b))
 }
 
-/// The sum, in 8 lanes (as [`max_of`]).
-#[inline(always)]
-fn sum_of(v: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let mut chunks = v.chunks_exact(8);
-    for c in chunks.by_ref() {
-        for (l, &x) in lanes.iter_mut().zip(c) {
-            *l += x;
-        }
-    }
-    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
-}
-
 /// GELU with erf by Abramowitz & Stegun 7.1.26, as `encoder::gelu`, over `v`.
 #[inline(always)]
 fn gelu_all(v: &mut [f32]) {
@@ -79,7 +66,7 @@ pub(super) fn softmax_all(m: &mut [f32], cols: usize, scale: f32) {
         for v in row.iter_mut() {
             *v = exp(*v * scale - max);
         }
-        let inv = 1.0 / sum_of(row);
+        let inv = 1.0 / lane_sum::<8>(row, |v| v);
         row.iter_mut().for_each(|v| *v *= inv);
     }
 }
@@ -97,8 +84,8 @@ fn layer_norm_all(x: &mut [f32], residual: Option<&[f32]>, [weight, bias]: [&[f3
                 .zip(&residual[t * h..][..h])
                 .for_each(|(a, b)| *a += b);
         }
-        let mean = lane_sum(row, |v| v) / h as f32;
-        let var = lane_sum(row, |v| (v - mean) * (v - mean)) / h as f32;
+        let mean = lane_sum::<16>(row, |v| v) / h as f32;
+        let var = lane_sum::<16>(row, |v| (v - mean) * (v - mean)) / h as f32;
         let inv = 1.0 / (var + eps).sqrt();
         for ((v, w), b) in row.iter_mut().zip(weight).zip(bias) {
             *v = (*v - mean) * inv * w + b;
@@ -106,11 +93,13 @@ fn layer_norm_all(x: &mut [f32], residual: Option<&[f32]>, [weight, bias]: [&[f3
     }
 }
 
-/// The sum of `f` of each value, in 16 lanes added in a fixed order.
+/// The sum of `f` of each value, in `L` lanes added in a fixed order (a plain sum is a serial
+/// chain that does not vectorise). Softmax sums in 8 and layer norm in 16: changing either would
+/// change the vectors (and so the cache key).
 #[inline(always)]
-fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut lanes = [0f32; 16];
-    let mut chunks = v.chunks_exact(16);
+fn lane_sum<const L: usize>(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0f32; L];
+    let mut chunks = v.chunks_exact(L);
     for c in chunks.by_ref() {
         for (l, &x) in lanes.iter_mut().zip(c) {
             *l += f(x);
