@@ -51,7 +51,7 @@ pub(crate) fn attend(
         return;
     }
     transpose_keys(qkv, stride, cols, tokens, &mut scratch.keys_t);
-    scratch.scores.clear();
+    // Every score is written before it is read: no zeroing (144 heads a text).
     scratch.scores.resize(tokens * tokens, 0.0);
     let head = Head {
         qkv,
@@ -104,7 +104,7 @@ fn transpose_keys(
     tokens: usize,
     keys_t: &mut Vec<f32>,
 ) {
-    keys_t.clear();
+    // Every key is written below: no zeroing.
     keys_t.resize(cols.width * tokens, 0.0);
     for (j, row) in qkv.chunks_exact(stride).enumerate() {
         for (d, &k) in row[cols.key..][..cols.width].iter().enumerate() {
